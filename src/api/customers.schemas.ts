@@ -1,0 +1,42 @@
+import { z } from 'zod';
+
+const instant = z.string().describe('RFC 3339 UTC instant');
+
+export const playbookSchema = z.object({ summary: z.string(), actions: z.array(z.string()) }).meta({ id: 'Playbook' });
+
+export const atRiskSchema = z
+  .object({
+    flagged: z.boolean(),
+    since: instant.nullable(),
+    reasons: z.array(z.object({ code: z.string(), detail: z.string(), since: instant.nullable() })),
+  })
+  .meta({ id: 'AtRisk' });
+
+export const customerSchema = z
+  .object({
+    id: z.string(),
+    traits: z.record(z.string(), z.unknown()),
+    created_at: instant,
+    metrics: z.record(z.string(), z.unknown()).nullable().describe('null until the first recompute'),
+    scores: z
+      .object({ r_score: z.number().int(), f_score: z.number().int(), m_score: z.number().int(), value_score: z.number().int() })
+      .nullable()
+      .describe('null for prospects (no counted order)'),
+    rfm_segment: z.string().nullable(),
+    abc_class: z.enum(['A', 'B', 'C']).nullable(),
+    tier: z.string().nullable(),
+    lifecycle_stage: z.string().nullable(),
+    at_risk: atRiskSchema,
+    predictions: z
+      .object({ p_alive: z.number().nullable(), expected_orders_90d: z.number().nullable(), clv_12m: z.string().nullable() })
+      .nullable()
+      .describe('null until a model fit exists'),
+    segments: z.array(z.string()),
+    playbook: playbookSchema.nullable(),
+    next_review_at: instant.nullable(),
+    computed_at: instant.nullable(),
+    sequence: z.number().int(),
+  })
+  .meta({ id: 'Customer' });
+
+export type CustomerView = z.infer<typeof customerSchema>;

@@ -1,0 +1,118 @@
+import { z } from 'zod';
+
+const MAX_PROPERTIES_BYTES = 8 * 1024;
+
+const id = z.string().min(1).max(128);
+const text = (max = 256) => z.string().min(1).max(max);
+const timestamp = z.iso.datetime({ offset: true }).describe('RFC 3339 instant with offset, e.g. 2026-03-01T12:00:00Z');
+
+/** Exact decimal in major units, up to 4 decimals, given as a JSON number or string; stored as a string. */
+function decimal(options: { positive: boolean }) {
+  return z
+    .union([z.number(), z.string()])
+    .transform((value, ctx) => {
+      const s = typeof value === 'number' ? String(value) : value.trim();
+      if (!/^\d{1,15}(\.\d{1,4})?$/.test(s)) {
+        ctx.addIssue({ code: 'custom', message: 'must be a non-negative decimal with at most 4 decimals' });
+        return z.NEVER;
+      }
+      if (options.positive && /^[0.]+$/.test(s)) {
+        ctx.addIssue({ code: 'custom', message: 'must be greater than 0' });
+        return z.NEVER;
+      }
+      return s;
+    })
+    .describe('decimal in major units (number or string), at most 4 decimals');
+}
+
+const properties = z
+  .record(z.string(), z.unknown())
+  .refine((p) => Buffer.byteLength(JSON.stringify(p)) <= MAX_PROPERTIES_BYTES, {
+    message: 'must be at most 8 KB serialized',
+  })
+  .optional();
+
+const common = {
+  id: id.describe('idempotency key, unique forever within the deployment'),
+  customer_id: id,
+  occurred_at: timestamp,
+  properties,
+};
+
+export const ORDER_CHANNELS = ['online', 'store', 'app', 'marketplace', 'phone', 'other'] as const;
+export const INTERACTION_KINDS = [
+  'email_open', 'email_click', 'site_visit', 'app_session', 'support_ticket', 'complaint',
+  'review', 'survey', 'call', 'chat', 'other',
+] as const;
+
+const orderItem = z.strictObject({
+  sku: text(128).optional(),
+  category: text(128).optional(),
+  quantity: z.number().int().min(0).max(1_000_000).optional(),
+  unit_price: decimal({ positive: false }).optional(),
+});
+
+const orderEvent = z.strictObject({
+  ...common,
+  type: z.literal('order'),
+  order_id: id,
+  amount: decimal({ positive: false }),
+  currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code').optional(),
+  discount_amount: decimal({ positive: false }).optional(),
+  channel: z.enum(ORDER_CHANNELS).optional(),
+  region: text(128).optional(),
+  items: z.array(orderItem).max(500).optional(),
+});
+
+const refundEvent = z.strictObject({ ...common, type: z.literal('refund'), order_id: id, amount: decimal({ positive: true }) });
+
+const orderCancelledEvent = z.strictObject({ ...common, type: z.literal('order_cancelled'), order_id: id });
+
+const interactionEvent = z.strictObject({
+  ...common,
+  type: z.literal('interaction'),
+  kind: z.enum(INTERACTION_KINDS),
+  satisfaction: z.number().int().min(1).max(5).optional(),
+  channel: text(64).optional(),
+});
+
+const traits = z
+  .looseObject({
+    email: z.string().max(320).optional(),
+    name: z.string().max(256).optional(),
+    region: z.string().max(128).optional(),
+    country: z.string().max(128).optional(),
+    city: z.string().max(128).optional(),
+    signup_at: timestamp.optional(),
+    tags: z.array(z.string().max(128)).max(100).optional(),
+  })
+  .refine((t) => Buffer.byteLength(JSON.stringify(t)) <= MAX_PROPERTIES_BYTES, { message: 'must be at most 8 KB serialized' });
+
+const customerEvent = z.strictObject({ ...common, type: z.literal('customer'), traits });
+
+export const eventSchema = z
+  .discriminatedUnion('type', [orderEvent, refundEvent, orderCancelledEvent, interactionEvent, customerEvent])
+  .meta({ id: 'Event' });
+
+export type EventInput = z.output<typeof eventSchema>;
+
+export const MAX_BATCH_EVENTS = 1000;
+
+export const batchSchema = z.strictObject({
+  sent_at: timestamp.optional().describe('when the sender sent the batch; used to correct the sender clock skew'),
+  events: z.array(eventSchema).min(1).max(MAX_BATCH_EVENTS),
+});
+
+export const acceptedSchema = z.object({ accepted: z.number().int() });
+
+export const storedEventSchema = z
+  .object({
+    id: z.string(),
+    type: z.string(),
+    customer_id: z.string(),
+    occurred_at: z.string(),
+    received_at: z.string(),
+    properties: z.record(z.string(), z.unknown()).nullable(),
+  })
+  .catchall(z.unknown())
+  .meta({ id: 'StoredEvent' });

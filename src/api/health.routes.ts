@@ -1,0 +1,47 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { sql } from 'drizzle-orm';
+import { z } from 'zod';
+import type { Deps } from '../deps.ts';
+import { readMigrationState } from '../store/migrations.ts';
+
+const readySchema = z.object({
+  status: z.enum(['ready', 'unready']),
+  checks: z.object({ postgres: z.string(), redis: z.string(), migrations: z.string() }),
+});
+
+export async function healthRoutes(app: FastifyInstance, { deps }: { deps: Deps }) {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+
+  r.get('/healthz', {
+    schema: { operationId: 'health', tags: ['operations'], summary: 'The process is alive', security: [], response: { 200: z.object({ status: z.literal('ok') }) } },
+    handler: async () => ({ status: 'ok' as const }),
+  });
+
+  r.get('/readyz', {
+    schema: {
+      operationId: 'ready',
+      tags: ['operations'],
+      summary: 'Postgres and Redis answer and migrations are applied',
+      security: [],
+      response: { 200: readySchema, 503: readySchema },
+    },
+    handler: async (_request, reply) => {
+      const [postgres, redis, migrations] = await Promise.all([
+        deps.db.execute(sql`select 1`).then(() => 'ok', (e: Error) => `error: ${e.message}`),
+        deps.redis.ping().then(() => 'ok', (e: Error) => `error: ${e.message}`),
+        readMigrationState(deps.db).then(
+          (s) => (s.pending === 0 ? 'ok' : `${s.pending} pending`),
+          () => 'unknown',
+        ),
+      ]);
+      const ok = postgres === 'ok' && redis === 'ok' && migrations === 'ok';
+      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'unready', checks: { postgres, redis, migrations } });
+    },
+  });
+
+  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+    const body = await deps.metrics.registry.metrics();
+    return reply.type(deps.metrics.registry.contentType).send(body);
+  });
+}

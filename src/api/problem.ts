@@ -1,0 +1,123 @@
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+
+export interface FieldProblem {
+  path: string;
+  message: string;
+}
+
+/** An error the API may show its caller as is; everything else becomes an opaque 500. */
+export class AppError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly errors?: FieldProblem[],
+    readonly headers?: Record<string, string>,
+  ) {
+    super(message);
+  }
+}
+
+export const validationError = (errors: FieldProblem[], detail = 'The request is invalid; see errors.') =>
+  new AppError(400, 'validation_failed', detail, errors);
+export const notFound = (what: string) => new AppError(404, 'not_found', `${what} was not found.`);
+
+export const problemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    instance: z.string().optional(),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .meta({ id: 'Problem', description: 'RFC 9457 problem details' });
+
+export type Problem = z.infer<typeof problemSchema>;
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
+  409: 'Conflict', 413: 'Content Too Large', 415: 'Unsupported Media Type', 422: 'Unprocessable Content',
+  429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable',
+};
+
+/** `['events', 3, 'amount']` → `events[3].amount` */
+export function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  return path.reduce<string>((acc, part) => {
+    if (typeof part === 'number') return `${acc}[${part}]`;
+    return acc === '' ? String(part) : `${acc}.${String(part)}`;
+  }, '');
+}
+
+function joinPath(prefix: string, path: string): string {
+  if (prefix === '') return path;
+  if (path === '') return prefix;
+  return path.startsWith('[') ? `${prefix}${path}` : `${prefix}.${path}`;
+}
+
+export function zodProblems(issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>, prefix = ''): FieldProblem[] {
+  return issues.map((issue) => {
+    const path = formatPath(issue.path);
+    return { path: joinPath(prefix, path), message: issue.message };
+  });
+}
+
+/** Fastify validation errors carry JSON pointers (`/events/3/amount`); we report `events[3].amount`. */
+export function validationProblems(
+  validation: ReadonlyArray<{ instancePath: string; message?: string | undefined }>,
+  prefix = '',
+): FieldProblem[] {
+  return validation.map((v) => {
+    const parts = v.instancePath.split('/').filter(Boolean).map((p) => (/^\d+$/.test(p) ? Number(p) : p));
+    return { path: joinPath(prefix, formatPath(parts)), message: v.message ?? 'is invalid' };
+  });
+}
+
+export function sendProblem(reply: FastifyReply, status: number, code: string, detail: string, errors?: FieldProblem[]) {
+  const body: Problem = {
+    type: `https://tierwise.dev/problems/${code}`,
+    title: TITLES[status] ?? 'Error',
+    status,
+    detail,
+    instance: reply.request.url,
+    ...(errors ? { errors } : {}),
+  };
+  return reply.code(status).type('application/problem+json').send(body);
+}
+
+const FASTIFY_CODES: Record<string, string> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'malformed_json',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'malformed_json',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'bad_request',
+};
+
+/** One error handler: AppError, request validation, fastify's own 4xx, and opaque 5xx. */
+export function registerProblemHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof AppError) {
+      if (error.headers) reply.headers(error.headers);
+      return sendProblem(reply, error.status, error.code, error.message, error.errors);
+    }
+    if (hasZodFastifySchemaValidationErrors(error)) {
+      const prefix = error.validationContext === 'body' ? '' : (error.validationContext ?? '');
+      const errors = validationProblems(error.validation, prefix);
+      return sendProblem(reply, 400, 'validation_failed', 'The request is invalid; see errors.', errors);
+    }
+    if (error instanceof SyntaxError || error.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
+      return sendProblem(reply, 400, 'malformed_json', 'The body is not valid JSON.');
+    }
+    const status = error.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      return sendProblem(reply, status, FASTIFY_CODES[error.code] ?? 'bad_request', error.message);
+    }
+    request.log.error({ err: error }, 'request failed');
+    return sendProblem(reply, 500, 'internal_error', 'Something went wrong on our side; it has been logged.');
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, 404, 'not_found', `No route for ${request.method} ${request.url.split('?')[0]}.`),
+  );
+}

@@ -1,0 +1,54 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import rateLimit from '@fastify/rate-limit';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { Deps } from './deps.ts';
+import { createKeyStore } from './auth/api-keys.ts';
+import { registerOpenApi } from './api/openapi.ts';
+import { AppError, registerProblemHandlers } from './api/problem.ts';
+import { healthRoutes } from './api/health.routes.ts';
+import { eventRoutes } from './api/events.routes.ts';
+import { customerRoutes } from './api/customers.routes.ts';
+import { apiKeyRoutes } from './api/api-keys.routes.ts';
+
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+/** Builds the HTTP app (no listen): external plugins, then our own, then routes. */
+export async function buildApp(deps: Deps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit: BODY_LIMIT_BYTES,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+  });
+  // JSON only: any other content type is a 415, not a string body that fails validation.
+  app.removeContentTypeParser('text/plain');
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  registerProblemHandlers(app);
+  await registerOpenApi(app);
+
+  const keys = createKeyStore(deps.db, deps.config.TIERWISE_ADMIN_KEY);
+  await app.register(healthRoutes, { deps });
+  await app.register(async (v1) => {
+    // Per key (authentication runs first, in onRequest); shared across replicas through Redis.
+    await v1.register(rateLimit, {
+      hook: 'preHandler',
+      max: deps.config.RATE_LIMIT_MAX,
+      timeWindow: deps.config.RATE_LIMIT_WINDOW_MS,
+      redis: deps.redis,
+      nameSpace: `${deps.config.QUEUE_PREFIX}:ratelimit:`,
+      skipOnError: true,
+      keyGenerator: (request) => request.principal?.keyId ?? request.ip,
+      errorResponseBuilder: (_request, context) =>
+        new AppError(429, 'rate_limited', `Rate limit of ${context.max} requests per ${context.after} exceeded for this API key.`),
+    });
+    await v1.register(eventRoutes, { deps, keys });
+    await v1.register(customerRoutes, { deps, keys });
+    await v1.register(apiKeyRoutes, { keys });
+  });
+  return app;
+}

@@ -1,0 +1,47 @@
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((v) => v === 'true' || v === '1');
+
+const positiveInt = z.coerce.number().int().positive();
+
+/** The one schema over the process environment (SPEC §2 plus operational knobs). */
+export const configSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default('postgres://postgres@127.0.0.1:5432/tierwise'),
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/).default('tierwise'),
+  TIERWISE_ADMIN_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+  CURRENCY: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as USD').default('USD'),
+  WEBHOOK_ALLOW_PRIVATE_TARGETS: bool.default(false),
+  SWEEP_INTERVAL_MS: positiveInt.default(60_000),
+  STATS_REFRESH_INTERVAL_MS: positiveInt.default(86_400_000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Waiting ingest jobs above which the API answers 503 instead of growing Redis without bound. */
+  INGEST_MAX_WAITING: positiveInt.default(10_000),
+  /** Requests per key per RATE_LIMIT_WINDOW_MS; the default allows 2,000 requests/s per key. */
+  RATE_LIMIT_MAX: positiveInt.default(2_000),
+  RATE_LIMIT_WINDOW_MS: positiveInt.default(1_000),
+  INGEST_CONCURRENCY: positiveInt.default(4),
+  RECOMPUTE_CONCURRENCY: positiveInt.default(8),
+  /** How long a worker holds a job before another may take it over as stalled. */
+  JOB_LOCK_MS: positiveInt.default(30_000),
+  SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses the environment once; a bad value names its variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = configSchema.safeParse(present);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+  throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
+}

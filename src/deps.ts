@@ -1,0 +1,72 @@
+import { Redis } from 'ioredis';
+import { pino, type Logger } from 'pino';
+import type pg from 'pg';
+import type { Config } from './config.ts';
+import { createDb, createPool, type Db } from './store/db.ts';
+import { createQueues, type Queues } from './pipeline/queues.ts';
+import { createMetrics, registerQueueDepths, type Metrics } from './observability/metrics.ts';
+
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };
+
+/** Everything the API and the workers need, passed as one explicit object. */
+export interface Deps {
+  config: Config;
+  logger: Logger;
+  clock: Clock;
+  pool: pg.Pool;
+  db: Db;
+  /** Fails fast while Redis is down, so the API answers 503 instead of hanging. */
+  redis: Redis;
+  /** Blocking connection settings for BullMQ workers (retry forever). */
+  workerConnection: Redis;
+  queues: Queues;
+  metrics: Metrics;
+  close(): Promise<void>;
+}
+
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  '*.secret',
+  '*.key',
+  '*.password',
+  'config.TIERWISE_ADMIN_KEY',
+  'config.DATABASE_URL',
+  'config.REDIS_URL',
+];
+
+export function createLogger(config: Pick<Config, 'LOG_LEVEL'>): Logger {
+  return pino({ level: config.LOG_LEVEL, redact: { paths: REDACT_PATHS, censor: '[redacted]' } });
+}
+
+export function createDeps(config: Config, overrides: Partial<Pick<Deps, 'logger' | 'clock'>> = {}): Deps {
+  const logger = overrides.logger ?? createLogger(config);
+  const pool = createPool(config.DATABASE_URL);
+  pool.on('error', (err) => logger.error({ err }, 'postgres pool error'));
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true });
+  redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+  const workerConnection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: true });
+  workerConnection.on('error', (err) => logger.warn({ err: err.message }, 'redis worker connection error'));
+  const queues = createQueues(redis, config.QUEUE_PREFIX);
+  const metrics = createMetrics();
+  registerQueueDepths(metrics, queues);
+  return {
+    config,
+    logger,
+    clock: overrides.clock ?? systemClock,
+    pool,
+    db: createDb(pool),
+    redis,
+    workerConnection,
+    queues,
+    metrics,
+    async close() {
+      await Promise.allSettled(Object.values(queues).map((q) => q.close()));
+      await Promise.allSettled([pool.end(), redis.quit(), workerConnection.quit()]);
+    },
+  };
+}

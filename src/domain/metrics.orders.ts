@@ -1,0 +1,113 @@
+import type Decimal from 'decimal.js';
+import type { InteractionEvent, OrderItem, StoredEvent } from './events.types.ts';
+import { money, moneyString, ZERO } from './money.ts';
+import { byTimeThenId } from './time.ts';
+
+export interface ResolvedOrder {
+  id: string;
+  orderId: string;
+  occurredAt: Date;
+  amount: string;
+  /** amount minus every refund for this order, floored at 0 */
+  net: string;
+  cancelled: boolean;
+  /** not cancelled and net > 0: the orders every metric counts */
+  counted: boolean;
+  discounted: boolean;
+  channel: string | null;
+  region: string | null;
+  items: OrderItem[];
+}
+
+export interface InteractionHistory {
+  /** every interaction instant, ascending */
+  interactions: Date[];
+  /** instants of interactions of kind 'complaint', ascending */
+  complaints: Date[];
+  /** satisfaction values in (occurredAt, id) order */
+  satisfaction: { at: Date; value: number }[];
+}
+
+// Events are only ever "as of now": anything stamped later is ignored (ingest allows a few
+// minutes of skew), and a fixed (occurredAt, id) order makes every tie deterministic.
+export function pastEvents(events: StoredEvent[], now: Date): StoredEvent[] {
+  const limit = now.getTime();
+  return events.filter((e) => e.occurredAt.getTime() <= limit).sort(byTimeThenId);
+}
+
+// Refunds and cancellations are collected before they are applied, so their arrival order (and
+// their occurredAt relative to the order) never matters; those for unknown orders are dropped.
+export function resolveOrders(events: StoredEvent[], now: Date): ResolvedOrder[] {
+  const firsts = new Map<string, Extract<StoredEvent, { type: 'order' }>>();
+  const refunds = new Map<string, Decimal>();
+  const cancelled = new Set<string>();
+  for (const e of pastEvents(events, now)) {
+    if (e.type === 'order' && !firsts.has(e.orderId)) firsts.set(e.orderId, e);
+    if (e.type === 'refund') refunds.set(e.orderId, (refunds.get(e.orderId) ?? ZERO).plus(money(e.amount)));
+    if (e.type === 'order_cancelled') cancelled.add(e.orderId);
+  }
+  return [...firsts.values()].map((o) => {
+    const net = Money_max0(money(o.amount).minus(refunds.get(o.orderId) ?? ZERO));
+    const isCancelled = cancelled.has(o.orderId);
+    return {
+      id: o.id,
+      orderId: o.orderId,
+      occurredAt: o.occurredAt,
+      amount: moneyString(o.amount),
+      net: moneyString(net),
+      cancelled: isCancelled,
+      counted: !isCancelled && net.gt(0),
+      discounted: o.discountAmount !== null && money(o.discountAmount).gt(0),
+      channel: o.channel,
+      region: o.region,
+      items: o.items,
+    };
+  });
+}
+
+export function countedOrders(events: StoredEvent[], now: Date): ResolvedOrder[] {
+  return resolveOrders(events, now).filter((o) => o.counted);
+}
+
+export function interactionHistory(events: StoredEvent[], now: Date): InteractionHistory {
+  const interactions = pastEvents(events, now).filter((e): e is InteractionEvent => e.type === 'interaction');
+  return {
+    interactions: interactions.map((e) => e.occurredAt),
+    complaints: interactions.filter((e) => e.kind === 'complaint').map((e) => e.occurredAt),
+    satisfaction: interactions.flatMap((e) =>
+      e.satisfaction === null ? [] : [{ at: e.occurredAt, value: e.satisfaction }],
+    ),
+  };
+}
+
+function Money_max0(value: Decimal): Decimal {
+  return value.gt(0) ? value : ZERO;
+}
+
+// Category spend apportions each order's NET value to its items in proportion to their line
+// value (quantity, default 1, times unit_price, default 0), so refunds and discounts shrink
+// categories proportionally and the shares add up to what the customer actually paid. Items
+// without any price split the order evenly.
+export function categorySpend(orders: ResolvedOrder[]): Map<string, Decimal> {
+  const spend = new Map<string, Decimal>();
+  for (const order of orders) {
+    if (order.items.length === 0) continue;
+    const lines = order.items.map((item) => ({
+      category: item.category?.trim() || null,
+      value: lineValue(item),
+    }));
+    const total = lines.reduce((sum, l) => sum.plus(l.value), ZERO);
+    const net = money(order.net);
+    for (const line of lines) {
+      if (line.category === null) continue;
+      const share = total.gt(0) ? net.times(line.value).div(total) : net.div(lines.length);
+      spend.set(line.category, (spend.get(line.category) ?? ZERO).plus(share));
+    }
+  }
+  return spend;
+}
+
+function lineValue(item: OrderItem): Decimal {
+  const value = money(item.unit_price ?? 0).times(item.quantity ?? 1);
+  return value.gt(0) ? value : ZERO;
+}

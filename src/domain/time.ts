@@ -1,0 +1,57 @@
+export const DAY_MS = 86_400_000;
+
+// Fractional days between two instants; every "*_days" metric is measured this way, and the
+// crossing helpers below use the same float expression so reviews land on the exact ms.
+export function ageDays(from: Date, now: Date): number {
+  return (now.getTime() - from.getTime()) / DAY_MS;
+}
+
+export function addDays(at: Date, days: number): Date {
+  return new Date(at.getTime() + Math.round(days * DAY_MS));
+}
+
+// "In the last N days" means an age strictly below N days: the event leaves the window at exactly
+// occurredAt + N days, which is then also the instant a review is due.
+export function isWithinDays(at: Date, now: Date, days: number): boolean {
+  const age = now.getTime() - at.getTime();
+  return age >= 0 && age < days * DAY_MS;
+}
+
+// First whole-ms instant at which ageDays(base, t) > days (strict thresholds).
+export function instantAgeExceeds(base: Date, days: number): Date {
+  return firstInstant(base, days, (age) => age > days);
+}
+
+// First whole-ms instant at which ageDays(base, t) >= days (inclusive thresholds).
+export function instantAgeReaches(base: Date, days: number): Date {
+  return firstInstant(base, days, (age) => age >= days);
+}
+
+function firstInstant(base: Date, days: number, holds: (age: number) => boolean): Date {
+  const start = base.getTime();
+  // days * DAY_MS can be off by a rounding step for fractional breakpoints, so nudge until the
+  // exact predicate used by the metrics flips between t - 1 and t.
+  let t = start + Math.ceil(days * DAY_MS);
+  while (!holds((t - start) / DAY_MS)) t++;
+  while (holds((t - 1 - start) / DAY_MS)) t--;
+  return new Date(t);
+}
+
+// Deterministic event order everywhere: occurredAt, then id.
+export function byTimeThenId(a: { occurredAt: Date; id: string }, b: { occurredAt: Date; id: string }): number {
+  const dt = a.occurredAt.getTime() - b.occurredAt.getTime();
+  if (dt !== 0) return dt;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+export function minDate(dates: Iterable<Date | null | undefined>): Date | null {
+  let best: Date | null = null;
+  for (const d of dates) if (d && (!best || d.getTime() < best.getTime())) best = d;
+  return best;
+}
+
+export function maxDate(dates: Iterable<Date | null | undefined>): Date | null {
+  let best: Date | null = null;
+  for (const d of dates) if (d && (!best || d.getTime() > best.getTime())) best = d;
+  return best;
+}

@@ -1,0 +1,71 @@
+import closeWithGrace from 'close-with-grace';
+import { ConfigError, loadConfig, type Config } from './config.ts';
+import { createDeps, type Deps } from './deps.ts';
+import { buildApp } from './app.ts';
+import { migrateDb } from './store/db.ts';
+import { startWorkers } from './pipeline/workers.ts';
+import { checkRedisPolicy, waitForRedis } from './pipeline/redis-policy.ts';
+
+const COMMANDS = ['start', 'api', 'worker', 'migrate'] as const;
+type Command = (typeof COMMANDS)[number];
+
+const USAGE = `Usage: tierwise <command>
+
+  start     migrate, then run the API and the workers in one process
+  api       run the HTTP API only
+  worker    run the queue workers only
+  migrate   apply database migrations and exit
+
+Configuration comes from environment variables; see README.md.`;
+
+export async function main(argv: string[]): Promise<void> {
+  const arg = argv[0];
+  if (!COMMANDS.includes(arg as Command)) {
+    const asked = arg === undefined || arg === 'help' || arg === '--help';
+    (asked ? console.log : console.error)(USAGE);
+    process.exitCode = asked ? 0 : 2;
+    return;
+  }
+  const command = arg as Command;
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(78);
+    }
+    throw err;
+  }
+  const deps = createDeps(config);
+  try {
+    await run(command, deps);
+  } catch (err) {
+    deps.logger.fatal({ err }, `tierwise ${command} failed to start`);
+    await deps.close();
+    process.exit(1);
+  }
+}
+
+async function run(command: Command, deps: Deps): Promise<void> {
+  const { config, logger } = deps;
+  if (command === 'migrate' || command === 'start') {
+    await migrateDb(deps.db);
+    logger.info('migrations applied');
+    if (command === 'migrate') return deps.close();
+  }
+  await waitForRedis(deps.redis);
+  await checkRedisPolicy(deps.redis);
+  const app = command === 'worker' ? undefined : await buildApp(deps);
+  const workers = command === 'api' ? undefined : startWorkers(deps);
+  if (app) await app.listen({ port: config.PORT, host: config.HOST });
+
+  // HTTP first (stop accepting, finish in-flight requests), then workers (finish jobs), then pools.
+  closeWithGrace({ delay: config.SHUTDOWN_TIMEOUT_MS, logger }, async ({ signal, err }) => {
+    if (err) logger.error({ err }, 'shutting down after an error');
+    else logger.info({ signal }, 'shutting down');
+    await app?.close();
+    await workers?.close();
+    await deps.close();
+  });
+}

@@ -1,0 +1,47 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Queues } from '../pipeline/queues.ts';
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+/** One registry per process (tests build several apps in one process, so no global default registry). */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const counter = (name: string, help: string, labelNames: string[] = []) =>
+    new Counter({ name, help, labelNames, registers: [registry] });
+  return {
+    registry,
+    eventsAccepted: counter('tierwise_events_accepted_total', 'Events accepted by the API and queued'),
+    eventsRejected: counter('tierwise_events_rejected_total', 'Events in requests refused by validation'),
+    eventsStored: counter('tierwise_events_stored_total', 'Events stored by the ingest worker'),
+    eventsDuplicate: counter('tierwise_events_duplicate_total', 'Events ignored because their id (or order id) was already stored'),
+    recomputeDuration: new Histogram({
+      name: 'tierwise_recompute_duration_seconds',
+      help: 'Time to recompute one batch of customers',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    customersRecomputed: counter('tierwise_customers_recomputed_total', 'Customers recomputed'),
+    sweepLag: new Gauge({
+      name: 'tierwise_sweep_lag_seconds',
+      help: 'How late the oldest due review was when the last sweep ran',
+      registers: [registry],
+    }),
+  };
+}
+
+/** Queue depths are read from Redis at scrape time. */
+export function registerQueueDepths(metrics: Metrics, queues: Queues): void {
+  new Gauge({
+    name: 'tierwise_queue_jobs',
+    help: 'Jobs per queue and state',
+    labelNames: ['queue', 'state'],
+    registers: [metrics.registry],
+    async collect() {
+      for (const [name, queue] of Object.entries(queues)) {
+        const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized');
+        for (const [state, n] of Object.entries(counts)) this.set({ queue: name, state }, n);
+      }
+    },
+  });
+}

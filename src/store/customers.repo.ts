@@ -1,0 +1,39 @@
+import { eq } from 'drizzle-orm';
+import type { CustomerView } from '../api/customers.schemas.ts';
+import type { DbOrTx } from './db.ts';
+import { customers } from './schema.ts';
+
+type CustomerRow = typeof customers.$inferSelect;
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+export function presentCustomer(row: CustomerRow, playbook: CustomerView['playbook'] = null): CustomerView {
+  const scored = row.rScore !== null && row.fScore !== null && row.mScore !== null && row.valueScore !== null;
+  return {
+    id: row.id,
+    traits: row.traits,
+    created_at: row.createdAt.toISOString(),
+    metrics: row.metrics,
+    scores: scored ? { r_score: row.rScore!, f_score: row.fScore!, m_score: row.mScore!, value_score: row.valueScore! } : null,
+    rfm_segment: row.rfmSegment,
+    abc_class: row.abcClass as CustomerView['abc_class'],
+    tier: row.tier,
+    lifecycle_stage: row.lifecycleStage,
+    at_risk: {
+      flagged: row.atRisk,
+      since: iso(row.atRiskSince),
+      reasons: row.atRiskReasons as CustomerView['at_risk']['reasons'],
+    },
+    predictions: null,
+    segments: [],
+    playbook,
+    next_review_at: iso(row.nextReviewAt),
+    computed_at: iso(row.computedAt),
+    sequence: row.sequence,
+  };
+}
+
+export async function findCustomer(db: DbOrTx, id: string): Promise<CustomerView | undefined> {
+  const [row] = await db.select().from(customers).where(eq(customers.id, id)).limit(1);
+  return row ? presentCustomer(row) : undefined;
+}

@@ -1,0 +1,84 @@
+import { eq, sql } from 'drizzle-orm';
+import type { IngestEvent } from '../pipeline/queues.ts';
+import type { DbOrTx } from './db.ts';
+import { customers, events } from './schema.ts';
+
+type EventRow = typeof events.$inferSelect;
+
+/** The API shape of a stored event: common fields, then the type's own fields. */
+export function presentEvent(row: EventRow) {
+  return {
+    id: row.id,
+    type: row.type,
+    customer_id: row.customerId,
+    occurred_at: row.occurredAt.toISOString(),
+    received_at: row.receivedAt.toISOString(),
+    ...row.data,
+    properties: row.properties ?? null,
+  };
+}
+
+export async function findEvent(db: DbOrTx, id: string) {
+  const [row] = await db.select().from(events).where(eq(events.id, id)).limit(1);
+  return row ? presentEvent(row) : undefined;
+}
+
+export async function loadCustomerEvents(db: DbOrTx, customerIds: string[]): Promise<EventRow[]> {
+  if (customerIds.length === 0) return [];
+  return db
+    .select()
+    .from(events)
+    .where(sql`${events.customerId} = any(${sql.param(customerIds)})`)
+    .orderBy(events.customerId, events.occurredAt, events.id);
+}
+
+/**
+ * Stores a batch in one statement. Duplicate event ids (and second orders with a stored order id)
+ * are skipped by the unique indexes, so the first stored copy wins forever.
+ * Returns the events actually inserted.
+ */
+export async function insertEvents(db: DbOrTx, batch: IngestEvent[], receivedAt: Date) {
+  if (batch.length === 0) return [];
+  return db
+    .insert(events)
+    .values(
+      batch.map((e) => ({
+        id: e.id,
+        customerId: e.customer_id,
+        type: e.type,
+        occurredAt: new Date(e.occurred_at),
+        receivedAt,
+        orderId: e.order_id,
+        data: e.data,
+        properties: e.properties,
+      })),
+    )
+    .onConflictDoNothing()
+    .returning({ id: events.id, customerId: events.customerId, type: events.type });
+}
+
+export async function ensureCustomers(db: DbOrTx, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db
+    .insert(customers)
+    .values(ids.map((id) => ({ id })))
+    .onConflictDoNothing();
+}
+
+/** Rebuilds traits from every stored `customer` event: per key, the latest `occurred_at` wins. */
+export async function mergeTraits(db: DbOrTx, customerIds: string[]): Promise<void> {
+  if (customerIds.length === 0) return;
+  await db.execute(sql`
+    update customers c set traits = t.traits
+    from (
+      select customer_id, jsonb_object_agg(key, value) as traits
+      from (
+        select distinct on (e.customer_id, kv.key) e.customer_id, kv.key, kv.value
+        from events e, jsonb_each(e.data -> 'traits') kv
+        where e.type = 'customer' and e.customer_id = any(${sql.param(customerIds)})
+        order by e.customer_id, kv.key, e.occurred_at desc, e.id desc
+      ) latest
+      group by customer_id
+    ) t
+    where c.id = t.customer_id`);
+}

@@ -1,0 +1,116 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  bigserial,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  numeric,
+  pgTable,
+  smallint,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
+
+const instant = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+const money = (name: string) => numeric(name, { precision: 20, scale: 4 });
+
+/** One row per customer: traits plus the derived state the recompute worker writes. */
+export const customers = pgTable(
+  'customers',
+  {
+    id: text('id').primaryKey(),
+    traits: jsonb('traits').$type<Record<string, unknown>>().notNull().default({}),
+    createdAt: instant('created_at').notNull().defaultNow(),
+    // Derived state: null until the first recompute.
+    metrics: jsonb('metrics').$type<Record<string, unknown>>(),
+    orderCount: integer('order_count').notNull().default(0),
+    netRevenue: money('net_revenue').notNull().default('0'),
+    lastOrderAt: instant('last_order_at'),
+    rScore: smallint('r_score'),
+    fScore: smallint('f_score'),
+    mScore: smallint('m_score'),
+    valueScore: smallint('value_score'),
+    rfmSegment: text('rfm_segment'),
+    abcClass: text('abc_class'),
+    tier: text('tier'),
+    pendingTier: text('pending_tier'),
+    pendingSince: instant('pending_since'),
+    lifecycleStage: text('lifecycle_stage'),
+    atRisk: boolean('at_risk').notNull().default(false),
+    atRiskSince: instant('at_risk_since'),
+    atRiskReasons: jsonb('at_risk_reasons').$type<unknown[]>().notNull().default([]),
+    nextReviewAt: instant('next_review_at'),
+    computedAt: instant('computed_at'),
+    sequence: bigint('sequence', { mode: 'number' }).notNull().default(0),
+  },
+  (t) => [
+    index('customers_next_review_at_idx').on(t.nextReviewAt).where(sql`${t.nextReviewAt} is not null`),
+    index('customers_tier_idx').on(t.tier),
+  ],
+);
+
+/** Every accepted event, first stored copy wins forever (primary key on the event id). */
+export const events = pgTable(
+  'events',
+  {
+    id: text('id').primaryKey(),
+    customerId: text('customer_id').notNull(),
+    type: text('type').notNull(),
+    occurredAt: instant('occurred_at').notNull(),
+    receivedAt: instant('received_at').notNull(),
+    orderId: text('order_id'),
+    /** The type-specific fields, money as decimal strings. */
+    data: jsonb('data').$type<Record<string, unknown>>().notNull(),
+    properties: jsonb('properties').$type<Record<string, unknown>>(),
+  },
+  (t) => [
+    index('events_customer_occurred_idx').on(t.customerId, t.occurredAt),
+    // A second order with the same order id for the same customer is a duplicate order.
+    uniqueIndex('events_customer_order_uidx').on(t.customerId, t.orderId).where(sql`${t.type} = 'order'`),
+  ],
+);
+
+export const apiKeys = pgTable('api_keys', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  /** SHA-256 of the secret; keys are 256-bit random, so a slow hash adds nothing. */
+  keyHash: text('key_hash').notNull().unique(),
+  scopes: text('scopes').array().notNull(),
+  createdAt: instant('created_at').notNull().defaultNow(),
+  revokedAt: instant('revoked_at'),
+});
+
+/** Each tier/lifecycle/at-risk (later segment) change, with the instant it became true. */
+export const customerHistory = pgTable(
+  'customer_history',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    customerId: text('customer_id').notNull(),
+    kind: text('kind').notNull(),
+    before: jsonb('before'),
+    after: jsonb('after'),
+    reasons: jsonb('reasons').$type<unknown[]>().notNull().default([]),
+    changedAt: instant('changed_at').notNull(),
+    recordedAt: instant('recorded_at').notNull().defaultNow(),
+    sequence: bigint('sequence', { mode: 'number' }).notNull(),
+  },
+  (t) => [index('customer_history_customer_idx').on(t.customerId, t.changedAt)],
+);
+
+export const tierPolicies = pgTable('tier_policies', {
+  version: integer('version').primaryKey(),
+  document: jsonb('document').$type<Record<string, unknown>>().notNull(),
+  createdAt: instant('created_at').notNull().defaultNow(),
+});
+
+/** RFM breakpoints and ABC cut-offs over buyers; the newest version is current. */
+export const populationStats = pgTable('population_stats', {
+  version: integer('version').primaryKey(),
+  computedAt: instant('computed_at').notNull(),
+  buyers: integer('buyers').notNull(),
+  breakpoints: jsonb('breakpoints').$type<Record<string, number[]>>(),
+  abc: jsonb('abc').$type<{ a_min: string | null; b_min: string | null }>(),
+});

@@ -1,0 +1,105 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { inject } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
+import { configSchema, type Config } from '../src/config.ts';
+import { createDeps, systemClock, type Clock, type Deps } from '../src/deps.ts';
+import { buildApp } from '../src/app.ts';
+import { migrateDb } from '../src/store/db.ts';
+import { startWorkers, type Workers } from '../src/pipeline/workers.ts';
+import { createLogger } from '../src/deps.ts';
+
+export const ADMIN_KEY = 'test-admin-key-0123456789';
+
+/** A settable clock for tests that move time. */
+export function manualClock(start: Date): Clock & { set(d: Date): void; advance(ms: number): void } {
+  let current = start.getTime();
+  return {
+    now: () => new Date(current),
+    set: (d) => (current = d.getTime()),
+    advance: (ms) => (current += ms),
+  };
+}
+
+function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+/** A fresh database and queue prefix for one test file; `drop()` removes both. */
+export async function createIsolatedEnv(): Promise<{ config: Config; drop(): Promise<void> }> {
+  const name = `tierwise_test_${randomBytes(5).toString('hex')}`;
+  const adminUrl = inject('databaseUrl');
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const config = configSchema.parse({
+    DATABASE_URL: withDatabase(adminUrl, name),
+    REDIS_URL: inject('redisUrl'),
+    QUEUE_PREFIX: name,
+    TIERWISE_ADMIN_KEY: ADMIN_KEY,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+  });
+  return {
+    config,
+    async drop() {
+      const redis = new Redis(config.REDIS_URL);
+      const keys = await redis.keys(`${name}:*`);
+      for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
+      await redis.quit();
+      const client = new pg.Client({ connectionString: adminUrl });
+      await client.connect();
+      await client.query(`drop database if exists ${name} with (force)`);
+      await client.end();
+    },
+  };
+}
+
+export interface TestService {
+  config: Config;
+  deps: Deps;
+  app: FastifyInstance;
+  workers: Workers | undefined;
+  close(): Promise<void>;
+}
+
+/** The real app and workers against real Postgres and Redis, isolated per call. */
+export async function startService(
+  options: { config?: Partial<Config>; clock?: Clock; workers?: boolean } = {},
+): Promise<TestService> {
+  const env = await createIsolatedEnv();
+  const config = { ...env.config, ...options.config };
+  const deps = createDeps(config, { clock: options.clock ?? systemClock, logger: createLogger(config) });
+  await migrateDb(deps.db);
+  const app = await buildApp(deps);
+  await app.ready();
+  const workers = options.workers === false ? undefined : startWorkers(deps);
+  return {
+    config,
+    deps,
+    app,
+    workers,
+    async close() {
+      await app.close();
+      await workers?.close();
+      await deps.close();
+      await env.drop();
+    },
+  };
+}
+
+export const auth = (key = ADMIN_KEY) => ({ authorization: `Bearer ${key}` });
+
+/** Polls until `check` returns a value other than undefined, or fails after `timeoutMs`. */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 15_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
