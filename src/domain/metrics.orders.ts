@@ -47,7 +47,7 @@ export function resolveOrders(events: StoredEvent[], now: Date): ResolvedOrder[]
     if (e.type === 'order_cancelled') cancelled.add(e.orderId);
   }
   return [...firsts.values()].map((o) => {
-    const net = Money_max0(money(o.amount).minus(refunds.get(o.orderId) ?? ZERO));
+    const net = floorAtZero(money(o.amount).minus(refunds.get(o.orderId) ?? ZERO));
     const isCancelled = cancelled.has(o.orderId);
     return {
       id: o.id,
@@ -80,7 +80,7 @@ export function interactionHistory(events: StoredEvent[], now: Date): Interactio
   };
 }
 
-function Money_max0(value: Decimal): Decimal {
+function floorAtZero(value: Decimal): Decimal {
   return value.gt(0) ? value : ZERO;
 }
 
