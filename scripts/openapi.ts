@@ -24,3 +24,5 @@ if (process.argv.includes('--check')) {
   await writeFile(target, generated);
   console.log(`wrote ${target}`);
 }
+// BullMQ may keep a reconnect timer alive after close; this is a one-shot script.
+process.exit(0);

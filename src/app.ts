@@ -10,6 +10,8 @@ import { healthRoutes } from './api/health.routes.ts';
 import { eventRoutes } from './api/events.routes.ts';
 import { customerRoutes } from './api/customers.routes.ts';
 import { apiKeyRoutes } from './api/api-keys.routes.ts';
+import { jobRoutes } from './api/jobs.routes.ts';
+import { policyRoutes } from './api/policy.routes.ts';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -49,6 +51,8 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     await v1.register(eventRoutes, { deps, keys });
     await v1.register(customerRoutes, { deps, keys });
     await v1.register(apiKeyRoutes, { keys });
+    await v1.register(policyRoutes, { deps, keys });
+    await v1.register(jobRoutes, { deps, keys });
   });
   return app;
 }

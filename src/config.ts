@@ -17,7 +17,8 @@ export const configSchema = z.object({
   CURRENCY: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as USD').default('USD'),
   WEBHOOK_ALLOW_PRIVATE_TARGETS: bool.default(false),
   SWEEP_INTERVAL_MS: positiveInt.default(60_000),
-  STATS_REFRESH_INTERVAL_MS: positiveInt.default(86_400_000),
+  /** Cron pattern (UTC) of the population statistics refresh and full rescore; default daily at 03:00. */
+  STATS_REFRESH_CRON: z.string().regex(/^(\S+\s+){4,5}\S+$/, 'must be a cron pattern such as "0 3 * * *"').default('0 3 * * *'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Waiting ingest jobs above which the API answers 503 instead of growing Redis without bound. */
   INGEST_MAX_WAITING: positiveInt.default(10_000),

@@ -5,8 +5,10 @@ import { buildApp } from './app.ts';
 import { migrateDb } from './store/db.ts';
 import { startWorkers } from './pipeline/workers.ts';
 import { checkRedisPolicy, waitForRedis } from './pipeline/redis-policy.ts';
+import { ensureDatabase } from './store/db.ts';
+import { keysCommand, rescoreCommand, UsageError } from './cli/commands.ts';
 
-const COMMANDS = ['start', 'api', 'worker', 'migrate'] as const;
+const COMMANDS = ['start', 'api', 'worker', 'migrate', 'keys', 'rescore'] as const;
 type Command = (typeof COMMANDS)[number];
 
 const USAGE = `Usage: tierwise <command>
@@ -15,6 +17,9 @@ const USAGE = `Usage: tierwise <command>
   api       run the HTTP API only
   worker    run the queue workers only
   migrate   apply database migrations and exit
+  keys create --name NAME --scopes events:write,customers:read
+            create an API key and print it once
+  rescore   refresh population statistics and rescore every customer now
 
 Configuration comes from environment variables; see README.md.`;
 
@@ -39,25 +44,35 @@ export async function main(argv: string[]): Promise<void> {
   }
   const deps = createDeps(config);
   try {
-    await run(command, deps);
+    await run(command, deps, argv.slice(1));
   } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(err.message);
+      await deps.close();
+      process.exit(2);
+    }
     deps.logger.fatal({ err }, `tierwise ${command} failed to start`);
     await deps.close();
     process.exit(1);
   }
 }
 
-async function run(command: Command, deps: Deps): Promise<void> {
+async function run(command: Command, deps: Deps, args: string[]): Promise<void> {
   const { config, logger } = deps;
   if (command === 'migrate' || command === 'start') {
+    if (await ensureDatabase(config.DATABASE_URL)) logger.info('database created');
     await migrateDb(deps.db);
     logger.info('migrations applied');
     if (command === 'migrate') return deps.close();
   }
+  if (command === 'keys' || command === 'rescore') {
+    await (command === 'keys' ? keysCommand(deps, args) : rescoreCommand(deps));
+    return deps.close();
+  }
   await waitForRedis(deps.redis);
   await checkRedisPolicy(deps.redis);
   const app = command === 'worker' ? undefined : await buildApp(deps);
-  const workers = command === 'api' ? undefined : startWorkers(deps);
+  const workers = command === 'api' ? undefined : await startWorkers(deps);
   if (app) await app.listen({ port: config.PORT, host: config.HOST });
 
   // HTTP first (stop accepting, finish in-flight requests), then workers (finish jobs), then pools.

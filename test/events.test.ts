@@ -65,7 +65,7 @@ describe('event ingestion over HTTP', () => {
   });
 
   it('refuses a batch with one bad event, listing every problem by path, and stores none of it', async () => {
-    const events = [order('bad-0', 'bad-c'), order('bad-1', 'bad-c'), order('bad-2', 'bad-c'), order('bad-3', 'bad-c', { amount: '-5' })];
+    const events: Record<string, unknown>[] = [order('bad-0', 'bad-c'), order('bad-1', 'bad-c'), order('bad-2', 'bad-c'), order('bad-3', 'bad-c', { amount: '-5' })];
     events[1] = { ...events[1]!, currency: 'EUR' };
     const res = await post('/v1/events/batch', { events });
     expect(res.statusCode).toBe(400);

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { sql } from 'drizzle-orm';
 import { inject } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
@@ -76,7 +77,7 @@ export async function startService(
   await migrateDb(deps.db);
   const app = await buildApp(deps);
   await app.ready();
-  const workers = options.workers === false ? undefined : startWorkers(deps);
+  const workers = options.workers === false ? undefined : await startWorkers(deps);
   return {
     config,
     deps,
@@ -103,3 +104,14 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** Every queued event is stored and every recompute has run. */
+export async function settle(svc: TestService, expectedEvents: number) {
+  await eventually(async () => {
+    const stored = (await svc.deps.db.execute<{ n: number }>(sql`select count(*)::int n from events`)).rows[0]!.n;
+    if (stored < expectedEvents) return undefined;
+    const counts = await Promise.all([svc.deps.queues.ingest, svc.deps.queues.recompute].map((q) => q.getJobCounts('waiting', 'active', 'delayed', 'prioritized')));
+    return counts.every((c) => Object.values(c).every((n) => n === 0)) ? true : undefined;
+  }, 60_000, 'queues to drain');
+}
+

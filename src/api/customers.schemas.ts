@@ -40,3 +40,20 @@ export const customerSchema = z
   .meta({ id: 'Customer' });
 
 export type CustomerView = z.infer<typeof customerSchema>;
+
+export const historyPageSchema = z
+  .object({
+    items: z.array(
+      z.object({
+        kind: z.string().describe('tier | lifecycle_stage | at_risk'),
+        before: z.unknown(),
+        after: z.unknown(),
+        reasons: z.array(z.unknown()),
+        changed_at: instant.describe('when the change became true'),
+        recorded_at: instant.describe('when Tierwise recorded it'),
+        sequence: z.number().int(),
+      }),
+    ),
+    next_cursor: z.string().nullable(),
+  })
+  .meta({ id: 'CustomerHistoryPage' });

@@ -1,5 +1,5 @@
-import type Decimal from 'decimal.js';
-import type { InteractionEvent, OrderItem, StoredEvent } from './events.types.ts';
+import type { Decimal } from 'decimal.js';
+import type { InteractionEvent, OrderEvent, OrderItem, StoredEvent } from './events.types.ts';
 import { money, moneyString, ZERO } from './money.ts';
 import { byTimeThenId } from './time.ts';
 
@@ -38,7 +38,7 @@ export function pastEvents(events: StoredEvent[], now: Date): StoredEvent[] {
 // Refunds and cancellations are collected before they are applied, so their arrival order (and
 // their occurredAt relative to the order) never matters; those for unknown orders are dropped.
 export function resolveOrders(events: StoredEvent[], now: Date): ResolvedOrder[] {
-  const firsts = new Map<string, Extract<StoredEvent, { type: 'order' }>>();
+  const firsts = new Map<string, OrderEvent>();
   const refunds = new Map<string, Decimal>();
   const cancelled = new Set<string>();
   for (const e of pastEvents(events, now)) {

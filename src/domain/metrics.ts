@@ -1,4 +1,4 @@
-import Decimal from 'decimal.js';
+import { Decimal } from 'decimal.js';
 import type { StoredEvent } from './events.types.ts';
 import { categorySpend, interactionHistory, pastEvents, resolveOrders, type ResolvedOrder } from './metrics.orders.ts';
 import { moneyString, sumMoney } from './money.ts';

@@ -1,4 +1,4 @@
-import Decimal from 'decimal.js';
+import { Decimal } from 'decimal.js';
 
 // Convention: money crosses every module boundary as a plain decimal string produced by
 // Decimal#toString() on this constructor ("123.45", "0", never "1e-7", no trailing zeros), so it

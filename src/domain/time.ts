@@ -30,10 +30,10 @@ export function instantAgeReaches(base: Date, days: number): Date {
 function firstInstant(base: Date, days: number, holds: (age: number) => boolean): Date {
   const start = base.getTime();
   // days * DAY_MS can be off by a rounding step for fractional breakpoints, so nudge until the
-  // exact predicate used by the metrics flips between t - 1 and t.
+  // exact predicate used by the metrics flips between t - 1 and t (bounded: the error is tiny).
   let t = start + Math.ceil(days * DAY_MS);
-  while (!holds((t - start) / DAY_MS)) t++;
-  while (holds((t - 1 - start) / DAY_MS)) t--;
+  for (let i = 0; i < 4 && !holds((t - start) / DAY_MS); i++) t++;
+  for (let i = 0; i < 4 && holds((t - 1 - start) / DAY_MS); i++) t--;
   return new Date(t);
 }
 
@@ -54,4 +54,15 @@ export function maxDate(dates: Iterable<Date | null | undefined>): Date | null {
   let best: Date | null = null;
   for (const d of dates) if (d && (!best || d.getTime() > best.getTime())) best = d;
   return best;
+}
+
+// Rule values and API timestamps: RFC 3339 with a mandatory offset.
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+
+export function parseTimestamp(value: unknown): number | null {
+  if (typeof value !== 'string') return null;
+  const upper = value.toUpperCase();
+  if (!RFC3339.test(upper)) return null;
+  const ms = Date.parse(upper);
+  return Number.isNaN(ms) ? null : ms;
 }

@@ -1,7 +1,8 @@
 import type { Job } from 'bullmq';
 import type { Deps } from '../deps.ts';
 import type { JobPayloads } from './queues.ts';
+import { recomputeCustomers, type RecomputeResult } from './recompute.ts';
 
-export async function processRecompute(deps: Deps, job: Job<JobPayloads['recompute']>): Promise<void> {
-  deps.logger.debug({ customerId: job.data.customerId }, 'recompute requested');
+export function processRecompute(deps: Deps, job: Job<JobPayloads['recompute']>): Promise<RecomputeResult> {
+  return recomputeCustomers(deps, [job.data.customerId]);
 }

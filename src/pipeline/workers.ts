@@ -2,14 +2,15 @@ import { Worker, type Job, type Processor } from 'bullmq';
 import type { Deps } from '../deps.ts';
 import { processIngest } from './ingest.worker.ts';
 import { processRecompute } from './recompute.worker.ts';
+import { processMaintenance, scheduleMaintenance } from './maintenance.ts';
 import type { JobPayloads, QueueName } from './queues.ts';
 
 export interface Workers {
   close(): Promise<void>;
 }
 
-/** Starts one BullMQ worker per queue in this process. */
-export function startWorkers(deps: Deps): Workers {
+/** Starts one BullMQ worker per queue in this process and (re)declares the job schedulers. */
+export async function startWorkers(deps: Deps): Promise<Workers> {
   const { config, logger } = deps;
   const make = <N extends QueueName>(name: N, concurrency: number, processor: (job: Job<JobPayloads[N]>) => Promise<unknown>) => {
     const worker = new Worker<JobPayloads[N]>(name, processor as Processor<JobPayloads[N]>, {
@@ -29,7 +30,9 @@ export function startWorkers(deps: Deps): Workers {
   const workers = [
     make('ingest', config.INGEST_CONCURRENCY, (job) => processIngest(deps, job)),
     make('recompute', config.RECOMPUTE_CONCURRENCY, (job) => processRecompute(deps, job)),
+    make('maintenance', 1, (job) => processMaintenance(deps, job)),
   ];
+  await scheduleMaintenance(deps);
   logger.info({ queues: workers.map((w) => w.name) }, 'workers started');
   return {
     async close() {

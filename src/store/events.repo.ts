@@ -1,4 +1,5 @@
 import { eq, sql } from 'drizzle-orm';
+import type { StoredEvent } from '../domain/events.types.ts';
 import type { IngestEvent } from '../pipeline/queues.ts';
 import type { DbOrTx } from './db.ts';
 import { customers, events } from './schema.ts';
@@ -81,4 +82,31 @@ export async function mergeTraits(db: DbOrTx, customerIds: string[]): Promise<vo
       group by customer_id
     ) t
     where c.id = t.customer_id`);
+}
+
+/** A stored row in the shape the pure domain reads. */
+export function toStoredEvent(row: EventRow): StoredEvent {
+  const base = { id: row.id, customerId: row.customerId, occurredAt: row.occurredAt };
+  const d = row.data as Record<string, any>;
+  switch (row.type) {
+    case 'order':
+      return {
+        ...base,
+        type: 'order',
+        orderId: d.order_id,
+        amount: d.amount,
+        discountAmount: d.discount_amount ?? null,
+        channel: d.channel ?? null,
+        region: d.region ?? null,
+        items: d.items ?? [],
+      };
+    case 'refund':
+      return { ...base, type: 'refund', orderId: d.order_id, amount: d.amount };
+    case 'order_cancelled':
+      return { ...base, type: 'order_cancelled', orderId: d.order_id };
+    case 'interaction':
+      return { ...base, type: 'interaction', kind: d.kind, satisfaction: d.satisfaction ?? null, channel: d.channel ?? null };
+    default:
+      return { ...base, type: 'customer', traits: d.traits ?? {} };
+  }
 }

@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { ageDays, instantAgeExceeds, instantAgeReaches, isWithinDays, parseTimestamp } from './time.ts';
+
+const BASE = new Date('2024-03-10T13:45:12.345Z');
+
+describe('threshold crossings', () => {
+  it.each([0, 1, 30, 365, 10.333333333333334, 47.61904761904762, 0.1, 1e-9, 123.456789])('age %s days', (days) => {
+    const strict = instantAgeExceeds(BASE, days);
+    expect(ageDays(BASE, strict)).toBeGreaterThan(days);
+    expect(ageDays(BASE, new Date(strict.getTime() - 1))).toBeLessThanOrEqual(days);
+    const inclusive = instantAgeReaches(BASE, days);
+    expect(ageDays(BASE, inclusive)).toBeGreaterThanOrEqual(days);
+    expect(ageDays(BASE, new Date(inclusive.getTime() - 1))).toBeLessThan(days);
+  });
+});
+
+describe('isWithinDays', () => {
+  it.each([
+    [-1, false], // in the future
+    [0, true],
+    [90 * 86_400_000 - 1, true],
+    [90 * 86_400_000, false],
+  ])('age %s ms → %s', (ageMs, expected) => {
+    expect(isWithinDays(BASE, new Date(BASE.getTime() + ageMs), 90)).toBe(expected);
+  });
+});
+
+describe('parseTimestamp', () => {
+  it.each<[unknown, number | null]>([
+    ['2024-01-01T00:00:00Z', Date.UTC(2024, 0, 1)],
+    ['2024-01-01t02:00:00.5+02:00', Date.UTC(2024, 0, 1, 0, 0, 0, 500)],
+    ['2024-01-01T00:00:00', null],
+    ['2024-01-01', null],
+    ['yesterday', null],
+    [1704067200000, null],
+  ])('%s', (input, expected) => {
+    expect(parseTimestamp(input)).toBe(expected);
+  });
+});

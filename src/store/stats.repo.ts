@@ -1,0 +1,104 @@
+import { desc, sql } from 'drizzle-orm';
+import type { DbOrTx } from './db.ts';
+import { populationStats } from './schema.ts';
+
+export interface PopulationStats {
+  version: number;
+  computedAt: Date;
+  buyers: number;
+  breakpoints: { recency_days: number[]; order_count: number[]; net_revenue: number[] } | null;
+  abc: { a_min: string | null; b_min: string | null } | null;
+}
+
+/**
+ * Per-buyer order count, net revenue and last order, straight from the stored events (counted
+ * orders: not cancelled, net of refunds > 0), so the statistics never depend on how many customers
+ * have been recomputed yet.
+ */
+const buyersAsOf = (now: Date) => sql`
+  with orders as (
+    select customer_id, order_id, occurred_at, (data ->> 'amount')::numeric as amount
+    from events where type = 'order' and occurred_at <= ${now}
+  ), refunds as (
+    select customer_id, order_id, sum((data ->> 'amount')::numeric) as refunded
+    from events where type = 'refund' and occurred_at <= ${now}
+    group by 1, 2
+  ), counted as (
+    select o.customer_id, o.occurred_at, o.amount - coalesce(r.refunded, 0) as net
+    from orders o
+    left join refunds r using (customer_id, order_id)
+    where o.amount - coalesce(r.refunded, 0) > 0
+      and not exists (
+        select 1 from events c
+        where c.type = 'order_cancelled' and c.customer_id = o.customer_id
+          and c.order_id = o.order_id and c.occurred_at <= ${now})
+  )
+  select customer_id, count(*)::int as order_count, sum(net) as net_revenue, max(occurred_at) as last_order_at
+  from counted group by customer_id`;
+
+/** Computes RFM breakpoints (percentile_cont) and ABC cut-offs over buyers and stores them as a new version. */
+export async function refreshPopulationStats(db: DbOrTx, now: Date): Promise<PopulationStats> {
+  const result = await db.execute<{
+    buyers: number;
+    recency: number[] | null;
+    frequency: number[] | null;
+    monetary: string[] | null;
+    a_min: string | null;
+    b_min: string | null;
+  }>(sql`
+    with buyers as (${buyersAsOf(now)}),
+    ranked as (
+      select net_revenue,
+        row_number() over w as rn,
+        sum(net_revenue) over w as cumulative,
+        sum(net_revenue) over () as total
+      from buyers
+      window w as (order by net_revenue desc, customer_id rows between unbounded preceding and current row)
+    ),
+    classed as (
+      select net_revenue,
+        case when rn = 1 or cumulative <= 0.8 * total then 'A'
+             when cumulative <= 0.95 * total then 'B' else 'C' end as class
+      from ranked
+    )
+    select
+      (select count(*)::int from buyers) as buyers,
+      (select percentile_cont(array[0.2, 0.4, 0.6, 0.8]) within group (
+         order by extract(epoch from (${now}::timestamptz - last_order_at)) / 86400) from buyers) as recency,
+      (select percentile_cont(array[0.2, 0.4, 0.6, 0.8]) within group (order by order_count) from buyers) as frequency,
+      (select percentile_cont(array[0.2, 0.4, 0.6, 0.8]) within group (order by net_revenue) from buyers)::text[] as monetary,
+      (select min(net_revenue)::text from classed where class = 'A') as a_min,
+      (select min(net_revenue)::text from classed where class = 'B') as b_min`);
+  const row = result.rows[0]!;
+  const breakpoints =
+    row.buyers > 0 && row.recency && row.frequency && row.monetary
+      ? { recency_days: row.recency.map(Number), order_count: row.frequency.map(Number), net_revenue: row.monetary.map(Number) }
+      : null;
+  const abc = row.buyers > 0 ? { a_min: row.a_min, b_min: row.b_min } : null;
+  const [stored] = await db
+    .insert(populationStats)
+    .values({
+      version: sql`(select coalesce(max(version), 0) + 1 from ${populationStats})`,
+      computedAt: now,
+      buyers: row.buyers,
+      breakpoints,
+      abc,
+    })
+    .returning();
+  return toStats(stored!);
+}
+
+export async function latestPopulationStats(db: DbOrTx): Promise<PopulationStats | undefined> {
+  const [row] = await db.select().from(populationStats).orderBy(desc(populationStats.version)).limit(1);
+  return row ? toStats(row) : undefined;
+}
+
+function toStats(row: typeof populationStats.$inferSelect): PopulationStats {
+  return {
+    version: row.version,
+    computedAt: row.computedAt,
+    buyers: row.buyers,
+    breakpoints: row.breakpoints as PopulationStats['breakpoints'],
+    abc: row.abc,
+  };
+}
