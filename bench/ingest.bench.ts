@@ -422,10 +422,33 @@ async function serverClient(): Promise<pg.Client> {
   }
 }
 
-async function onServer(statement: string): Promise<void> {
+async function createDatabase(): Promise<void> {
   const client = await serverClient();
   try {
-    await client.query(statement);
+    await client.query(`create database "${NAME}"`);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * pool.end() resolves before its connections have finished closing; dropping `with (force)` at
+ * that moment kills them and the pool logs "terminating connection" errors. So wait (briefly) for
+ * the backends to go away first; `with (force)` then only matters when something really hangs.
+ */
+async function dropDatabase(): Promise<void> {
+  const client = await serverClient();
+  try {
+    const deadline = Date.now() + 5_000;
+    while (Date.now() < deadline) {
+      const { rows } = await client.query<{ n: number }>(
+        'select count(*)::int as n from pg_stat_activity where datname = $1',
+        [NAME],
+      );
+      if (rows[0]!.n === 0) break;
+      await sleep(50);
+    }
+    await client.query(`drop database if exists "${NAME}" with (force)`);
   } finally {
     await client.end();
   }
@@ -453,7 +476,7 @@ async function main(): Promise<number> {
     `Tierwise ingest benchmark — node ${process.version}, ${cpus().length} CPU(s), load average ${loadavg().map((n) => n.toFixed(2)).join(' ')}\n` +
       `${RUNS} round(s) × (baseline, single, batch), ${SECONDS} s each, ${CONNECTIONS} connections; database and queue prefix ${NAME}\n`,
   );
-  await onServer(`create database "${NAME}"`);
+  await createDatabase();
   let deps: Deps | undefined;
   let app: FastifyInstance | undefined;
   let workers: Workers | undefined;
@@ -511,18 +534,21 @@ async function main(): Promise<number> {
     console.log('\nAll responses as expected; every accepted event stored.');
     return 0;
   } finally {
-    const step = async (what: string, fn: () => Promise<unknown>) => {
+    const step = async (what: string, fn: () => Promise<unknown>): Promise<boolean> => {
       try {
         await fn();
+        return true;
       } catch (err) {
         console.error(`cleanup: ${what} failed:`, err);
+        return false;
       }
     };
     await step('closing the API', async () => app?.close());
     await step('closing the workers', async () => workers?.close());
     await step('closing pools', async () => deps?.close());
-    await step(`deleting Redis keys ${NAME}:*`, () => deleteRedisKeys(NAME));
-    await step(`dropping database ${NAME}`, () => onServer(`drop database if exists "${NAME}" with (force)`));
+    const keysDeleted = await step(`deleting Redis keys ${NAME}:*`, () => deleteRedisKeys(NAME));
+    const dropped = await step(`dropping database ${NAME}`, dropDatabase);
+    if (keysDeleted && dropped) console.log(`\nCleaned up: database ${NAME} dropped, Redis keys ${NAME}:* deleted.`);
   }
 }
 
@@ -536,8 +562,10 @@ main().then(
     }, 5_000).unref();
   },
   (err: unknown) => {
-    console.error('benchmark failed:', err);
-    process.exitCode = 1;
-    setTimeout(() => process.exit(1), 5_000).unref();
+    const code = interrupted ? 130 : 1;
+    if (interrupted) console.error('interrupted; no results.');
+    else console.error('benchmark failed:', err);
+    process.exitCode = code;
+    setTimeout(() => process.exit(code), 5_000).unref();
   },
 );

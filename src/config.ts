@@ -27,6 +27,9 @@ export const configSchema = z.object({
   RATE_LIMIT_WINDOW_MS: positiveInt.default(1_000),
   INGEST_CONCURRENCY: positiveInt.default(4),
   RECOMPUTE_CONCURRENCY: positiveInt.default(8),
+  WEBHOOK_CONCURRENCY: positiveInt.default(16),
+  /** How often the webhook relay looks for new outbox messages and due retries. */
+  WEBHOOK_RELAY_INTERVAL_MS: positiveInt.default(1_000),
   /** How long a worker holds a job before another may take it over as stalled. */
   JOB_LOCK_MS: positiveInt.default(30_000),
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),

@@ -22,6 +22,7 @@ export function createMetrics() {
       registers: [registry],
     }),
     customersRecomputed: counter('tierwise_customers_recomputed_total', 'Customers recomputed'),
+    webhookAttempts: counter('tierwise_webhook_attempts_total', 'Webhook delivery attempts by outcome', ['outcome']),
     sweepLag: new Gauge({
       name: 'tierwise_sweep_lag_seconds',
       help: 'How late the oldest due review was when the last sweep ran',

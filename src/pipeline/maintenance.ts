@@ -87,6 +87,7 @@ export async function processMaintenance(deps: Deps, job: Job<JobPayloads['maint
 export async function scheduleMaintenance(deps: Deps): Promise<void> {
   const queue = deps.queues.maintenance;
   await queue.upsertJobScheduler('sweep', { every: deps.config.SWEEP_INTERVAL_MS }, { name: 'sweep', data: { kind: 'sweep' } });
+  await deps.queues.relay.upsertJobScheduler('relay', { every: deps.config.WEBHOOK_RELAY_INTERVAL_MS }, { name: 'relay', data: {} });
   await queue.upsertJobScheduler(
     'refresh-stats',
     { pattern: deps.config.STATS_REFRESH_CRON, tz: 'UTC' },

@@ -5,6 +5,10 @@ export interface JobPayloads {
   ingest: { receivedAt: string; events: IngestEvent[] };
   recompute: { customerId: string };
   maintenance: MaintenanceJob;
+  /** Moves outbox messages to deliveries and claims due deliveries. */
+  relay: Record<string, never>;
+  /** One delivery attempt; the job id is the delivery id plus the attempt number. */
+  webhooks: { deliveryId: string };
 }
 
 export type MaintenanceJob =
@@ -36,12 +40,21 @@ export const jobDefaults: { [N in QueueName]: JobsOptions } = {
   ingest: { ...keepJobs, attempts: 50, backoff: { type: 'exponential', delay: 1_000 } },
   recompute: { ...keepJobs, removeOnComplete: true, attempts: 50, backoff: { type: 'exponential', delay: 1_000 } },
   maintenance: { ...keepJobs, attempts: 3, backoff: { type: 'exponential', delay: 5_000 } },
+  relay: { removeOnComplete: true, removeOnFail: { count: 100 }, attempts: 1 },
+  // Webhook retries follow their own schedule in Postgres, not BullMQ backoff.
+  webhooks: { removeOnComplete: { age: 3_600 }, removeOnFail: { age: 86_400 }, attempts: 1 },
 };
 
 export function createQueues(connection: ConnectionOptions, prefix: string): Queues {
   const make = <N extends QueueName>(name: N) =>
     new Queue<JobPayloads[N], unknown, string>(name, { connection, prefix, defaultJobOptions: jobDefaults[name] });
-  return { ingest: make('ingest'), recompute: make('recompute'), maintenance: make('maintenance') };
+  return {
+    ingest: make('ingest'),
+    recompute: make('recompute'),
+    maintenance: make('maintenance'),
+    relay: make('relay'),
+    webhooks: make('webhooks'),
+  };
 }
 
 /**
@@ -55,4 +68,9 @@ export function enqueueRecomputes(queue: Queues['recompute'], customerIds: Itera
     opts: { deduplication: { id: customerId, keepLastIfActive: true } },
   }));
   return jobs.length === 0 ? Promise.resolve() : queue.addBulk(jobs);
+}
+
+/** Asks for a relay pass soon; at most one runs and one waits at any time. */
+export function nudgeRelay(queue: Queues['relay']): Promise<unknown> {
+  return queue.add('relay', {}, { deduplication: { id: 'relay', keepLastIfActive: true } });
 }

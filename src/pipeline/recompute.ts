@@ -8,7 +8,9 @@ import type { DbOrTx } from '../store/db.ts';
 import { loadCustomerEvents, toStoredEvent } from '../store/events.repo.ts';
 import { insertHistory, type NewHistoryRow } from '../store/history.repo.ts';
 import { currentPolicy } from '../store/policies.repo.ts';
-import { customers } from '../store/schema.ts';
+import { customers, webhookMessages } from '../store/schema.ts';
+import { messagesForChanges, type WebhookMessage } from '../webhooks/messages.ts';
+import { nudgeRelay } from './queues.ts';
 import { latestPopulationStats, refreshPopulationStats, type PopulationStats } from '../store/stats.repo.ts';
 import type { StoredEvent } from '../domain/events.types.ts';
 
@@ -35,6 +37,7 @@ export interface RecomputeResult {
   customers: number;
   changed: number;
   history: number;
+  messages: number;
 }
 
 /**
@@ -44,7 +47,7 @@ export interface RecomputeResult {
  */
 export async function recomputeCustomers(deps: Deps, customerIds: string[]): Promise<RecomputeResult> {
   const ids = [...new Set(customerIds)].sort();
-  if (ids.length === 0) return { customers: 0, changed: 0, history: 0 };
+  if (ids.length === 0) return { customers: 0, changed: 0, history: 0, messages: 0 };
   const stop = deps.metrics.recomputeDuration.startTimer();
   const now = deps.clock.now();
   const [{ policy }, stats] = await Promise.all([currentPolicy(deps.db), ensurePopulationStats(deps, now)]);
@@ -53,6 +56,7 @@ export async function recomputeCustomers(deps: Deps, customerIds: string[]): Pro
     const eventsByCustomer = groupByCustomer((await loadCustomerEvents(tx, ids)).map(toStoredEvent));
     const updates: CustomerUpdate[] = [];
     const history: NewHistoryRow[] = [];
+    const messages: WebhookMessage[] = [];
     for (const row of rows) {
       const derived = derive(row, eventsByCustomer.get(row.id) ?? [], now, policy, stats);
       const changed = derived.changes.length > 0 || materiallyDiffers(row, derived);
@@ -69,13 +73,22 @@ export async function recomputeCustomers(deps: Deps, customerIds: string[]): Pro
           sequence,
         });
       }
+      messages.push(...messagesForChanges(row.id, derived, sequence, policy, now));
     }
     await writeUpdates(tx, updates);
     await insertHistory(tx, history);
-    return { customers: rows.length, changed: updates.filter((u, i) => u.sequence !== rows[i]!.sequence).length, history: history.length };
+    // The outbox: webhook messages commit (or roll back) with the changes they announce.
+    if (messages.length > 0) await tx.insert(webhookMessages).values(messages);
+    return {
+      customers: rows.length,
+      changed: updates.filter((u, i) => u.sequence !== rows[i]!.sequence).length,
+      history: history.length,
+      messages: messages.length,
+    };
   });
   stop();
   deps.metrics.customersRecomputed.inc(result.customers);
+  if (result.messages > 0) await nudgeRelay(deps.queues.relay);
   return result;
 }
 

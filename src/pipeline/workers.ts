@@ -3,6 +3,9 @@ import type { Deps } from '../deps.ts';
 import { processIngest } from './ingest.worker.ts';
 import { processRecompute } from './recompute.worker.ts';
 import { processMaintenance, scheduleMaintenance } from './maintenance.ts';
+import { relayOnce } from '../webhooks/relay.ts';
+import { processDelivery } from '../webhooks/delivery.worker.ts';
+import { createGuardedDispatcher } from '../webhooks/ssrf.ts';
 import type { JobPayloads, QueueName } from './queues.ts';
 
 export interface Workers {
@@ -27,16 +30,20 @@ export async function startWorkers(deps: Deps): Promise<Workers> {
     );
     return worker;
   };
+  const dispatcher = createGuardedDispatcher({ allowPrivate: config.WEBHOOK_ALLOW_PRIVATE_TARGETS });
   const workers = [
     make('ingest', config.INGEST_CONCURRENCY, (job) => processIngest(deps, job)),
     make('recompute', config.RECOMPUTE_CONCURRENCY, (job) => processRecompute(deps, job)),
     make('maintenance', 1, (job) => processMaintenance(deps, job)),
+    make('relay', 1, () => relayOnce(deps)),
+    make('webhooks', config.WEBHOOK_CONCURRENCY, (job) => processDelivery(deps, dispatcher, job)),
   ];
   await scheduleMaintenance(deps);
   logger.info({ queues: workers.map((w) => w.name) }, 'workers started');
   return {
     async close() {
       await Promise.all(workers.map((w) => w.close()));
+      await dispatcher.close();
     },
   };
 }

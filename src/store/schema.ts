@@ -114,3 +114,73 @@ export const populationStats = pgTable('population_stats', {
   breakpoints: jsonb('breakpoints').$type<Record<string, number[]>>(),
   abc: jsonb('abc').$type<{ a_min: string | null; b_min: string | null }>(),
 });
+
+/** Webhook subscriptions. The previous secret keeps signing alongside the new one until it expires. */
+export const webhookEndpoints = pgTable('webhook_endpoints', {
+  id: text('id').primaryKey(),
+  url: text('url').notNull(),
+  description: text('description'),
+  events: text('events').array().notNull(),
+  enabled: boolean('enabled').notNull().default(true),
+  disabledReason: text('disabled_reason'),
+  secret: text('secret').notNull(),
+  previousSecret: text('previous_secret'),
+  previousSecretExpiresAt: instant('previous_secret_expires_at'),
+  /** First failed attempt since the last success: five days of only failures disables the endpoint. */
+  failingSince: instant('failing_since'),
+  lastSuccessAt: instant('last_success_at'),
+  createdAt: instant('created_at').notNull().defaultNow(),
+  updatedAt: instant('updated_at').notNull().defaultNow(),
+});
+
+/** Transactional outbox: written in the same transaction as the change it announces. */
+export const webhookMessages = pgTable(
+  'webhook_messages',
+  {
+    id: text('id').primaryKey(),
+    type: text('type').notNull(),
+    /** The exact JSON body delivered (and signed). */
+    body: text('body').notNull(),
+    createdAt: instant('created_at').notNull(),
+    fannedOutAt: instant('fanned_out_at'),
+  },
+  (t) => [index('webhook_messages_pending_idx').on(t.createdAt).where(sql`${t.fannedOutAt} is null`)],
+);
+
+/** One message to one endpoint; the row id is the queue job id. */
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    id: text('id').primaryKey(),
+    endpointId: text('endpoint_id').notNull(),
+    messageId: text('message_id').notNull(),
+    status: text('status').$type<'pending' | 'succeeded' | 'failed'>().notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: instant('next_attempt_at'),
+    /** Claimed by a relay pass until this instant; a crash before delivery lets it be claimed again. */
+    claimedUntil: instant('claimed_until'),
+    lastAttemptAt: instant('last_attempt_at'),
+    createdAt: instant('created_at').notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('webhook_deliveries_endpoint_message_uidx').on(t.endpointId, t.messageId),
+    index('webhook_deliveries_due_idx').on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+    index('webhook_deliveries_endpoint_idx').on(t.endpointId, t.createdAt),
+  ],
+);
+
+export const webhookAttempts = pgTable(
+  'webhook_attempts',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    deliveryId: text('delivery_id').notNull(),
+    attempt: integer('attempt').notNull(),
+    outcome: text('outcome').notNull(),
+    statusCode: integer('status_code'),
+    durationMs: integer('duration_ms').notNull(),
+    responseBody: text('response_body'),
+    error: text('error'),
+    createdAt: instant('created_at').notNull(),
+  },
+  (t) => [index('webhook_attempts_delivery_idx').on(t.deliveryId, t.attempt)],
+);
