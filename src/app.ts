@@ -12,6 +12,7 @@ import { customerRoutes } from './api/customers.routes.ts';
 import { apiKeyRoutes } from './api/api-keys.routes.ts';
 import { jobRoutes } from './api/jobs.routes.ts';
 import { policyRoutes } from './api/policy.routes.ts';
+import { webhookRoutes } from './api/webhooks.routes.ts';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -53,6 +54,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     await v1.register(apiKeyRoutes, { keys });
     await v1.register(policyRoutes, { deps, keys });
     await v1.register(jobRoutes, { deps, keys });
+    await v1.register(webhookRoutes, { deps, keys });
   });
   return app;
 }

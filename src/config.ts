@@ -28,6 +28,8 @@ export const configSchema = z.object({
   INGEST_CONCURRENCY: positiveInt.default(4),
   RECOMPUTE_CONCURRENCY: positiveInt.default(8),
   WEBHOOK_CONCURRENCY: positiveInt.default(16),
+  /** Total time one webhook attempt may take. */
+  WEBHOOK_TIMEOUT_MS: positiveInt.default(15_000),
   /** How often the webhook relay looks for new outbox messages and due retries. */
   WEBHOOK_RELAY_INTERVAL_MS: positiveInt.default(1_000),
   /** How long a worker holds a job before another may take it over as stalled. */

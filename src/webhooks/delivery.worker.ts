@@ -29,7 +29,14 @@ export async function processDelivery(deps: Deps, dispatcher: Dispatcher, job: J
     secrets.push(endpoint.previousSecret);
   }
   const headers = webhookHeaders({ msgId: message.id, timestamp: Math.floor(now.getTime() / 1000), body: message.body, secrets });
-  const result = await deliverOnce({ url: endpoint.url, body: message.body, headers, dispatcher, now: () => Date.now() });
+  const result = await deliverOnce({
+    url: endpoint.url,
+    body: message.body,
+    headers,
+    dispatcher,
+    timeoutMs: deps.config.WEBHOOK_TIMEOUT_MS,
+    now: () => Date.now(),
+  });
   await recordAttempt(deps, delivery.id, delivery.attempts + 1, endpoint.id, result);
   return { outcome: result.outcome, status: result.status };
 }

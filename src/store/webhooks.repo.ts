@@ -1,0 +1,103 @@
+import { and, desc, eq, gte, inArray, lt, or, sql } from 'drizzle-orm';
+import type { DbOrTx } from './db.ts';
+import { webhookAttempts, webhookDeliveries, webhookEndpoints, webhookMessages } from './schema.ts';
+
+export type EndpointRow = typeof webhookEndpoints.$inferSelect;
+export type DeliveryStatus = 'pending' | 'succeeded' | 'failed';
+
+export async function insertEndpoint(db: DbOrTx, row: typeof webhookEndpoints.$inferInsert): Promise<EndpointRow> {
+  const [created] = await db.insert(webhookEndpoints).values(row).returning();
+  return created!;
+}
+
+export async function findEndpoint(db: DbOrTx, id: string): Promise<EndpointRow | undefined> {
+  const [row] = await db.select().from(webhookEndpoints).where(eq(webhookEndpoints.id, id));
+  return row;
+}
+
+export async function listEndpoints(db: DbOrTx): Promise<EndpointRow[]> {
+  return db.select().from(webhookEndpoints).orderBy(webhookEndpoints.createdAt, webhookEndpoints.id);
+}
+
+export async function updateEndpoint(db: DbOrTx, id: string, set: Partial<typeof webhookEndpoints.$inferInsert>) {
+  const [row] = await db.update(webhookEndpoints).set(set).where(eq(webhookEndpoints.id, id)).returning();
+  return row;
+}
+
+export async function deleteEndpoint(db: DbOrTx, id: string): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const deliveries = tx.select({ id: webhookDeliveries.id }).from(webhookDeliveries).where(eq(webhookDeliveries.endpointId, id));
+    await tx.delete(webhookAttempts).where(inArray(webhookAttempts.deliveryId, deliveries));
+    await tx.delete(webhookDeliveries).where(eq(webhookDeliveries.endpointId, id));
+    const deleted = await tx.delete(webhookEndpoints).where(eq(webhookEndpoints.id, id)).returning({ id: webhookEndpoints.id });
+    return deleted.length > 0;
+  });
+}
+
+/** A message addressed to one endpoint only (the test ping): stored already fanned out, with its delivery. */
+export async function insertDirectMessage(
+  db: DbOrTx,
+  endpointId: string,
+  message: { id: string; type: string; body: string; createdAt: Date },
+): Promise<string> {
+  const deliveryId = `dlv_${message.id.slice(4)}`;
+  await db.transaction(async (tx) => {
+    await tx.insert(webhookMessages).values({ ...message, fannedOutAt: message.createdAt });
+    await tx.insert(webhookDeliveries).values({ id: deliveryId, endpointId, messageId: message.id, nextAttemptAt: message.createdAt });
+  });
+  return deliveryId;
+}
+
+export async function listDeliveries(
+  db: DbOrTx,
+  endpointId: string,
+  options: { status?: DeliveryStatus | undefined; limit: number; before?: { createdAt: Date; id: string } | undefined },
+) {
+  const { before } = options;
+  const rows = await db
+    .select({ delivery: webhookDeliveries, type: webhookMessages.type })
+    .from(webhookDeliveries)
+    .innerJoin(webhookMessages, eq(webhookMessages.id, webhookDeliveries.messageId))
+    .where(
+      and(
+        eq(webhookDeliveries.endpointId, endpointId),
+        options.status ? eq(webhookDeliveries.status, options.status) : undefined,
+        before
+          ? or(lt(webhookDeliveries.createdAt, before.createdAt), and(eq(webhookDeliveries.createdAt, before.createdAt), lt(webhookDeliveries.id, before.id)))
+          : undefined,
+      ),
+    )
+    .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id))
+    .limit(options.limit);
+  const attempts = rows.length
+    ? await db
+        .select()
+        .from(webhookAttempts)
+        .where(inArray(webhookAttempts.deliveryId, rows.map((r) => r.delivery.id)))
+        .orderBy(webhookAttempts.deliveryId, webhookAttempts.attempt, webhookAttempts.id)
+    : [];
+  return rows.map((r) => ({ ...r, attempts: attempts.filter((a) => a.deliveryId === r.delivery.id) }));
+}
+
+/** Puts a delivery (any status) back in line for an immediate attempt. */
+export async function retryDelivery(db: DbOrTx, endpointId: string, deliveryId: string, now: Date): Promise<boolean> {
+  const rows = await db
+    .update(webhookDeliveries)
+    .set({ status: 'pending', nextAttemptAt: now, claimedUntil: null })
+    .where(and(eq(webhookDeliveries.id, deliveryId), eq(webhookDeliveries.endpointId, endpointId)))
+    .returning({ id: webhookDeliveries.id });
+  return rows.length > 0;
+}
+
+/** Resends every failed delivery of an endpoint created since `since`. */
+export async function recoverFailed(db: DbOrTx, endpointId: string, since: Date, now: Date): Promise<number> {
+  const rows = await db
+    .update(webhookDeliveries)
+    .set({ status: 'pending', nextAttemptAt: now, claimedUntil: null })
+    .where(and(eq(webhookDeliveries.endpointId, endpointId), eq(webhookDeliveries.status, 'failed'), gte(webhookDeliveries.createdAt, since)))
+    .returning({ id: webhookDeliveries.id });
+  return rows.length;
+}
+
+export const countDeliveries = (db: DbOrTx) =>
+  db.execute<{ status: string; n: number }>(sql`select status, count(*)::int as n from webhook_deliveries group by status`);
