@@ -3,8 +3,6 @@ import type { Deps } from '../deps.ts';
 
 const FAN_OUT_BATCH = 500;
 const CLAIM_BATCH = 200;
-/** A claimed delivery whose job never ran (a crash between claim and enqueue) is claimed again after this. */
-export const CLAIM_MS = 60_000;
 /** At most this many deliveries in flight per endpoint, so one slow receiver cannot starve the others. */
 export const ENDPOINT_CONCURRENCY = 5;
 
@@ -16,7 +14,9 @@ export const ENDPOINT_CONCURRENCY = 5;
 export async function relayOnce(deps: Deps): Promise<{ fannedOut: number; claimed: number }> {
   const now = deps.clock.now();
   const fannedOut = await fanOut(deps, now);
-  const claimed = await claimDue(deps, now);
+  // A delivery claimed by a relay that died before enqueueing is claimed again after two job-lock
+  // periods; re-enqueueing one whose job does exist is harmless, as the job id is the same.
+  const claimed = await claimDue(deps, now, new Date(now.getTime() + 2 * deps.config.JOB_LOCK_MS));
   if (claimed.length > 0) {
     await deps.queues.webhooks.addBulk(
       claimed.map((d) => ({ name: 'deliver', data: { deliveryId: d.id }, opts: { jobId: `${d.id}-a${d.attempts + 1}` } })),
@@ -53,8 +53,7 @@ async function fanOut(deps: Deps, now: Date): Promise<number> {
   }
 }
 
-async function claimDue(deps: Deps, now: Date): Promise<{ id: string; attempts: number }[]> {
-  const until = new Date(now.getTime() + CLAIM_MS);
+async function claimDue(deps: Deps, now: Date, until: Date): Promise<{ id: string; attempts: number }[]> {
   const result = await deps.db.execute<{ id: string; attempts: number }>(sql`
     with inflight as (
       select endpoint_id, count(*) as n from webhook_deliveries
