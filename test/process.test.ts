@@ -1,0 +1,80 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_KEY, createIsolatedEnv, eventually } from './harness.ts';
+import type { Config } from '../src/config.ts';
+
+const BIN = fileURLToPath(new URL('../bin/tierwise.js', import.meta.url));
+
+function run(args: string[], env: Record<string, string>) {
+  return spawnSync(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30_000 });
+}
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+
+describe('the tierwise process', () => {
+  let config: Config;
+  let drop: () => Promise<void>;
+  const env = () => ({ DATABASE_URL: config.DATABASE_URL, REDIS_URL: config.REDIS_URL, QUEUE_PREFIX: config.QUEUE_PREFIX, LOG_LEVEL: 'info' });
+  beforeAll(async () => {
+    ({ config, drop } = await createIsolatedEnv());
+  });
+  afterAll(async () => drop?.());
+
+  it.each([
+    ['PORT', 'eighty'],
+    ['CURRENCY', 'dollars'],
+    ['DATABASE_URL', 'mysql://localhost/x'],
+    ['SWEEP_INTERVAL_MS', '-5'],
+  ])('refuses to start when %s is %s, naming the variable', (name, value) => {
+    const result = run(['api'], { ...env(), [name]: value });
+    expect(result.status).toBe(78);
+    expect(result.stderr).toContain(name);
+  });
+
+  // Needs the redis-server binary to run a second, misconfigured Redis beside the real one.
+  it.skipIf(spawnSync('redis-server', ['--version']).status !== 0)('refuses a Redis that may evict keys', async () => {
+    const port = await freePort();
+    const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'allkeys-lru']);
+    try {
+      await eventually(async () => (spawnSync('redis-cli', ['-p', String(port), 'ping']).stdout?.toString().includes('PONG') ? true : undefined));
+      const result = run(['worker'], { ...env(), REDIS_URL: `redis://127.0.0.1:${port}` });
+      expect(result.status).toBe(1);
+      expect(result.stdout + result.stderr).toMatch(/maxmemory-policy is \\?"allkeys-lru/);
+    } finally {
+      redis.kill('SIGKILL');
+    }
+  });
+
+  it('migrates, serves, and stops gracefully on SIGTERM', async () => {
+    const port = await freePort();
+    const child: ChildProcess = spawn(process.execPath, [BIN, 'start'], {
+      env: { ...process.env, ...env(), PORT: String(port), TIERWISE_ADMIN_KEY: ADMIN_KEY },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout!.on('data', (d) => (output += d));
+    child.stderr!.on('data', (d) => (output += d));
+    const ready = await eventually(async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
+      return res?.status === 200 ? res.json() : undefined;
+    }, 30_000, 'the service to be ready');
+    expect(ready).toMatchObject({ status: 'ready', checks: { migrations: 'ok' } });
+    const res = await fetch(`http://127.0.0.1:${port}/v1/customers/nobody`, { headers: { authorization: `Bearer ${ADMIN_KEY}`, 'x-request-id': 'req-abc' } });
+    expect(res.status).toBe(404);
+    expect(res.headers.get('x-request-id')).toBe('req-abc');
+    child.kill('SIGTERM');
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(0);
+    expect(output).toContain('shutting down');
+    expect(output).not.toContain(ADMIN_KEY);
+  });
+});
