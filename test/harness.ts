@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { sql } from 'drizzle-orm';
 import { inject } from 'vitest';
@@ -115,3 +117,22 @@ export async function settle(svc: TestService, expectedEvents: number) {
   }, 60_000, 'queues to drain');
 }
 
+
+const BIN = fileURLToPath(new URL('../bin/tierwise.js', import.meta.url));
+
+/** A `tierwise worker` process against this service's database and queues, for tests that kill it. */
+export function spawnWorker(config: Config, env: Record<string, string> = {}): ChildProcess {
+  return spawn(process.execPath, [BIN, 'worker'], {
+    env: {
+      ...process.env,
+      DATABASE_URL: config.DATABASE_URL,
+      REDIS_URL: config.REDIS_URL,
+      QUEUE_PREFIX: config.QUEUE_PREFIX,
+      // Short locks so a killed worker's jobs are taken over within seconds.
+      JOB_LOCK_MS: '1000',
+      LOG_LEVEL: 'silent',
+      ...env,
+    },
+    stdio: 'ignore',
+  });
+}

@@ -1,10 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
-import { auth, eventually, startService, type TestService } from './harness.ts';
+import { auth, eventually, spawnWorker, startService, type TestService } from './harness.ts';
 
-const BIN = fileURLToPath(new URL('../bin/tierwise.js', import.meta.url));
 const BATCHES = 40;
 const PER_BATCH = 250;
 
@@ -21,18 +19,7 @@ describe('a worker killed mid-ingest', () => {
   });
 
   function startWorker(): ChildProcess {
-    const { config } = svc;
-    const child = spawn(process.execPath, [BIN, 'worker'], {
-      env: {
-        ...process.env,
-        DATABASE_URL: config.DATABASE_URL,
-        REDIS_URL: config.REDIS_URL,
-        QUEUE_PREFIX: config.QUEUE_PREFIX,
-        JOB_LOCK_MS: '1000',
-        LOG_LEVEL: 'silent',
-      },
-      stdio: 'ignore',
-    });
+    const child = spawnWorker(svc.config);
     children.push(child);
     return child;
   }

@@ -1,11 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
-import { auth, eventually, startService, type TestService } from './harness.ts';
+import { auth, eventually, spawnWorker, startService, type TestService } from './harness.ts';
 import { startReceiver } from './receiver.ts';
 
-const BIN = fileURLToPath(new URL('../bin/tierwise.js', import.meta.url));
 const CUSTOMERS = 40;
 
 describe('a worker killed while changes are being announced', () => {
@@ -24,20 +22,7 @@ describe('a worker killed while changes are being announced', () => {
   });
 
   function startWorker(): ChildProcess {
-    const { config } = svc;
-    const child = spawn(process.execPath, [BIN, 'worker'], {
-      env: {
-        ...process.env,
-        DATABASE_URL: config.DATABASE_URL,
-        REDIS_URL: config.REDIS_URL,
-        QUEUE_PREFIX: config.QUEUE_PREFIX,
-        JOB_LOCK_MS: '1000',
-        WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true',
-        WEBHOOK_RELAY_INTERVAL_MS: '100',
-        LOG_LEVEL: 'silent',
-      },
-      stdio: 'ignore',
-    });
+    const child = spawnWorker(svc.config, { WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true', WEBHOOK_RELAY_INTERVAL_MS: '100' });
     children.push(child);
     return child;
   }
