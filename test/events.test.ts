@@ -155,6 +155,9 @@ describe('event ingestion over HTTP', () => {
     expect(doc.openapi).toBe('3.1.0');
     expect(doc.paths['/v1/events/batch'].post.operationId).toBe('postEventBatch');
     expect((await svc.app.inject('/nowhere')).headers['content-type']).toMatch(/problem\+json/);
+    const docs = await svc.app.inject('/docs/');
+    expect(docs.statusCode).toBe(200);
+    expect(docs.body).toContain('swagger');
   });
 });
 

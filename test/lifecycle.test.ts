@@ -151,8 +151,13 @@ describe('concurrent recomputes of one customer', () => {
       ...Array.from({ length: 60 }, (_, i) => order('hot', 400 - i * 6, `${10 + i}.00`)),
       ...Array.from({ length: 10 }, (_, i) => interaction('hot', 80 - i, i % 2 ? 'complaint' : 'email_open')),
     ];
+    const recomputedBefore = (await svc.deps.metrics.customersRecomputed.get()).values[0]!.value;
     await Promise.all(events.map((e) => svc.app.inject({ method: 'POST', url: '/v1/events', payload: e, headers: auth() })));
     await settle(svc, events.length);
+    // Recomputes coalesce: far fewer than one per event.
+    const recomputed = (await svc.deps.metrics.customersRecomputed.get()).values[0]!.value - recomputedBefore;
+    expect(recomputed).toBeGreaterThan(0);
+    expect(recomputed).toBeLessThan(events.length);
     await extra.close();
 
     const concurrent = await getCustomer(svc, 'hot');

@@ -69,6 +69,9 @@ describe('scoring a population', () => {
     // Every score value is used, so the test does exercise each breakpoint.
     expect(new Set(rows.rows.map((r) => r.r_score))).toEqual(new Set([1, 2, 3, 4, 5, null]));
     expect(new Set(rows.rows.map((r) => r.abc_class))).toEqual(new Set(['A', 'B', 'C', null]));
+    const stats = (await svc.app.inject({ method: 'GET', url: '/v1/stats', headers: auth() })).json();
+    expect(stats).toMatchObject({ buyers: expected.size, computed_at: NOW.toISOString() });
+    expect(stats.breakpoints.recency_days).toHaveLength(4);
     expect(rows.rows.filter((r) => r.r_score === null).length).toBe(300 - expected.size);
   });
 

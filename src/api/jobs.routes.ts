@@ -7,6 +7,7 @@ import type { Deps } from '../deps.ts';
 import type { KeyStore } from '../auth/api-keys.ts';
 import { requireScope } from './auth.plugin.ts';
 import { notFound, problemSchema } from './problem.ts';
+import { latestPopulationStats } from '../store/stats.repo.ts';
 
 export const jobSchema = z
   .object({
@@ -68,6 +69,34 @@ export async function jobRoutes(app: FastifyInstance, { deps, keys }: { deps: De
     },
     onRequest: admin,
     handler: async (_request, reply) => reply.code(202).send({ job_id: await startRescore(deps, 'requested') }),
+  });
+
+  r.get('/v1/stats', {
+    schema: {
+      operationId: 'getPopulationStats',
+      tags: ['scoring'],
+      summary: 'The population statistics scores are computed against (RFM breakpoints p20..p80, ABC cut-offs)',
+      response: {
+        200: z
+          .object({
+            version: z.number().int(),
+            computed_at: z.string(),
+            buyers: z.number().int(),
+            breakpoints: z.object({ recency_days: z.array(z.number()), order_count: z.array(z.number()), net_revenue: z.array(z.number()) }).nullable(),
+            abc: z.object({ a_min: z.string().nullable(), b_min: z.string().nullable() }).nullable(),
+          })
+          .meta({ id: 'PopulationStats' }),
+        401: problemSchema,
+        403: problemSchema,
+        404: problemSchema,
+      },
+    },
+    onRequest: requireScope(keys, 'customers:read'),
+    handler: async () => {
+      const stats = await latestPopulationStats(deps.db);
+      if (!stats) throw notFound('Population statistics (none computed yet)');
+      return { version: stats.version, computed_at: stats.computedAt.toISOString(), buyers: stats.buyers, breakpoints: stats.breakpoints, abc: stats.abc };
+    },
   });
 
   r.get('/v1/jobs/:id', {
