@@ -5,6 +5,7 @@
  *
  *   npx tsx bench/webhooks.bench.ts                      # 3 rounds × (1, 4 endpoints) × 5,000 messages
  *   BENCH_MESSAGES=2000 BENCH_RUNS=1 npx tsx bench/webhooks.bench.ts
+ *   BENCH_ENDPOINTS=1,4,16 BENCH_RELAY_INTERVAL_MS=1000 npx tsx bench/webhooks.bench.ts
  *
  * Path measured: outbox rows in webhook_messages → relay pass (fan-out + claim) → BullMQ `webhooks`
  * queue → delivery worker → signed HTTP POST → attempt and delivery rows in Postgres.
@@ -52,7 +53,8 @@ const MESSAGES = intEnv('BENCH_MESSAGES', 5_000);
 const RUNS = intEnv('BENCH_RUNS', 3);
 /** Scenarios: how many endpoints every message fans out to. */
 const ENDPOINT_COUNTS = intListEnv('BENCH_ENDPOINTS', [1, 4]);
-const RELAY_INTERVAL_MS = 100;
+/** WEBHOOK_RELAY_INTERVAL_MS for the service under test (the service's own default is 1,000). */
+const RELAY_INTERVAL_MS = intEnv('BENCH_RELAY_INTERVAL_MS', 100);
 const DELIVERY_TIMEOUT_MS = 300_000;
 const POLL_MS = 200;
 /** Rows per INSERT statement (5 parameters each, well under Postgres' 65,535). */
@@ -280,6 +282,10 @@ interface PipelineResult {
   claimedPerPass: number;
   /** Median time one attempt's HTTP exchange took (webhook_attempts.duration_ms). */
   httpMsP50: number;
+  /** BullMQ `webhooks` jobs: median ms from enqueue (relay claim) to a worker taking it, and in the worker. */
+  jobWaitMsP50: number;
+  jobRunMsP50: number;
+  jobRunMsP90: number;
   loopBusy: number;
 }
 
@@ -359,6 +365,7 @@ async function runPipeline(deps: Deps, receiver: Receiver, relay: RelayObserver,
   }
   unknownIds += receiver.otherRequests;
 
+  const jobs = await jobTimings(deps);
   const passes = relay.between(startedWall, endWall);
   const passMs = passes.map((p) => p.endMs - p.startMs);
   const windowS = (endWall - startedWall) / 1000;
@@ -382,12 +389,38 @@ async function runPipeline(deps: Deps, receiver: Receiver, relay: RelayObserver,
     relayPassMsMax: passMs.length ? Math.max(...passMs) : Number.NaN,
     claimedPerPass: passes.length ? passes.reduce((a, p) => a + p.claimed, 0) / passes.length : Number.NaN,
     httpMsP50: attemptRows[0]!.p50 ?? Number.NaN,
+    jobWaitMsP50: median(jobs.wait),
+    jobRunMsP50: median(jobs.run),
+    jobRunMsP90: quantile(jobs.run, 0.9),
     loopBusy,
   };
 }
 
+/** Timings of this run's completed `webhooks` jobs (kept an hour by the queue), then removed. */
+async function jobTimings(deps: Deps): Promise<{ wait: number[]; run: number[] }> {
+  const queue = deps.queues.webhooks;
+  const wait: number[] = [];
+  const run: number[] = [];
+  const total = await queue.getCompletedCount();
+  for (let start = 0; start < total; start += 1_000) {
+    for (const job of await queue.getJobs(['completed'], start, start + 999)) {
+      if (!job?.processedOn || !job.finishedOn) continue;
+      wait.push(job.processedOn - job.timestamp);
+      run.push(job.finishedOn - job.processedOn);
+    }
+  }
+  await queue.clean(0, Number.MAX_SAFE_INTEGER, 'completed');
+  return { wait, run };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Reporting.
+
+function quantile(values: readonly number[], q: number): number {
+  if (values.length === 0) return Number.NaN;
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
+}
 
 function median(values: readonly number[]): number {
   if (values.length === 0) return Number.NaN;
@@ -412,7 +445,7 @@ function progress(b: BaselineResult, p: PipelineResult): void {
       (p.failed ? `, ${p.failed} failed` : '') +
       `), ratio ${dec(p.perSec / b.perSec, 3)}` +
       `\n    relay: ${p.relayPasses} passes (${dec(p.relayPassesPerSec, 1)}/s, p50 ${dec(p.relayPassMsP50, 0)} ms, max ${dec(p.relayPassMsMax, 0)} ms), ${dec(p.claimedPerPass, 1)} claimed/pass;` +
-      ` HTTP p50 ${dec(p.httpMsP50, 0)} ms; attempts ${int(p.attempts)}; duplicates ${p.duplicates}; missing ${p.missing}; outbox insert ${int(p.insertMs)} ms; loop busy ${pct(p.loopBusy)}`,
+      ` HTTP p50 ${dec(p.httpMsP50, 0)} ms; job wait p50 ${dec(p.jobWaitMsP50, 0)} ms, in worker p50 ${dec(p.jobRunMsP50, 0)} ms p90 ${dec(p.jobRunMsP90, 0)} ms; attempts ${int(p.attempts)}; duplicates ${p.duplicates}; missing ${p.missing}; outbox insert ${int(p.insertMs)} ms; loop busy ${pct(p.loopBusy)}`,
   );
 }
 
@@ -448,6 +481,7 @@ function report(baselines: BaselineResult[], pipelines: PipelineResult[], concur
       dec(median(ps.map((p) => p.claimedPerPass)), 1),
       int(passesPerSec * ENDPOINT_CONCURRENCY * e),
       dec(median(ps.map((p) => p.httpMsP50)), 0),
+      `${dec(median(ps.map((p) => p.jobRunMsP50)), 0)} / ${dec(median(ps.map((p) => p.jobRunMsP90)), 0)}`,
       String(ps.reduce((a, p) => a + p.duplicates, 0)),
       `${ps.reduce((a, p) => a + p.succeeded, 0)}/${ps.reduce((a, p) => a + p.expected, 0)}`,
     ];
@@ -467,6 +501,7 @@ function report(baselines: BaselineResult[], pipelines: PipelineResult[], concur
           'claimed/pass',
           `ceiling: passes/s × ${ENDPOINT_CONCURRENCY} × endpoints`,
           'HTTP p50 ms',
+          'job in worker p50 / p90 ms',
           'duplicates (all runs)',
           'succeeded (all runs)',
         ],
@@ -572,6 +607,8 @@ async function main(): Promise<number> {
     workers = await startWorkers(deps);
 
     const baselineBody = buildMessage('customer.tier_changed', sampleData(MESSAGES), new Date()).body;
+    // Warm-up (discarded): JIT and the receiver's first connections, so round 1's baseline is comparable.
+    await runBaseline(receiver, baselineBody, 2_000, config.WEBHOOK_CONCURRENCY, 0, 0);
     const baselines: BaselineResult[] = [];
     const pipelines: PipelineResult[] = [];
     // Rounds interleave the scenarios, and each pipeline run has its own baseline just before it.

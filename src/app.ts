@@ -13,6 +13,7 @@ import { apiKeyRoutes } from './api/api-keys.routes.ts';
 import { jobRoutes } from './api/jobs.routes.ts';
 import { policyRoutes } from './api/policy.routes.ts';
 import { webhookRoutes } from './api/webhooks.routes.ts';
+import { reportRoutes } from './api/reports.routes.ts';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -55,6 +56,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     await v1.register(policyRoutes, { deps, keys });
     await v1.register(jobRoutes, { deps, keys });
     await v1.register(webhookRoutes, { deps, keys });
+    await v1.register(reportRoutes, { deps, keys });
   });
   return app;
 }

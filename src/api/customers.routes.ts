@@ -3,13 +3,34 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Deps } from '../deps.ts';
 import type { KeyStore } from '../auth/api-keys.ts';
-import { findCustomer } from '../store/customers.repo.ts';
+import { findCustomer, presentCustomer } from '../store/customers.repo.ts';
+import { CUSTOMER_SORTS, listCustomers } from '../store/customers.list.ts';
+import { LIFECYCLE_STAGES } from '../domain/lifecycle.types.ts';
+import { ABC_CLASSES, RFM_SEGMENTS } from '../domain/scores.ts';
+import { PRICE_SENSITIVITIES } from '../domain/metrics.ts';
 import { listHistory } from '../store/history.repo.ts';
 import { currentPolicy } from '../store/policies.repo.ts';
 import { requireScope } from './auth.plugin.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
-import { notFound, problemSchema } from './problem.ts';
+import { notFound, problemSchema, validationError } from './problem.ts';
 import { customerSchema, historyPageSchema } from './customers.schemas.ts';
+
+const listQuery = z.object({
+  tier: z.string().max(64).optional(),
+  lifecycle_stage: z.enum(LIFECYCLE_STAGES).optional(),
+  rfm_segment: z.enum(RFM_SEGMENTS).optional(),
+  abc_class: z.enum(ABC_CLASSES).optional(),
+  at_risk: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
+  region: z.string().max(128).optional(),
+  preferred_channel: z.string().max(64).optional(),
+  price_sensitivity: z.enum(PRICE_SENSITIVITIES).optional(),
+  min_net_revenue: z.string().regex(/^\d{1,15}(\.\d{1,4})?$/, 'must be a decimal').optional(),
+  max_recency_days: z.coerce.number().min(0).optional(),
+  sort: z.enum(CUSTOMER_SORTS).default('id'),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: z.string().optional(),
+});
+const listCursor = z.object({ s: z.string(), k: z.string(), id: z.string() });
 
 const customerId = z.object({ id: z.string().min(1).max(128) });
 const historyCursor = z.object({ at: z.iso.datetime(), id: z.number().int() });
@@ -17,6 +38,38 @@ const historyCursor = z.object({ at: z.iso.datetime(), id: z.number().int() });
 export async function customerRoutes(app: FastifyInstance, { deps, keys }: { deps: Deps; keys: KeyStore }) {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const canRead = requireScope(keys, 'customers:read');
+
+  r.get('/v1/customers', {
+    schema: {
+      operationId: 'listCustomers',
+      tags: ['customers'],
+      summary: 'Customers matching every given filter, in a stable order, paged by an opaque cursor',
+      querystring: listQuery,
+      response: {
+        200: z.object({ items: z.array(customerSchema), next_cursor: z.string().nullable() }).meta({ id: 'CustomerPage' }),
+        400: problemSchema,
+        401: problemSchema,
+        403: problemSchema,
+      },
+    },
+    onRequest: canRead,
+    handler: async (request) => {
+      const { sort, limit, cursor, ...filters } = request.query;
+      const decoded = cursor ? decodeCursor(cursor, listCursor) : undefined;
+      if (decoded && decoded.s !== sort) throw validationError([{ path: 'cursor', message: 'belongs to another sort order' }]);
+      const [rows, { policy }] = await Promise.all([
+        listCustomers(deps.db, { filters, sort, limit: limit + 1, after: decoded && { key: decoded.k, id: decoded.id }, now: deps.clock.now() }),
+        currentPolicy(deps.db),
+      ]);
+      const page = rows.slice(0, limit);
+      const last = page.at(-1);
+      const playbooks = new Map(policy.tiers.map((t) => [t.key, t.playbook ?? null]));
+      return {
+        items: page.map(({ row }) => presentCustomer(row, row.tier === null ? null : (playbooks.get(row.tier) ?? null))),
+        next_cursor: rows.length > limit && last ? encodeCursor({ s: sort, k: last.sortKey, id: last.row.id }) : null,
+      };
+    },
+  });
 
   r.get('/v1/customers/:id', {
     schema: {

@@ -57,7 +57,7 @@ export async function policyRoutes(app: FastifyInstance, { deps, keys }: { deps:
     },
     onRequest: admin,
     handler: async (request, reply) => {
-      const stored = await savePolicy(deps.db, parseOrThrow(request.body));
+      const stored = await savePolicy(deps.db, parseOrThrow(request.body), deps.clock.now());
       return reply.code(202).send({ version: stored.version, job_id: await startRescore(deps, `policy v${stored.version}`) });
     },
   });

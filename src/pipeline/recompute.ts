@@ -50,7 +50,9 @@ export async function recomputeCustomers(deps: Deps, customerIds: string[]): Pro
   if (ids.length === 0) return { customers: 0, changed: 0, history: 0, messages: 0 };
   const stop = deps.metrics.recomputeDuration.startTimer();
   const now = deps.clock.now();
-  const [{ policy }, stats] = await Promise.all([currentPolicy(deps.db), ensurePopulationStats(deps, now)]);
+  const [{ policy, createdAt: policySince }, stats] = await Promise.all([currentPolicy(deps.db), ensurePopulationStats(deps, now)]);
+  // No change can predate the policy (any kind) or the statistics (tiers, through scores) behind it.
+  const notBefore = (kind: string) => Math.min(now.getTime(), Math.max(policySince.getTime(), kind === 'tier' ? stats.computedAt.getTime() : 0));
   const result = await deps.db.transaction(async (tx) => {
     const rows = await tx.select().from(customers).where(inArray(customers.id, ids)).orderBy(customers.id).for('update');
     const eventsByCustomer = groupByCustomer((await loadCustomerEvents(tx, ids)).map(toStoredEvent));
@@ -59,6 +61,10 @@ export async function recomputeCustomers(deps: Deps, customerIds: string[]): Pro
     const messages: WebhookMessage[] = [];
     for (const row of rows) {
       const derived = derive(row, eventsByCustomer.get(row.id) ?? [], now, policy, stats);
+      for (const change of derived.changes) {
+        const bound = notBefore(change.kind);
+        if (change.changed_at.getTime() < bound) change.changed_at = new Date(bound);
+      }
       const changed = derived.changes.length > 0 || materiallyDiffers(row, derived);
       const sequence = changed ? row.sequence + 1 : row.sequence;
       updates.push(toUpdate(row.id, derived, now, sequence));
@@ -147,6 +153,9 @@ interface CustomerUpdate {
   order_count: number;
   net_revenue: string;
   last_order_at: string | null;
+  region: string | null;
+  preferred_channel: string | null;
+  price_sensitivity: string | null;
   r_score: number | null;
   f_score: number | null;
   m_score: number | null;
@@ -174,6 +183,9 @@ function toUpdate(id: string, d: DerivedState, now: Date, sequence: number): Cus
     order_count: d.metrics.order_count,
     net_revenue: d.metrics.net_revenue,
     last_order_at: iso(d.metrics.last_order_at),
+    region: d.metrics.region,
+    preferred_channel: d.metrics.preferred_channel,
+    price_sensitivity: d.metrics.price_sensitivity,
     r_score: d.scores?.r_score ?? null,
     f_score: d.scores?.f_score ?? null,
     m_score: d.scores?.m_score ?? null,
@@ -199,6 +211,7 @@ async function writeUpdates(tx: DbOrTx, updates: CustomerUpdate[]): Promise<void
   await tx.execute(sql`
     update customers c set
       metrics = x.metrics, order_count = x.order_count, net_revenue = x.net_revenue, last_order_at = x.last_order_at,
+      region = x.region, preferred_channel = x.preferred_channel, price_sensitivity = x.price_sensitivity,
       r_score = x.r_score, f_score = x.f_score, m_score = x.m_score, value_score = x.value_score,
       rfm_segment = x.rfm_segment, abc_class = x.abc_class, tier = x.tier,
       pending_tier = x.pending_tier, pending_since = x.pending_since, lifecycle_stage = x.lifecycle_stage,
@@ -206,6 +219,7 @@ async function writeUpdates(tx: DbOrTx, updates: CustomerUpdate[]): Promise<void
       next_review_at = x.next_review_at, computed_at = x.computed_at, sequence = x.sequence
     from jsonb_to_recordset(${JSON.stringify(updates)}::jsonb) as x(
       id text, metrics jsonb, order_count int, net_revenue numeric, last_order_at timestamptz,
+      region text, preferred_channel text, price_sensitivity text,
       r_score smallint, f_score smallint, m_score smallint, value_score smallint,
       rfm_segment text, abc_class text, tier text, pending_tier text, pending_since timestamptz,
       lifecycle_stage text, at_risk boolean, at_risk_since timestamptz, at_risk_reasons jsonb,

@@ -16,12 +16,13 @@ export async function currentPolicy(db: DbOrTx): Promise<StoredPolicy> {
   return { version: row.version, createdAt: row.createdAt, policy: row.document as unknown as TierPolicy };
 }
 
-export async function savePolicy(db: DbOrTx, policy: TierPolicy): Promise<StoredPolicy> {
+export async function savePolicy(db: DbOrTx, policy: TierPolicy, now: Date): Promise<StoredPolicy> {
   const [row] = await db
     .insert(tierPolicies)
     .values({
       version: sql`(select coalesce(max(version), 0) + 1 from ${tierPolicies})`,
       document: policy as unknown as Record<string, unknown>,
+      createdAt: now,
     })
     .returning();
   return { version: row!.version, createdAt: row!.createdAt, policy };

@@ -29,6 +29,10 @@ export const customers = pgTable(
     orderCount: integer('order_count').notNull().default(0),
     netRevenue: money('net_revenue').notNull().default('0'),
     lastOrderAt: instant('last_order_at'),
+    // Copied out of `metrics` so listings can filter on them through indexes.
+    region: text('region'),
+    preferredChannel: text('preferred_channel'),
+    priceSensitivity: text('price_sensitivity'),
     rScore: smallint('r_score'),
     fScore: smallint('f_score'),
     mScore: smallint('m_score'),
@@ -48,7 +52,14 @@ export const customers = pgTable(
   },
   (t) => [
     index('customers_next_review_at_idx').on(t.nextReviewAt).where(sql`${t.nextReviewAt} is not null`),
-    index('customers_tier_idx').on(t.tier),
+    index('customers_tier_idx').on(t.tier, t.id),
+    index('customers_lifecycle_idx').on(t.lifecycleStage, t.id),
+    index('customers_rfm_segment_idx').on(t.rfmSegment, t.id),
+    index('customers_abc_idx').on(t.abcClass, t.id),
+    index('customers_region_idx').on(t.region, t.id),
+    index('customers_at_risk_idx').on(t.id).where(sql`${t.atRisk}`),
+    index('customers_net_revenue_idx').on(t.netRevenue, t.id),
+    index('customers_last_order_idx').on(t.lastOrderAt, t.id),
   ],
 );
 

@@ -1,0 +1,70 @@
+import { and, asc, desc, eq, gt, gte, sql, type SQL } from 'drizzle-orm';
+import type { DbOrTx } from './db.ts';
+import { customers } from './schema.ts';
+
+export const CUSTOMER_SORTS = ['id', 'net_revenue', '-net_revenue', 'last_order_at', '-last_order_at'] as const;
+export type CustomerSort = (typeof CUSTOMER_SORTS)[number];
+
+export interface CustomerFilters {
+  tier?: string | undefined;
+  lifecycle_stage?: string | undefined;
+  rfm_segment?: string | undefined;
+  abc_class?: string | undefined;
+  at_risk?: boolean | undefined;
+  region?: string | undefined;
+  preferred_channel?: string | undefined;
+  price_sensitivity?: string | undefined;
+  min_net_revenue?: string | undefined;
+  max_recency_days?: number | undefined;
+}
+
+/** The sort key and the id: a total order, so keyset pages never skip or repeat a customer. */
+const SORT_KEYS: Record<CustomerSort, { expr: SQL | typeof customers.id; descending: boolean; kind: 'text' | 'numeric' | 'time' }> = {
+  id: { expr: customers.id, descending: false, kind: 'text' },
+  net_revenue: { expr: sql`${customers.netRevenue}`, descending: false, kind: 'numeric' },
+  '-net_revenue': { expr: sql`${customers.netRevenue}`, descending: true, kind: 'numeric' },
+  last_order_at: { expr: sql`coalesce(${customers.lastOrderAt}, '-infinity'::timestamptz)`, descending: false, kind: 'time' },
+  '-last_order_at': { expr: sql`coalesce(${customers.lastOrderAt}, '-infinity'::timestamptz)`, descending: true, kind: 'time' },
+};
+
+export function filterConditions(f: CustomerFilters, now: Date): SQL | undefined {
+  return and(
+    f.tier !== undefined ? eq(customers.tier, f.tier) : undefined,
+    f.lifecycle_stage !== undefined ? eq(customers.lifecycleStage, f.lifecycle_stage) : undefined,
+    f.rfm_segment !== undefined ? eq(customers.rfmSegment, f.rfm_segment) : undefined,
+    f.abc_class !== undefined ? eq(customers.abcClass, f.abc_class) : undefined,
+    f.at_risk !== undefined ? eq(customers.atRisk, f.at_risk) : undefined,
+    f.region !== undefined ? eq(customers.region, f.region) : undefined,
+    f.preferred_channel !== undefined ? eq(customers.preferredChannel, f.preferred_channel) : undefined,
+    f.price_sensitivity !== undefined ? eq(customers.priceSensitivity, f.price_sensitivity) : undefined,
+    f.min_net_revenue !== undefined ? gte(customers.netRevenue, f.min_net_revenue) : undefined,
+    f.max_recency_days !== undefined
+      ? gte(customers.lastOrderAt, new Date(now.getTime() - f.max_recency_days * 86_400_000))
+      : undefined,
+  );
+}
+
+export async function listCustomers(
+  db: DbOrTx,
+  options: { filters: CustomerFilters; sort: CustomerSort; limit: number; after?: { key: string; id: string } | undefined; now: Date },
+) {
+  const key = SORT_KEYS[options.sort];
+  const after = options.after;
+  let page: SQL | undefined;
+  if (after) {
+    const value =
+      key.kind === 'numeric' ? sql`${after.key}::numeric` : key.kind === 'time' ? sql`${after.key}::timestamptz` : sql`${after.key}`;
+    const beyond = key.descending ? sql`<` : sql`>`;
+    page =
+      options.sort === 'id'
+        ? gt(customers.id, after.id)
+        : sql`(${key.expr} ${beyond} ${value} or (${key.expr} = ${value} and ${customers.id} > ${after.id}))`;
+  }
+  const order = options.sort === 'id' ? [asc(customers.id)] : [key.descending ? desc(key.expr) : asc(key.expr), asc(customers.id)];
+  return db
+    .select({ row: customers, sortKey: sql<string>`(${key.expr})::text` })
+    .from(customers)
+    .where(and(filterConditions(options.filters, options.now), page))
+    .orderBy(...order)
+    .limit(options.limit);
+}
