@@ -14,6 +14,7 @@ import { jobRoutes } from './api/jobs.routes.ts';
 import { policyRoutes } from './api/policy.routes.ts';
 import { webhookRoutes } from './api/webhooks.routes.ts';
 import { reportRoutes } from './api/reports.routes.ts';
+import { segmentRoutes } from './api/segments.routes.ts';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -57,6 +58,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     await v1.register(jobRoutes, { deps, keys });
     await v1.register(webhookRoutes, { deps, keys });
     await v1.register(reportRoutes, { deps, keys });
+    await v1.register(segmentRoutes, { deps, keys });
   });
   return app;
 }

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { Deps } from '../deps.ts';
 import type { KeyStore } from '../auth/api-keys.ts';
 import { findCustomer, presentCustomer } from '../store/customers.repo.ts';
+import { membershipOf } from '../store/segments.repo.ts';
 import { CUSTOMER_SORTS, listCustomers } from '../store/customers.list.ts';
 import { LIFECYCLE_STAGES } from '../domain/lifecycle.types.ts';
 import { ABC_CLASSES, RFM_SEGMENTS } from '../domain/scores.ts';
@@ -26,6 +27,7 @@ const listQuery = z.object({
   price_sensitivity: z.enum(PRICE_SENSITIVITIES).optional(),
   min_net_revenue: z.string().regex(/^\d{1,15}(\.\d{1,4})?$/, 'must be a decimal').optional(),
   max_recency_days: z.coerce.number().min(0).optional(),
+  segment: z.string().max(64).optional().describe('key of a saved segment'),
   sort: z.enum(CUSTOMER_SORTS).default('id'),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   cursor: z.string().optional(),
@@ -64,8 +66,9 @@ export async function customerRoutes(app: FastifyInstance, { deps, keys }: { dep
       const page = rows.slice(0, limit);
       const last = page.at(-1);
       const playbooks = new Map(policy.tiers.map((t) => [t.key, t.playbook ?? null]));
+      const membership = await membershipOf(deps.db, page.map(({ row }) => row.id));
       return {
-        items: page.map(({ row }) => presentCustomer(row, row.tier === null ? null : (playbooks.get(row.tier) ?? null))),
+        items: page.map(({ row }) => presentCustomer(row, row.tier === null ? null : (playbooks.get(row.tier) ?? null), membership.get(row.id))),
         next_cursor: rows.length > limit && last ? encodeCursor({ s: sort, k: last.sortKey, id: last.row.id }) : null,
       };
     },

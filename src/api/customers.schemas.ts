@@ -45,7 +45,7 @@ export const historyPageSchema = z
   .object({
     items: z.array(
       z.object({
-        kind: z.string().describe('tier | lifecycle_stage | at_risk'),
+        kind: z.string().describe('tier | lifecycle_stage | at_risk | segment'),
         before: z.unknown(),
         after: z.unknown(),
         reasons: z.array(z.unknown()),

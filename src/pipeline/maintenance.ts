@@ -48,10 +48,11 @@ export async function sweepDueReviews(deps: Deps): Promise<{ due: number }> {
  */
 export async function refreshAndRescore(
   deps: Deps,
-  options: { rescore: boolean; onProgress?: (fraction: number) => Promise<unknown> },
-): Promise<{ stats_version: number; customers: number; changed: number }> {
-  const stats = await refreshStatsLocked(deps, deps.clock.now());
-  if (!options.rescore) return { stats_version: stats.version, customers: 0, changed: 0 };
+  options: { rescore: boolean; refreshStats?: boolean; onProgress?: (fraction: number) => Promise<unknown> },
+): Promise<{ stats_version: number | null; customers: number; changed: number }> {
+  const stats = options.refreshStats === false ? null : await refreshStatsLocked(deps, deps.clock.now());
+  const version = stats?.version ?? null;
+  if (!options.rescore) return { stats_version: version, customers: 0, changed: 0 };
   const total = (await deps.db.execute<{ n: number }>(sql`select count(*)::int as n from customers`)).rows[0]!.n;
   let done = 0;
   let changed = 0;
@@ -70,7 +71,7 @@ export async function refreshAndRescore(
     after = chunk.at(-1)!.id;
     await options.onProgress?.(total === 0 ? 1 : Math.min(1, done / total));
   }
-  return { stats_version: stats.version, customers: done, changed };
+  return { stats_version: version, customers: done, changed };
 }
 
 export async function processMaintenance(deps: Deps, job: Job<JobPayloads['maintenance']>): Promise<unknown> {
@@ -80,6 +81,9 @@ export async function processMaintenance(deps: Deps, job: Job<JobPayloads['maint
       return sweepDueReviews(deps);
     case 'refresh_stats':
       return refreshAndRescore(deps, { rescore: data.rescore, onProgress: (p) => job.updateProgress(p) });
+    case 'segment_membership':
+      // Every customer is recomputed, so membership, history and webhooks follow the one recompute path.
+      return refreshAndRescore(deps, { rescore: true, refreshStats: false, onProgress: (p) => job.updateProgress(p) });
   }
 }
 

@@ -13,7 +13,8 @@ export interface JobPayloads {
 
 export type MaintenanceJob =
   | { kind: 'sweep' }
-  | { kind: 'refresh_stats'; rescore: boolean; reason: string };
+  | { kind: 'refresh_stats'; rescore: boolean; reason: string }
+  | { kind: 'segment_membership'; segment: string };
 
 export type QueueName = keyof JobPayloads;
 

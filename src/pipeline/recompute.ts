@@ -9,7 +9,10 @@ import { loadCustomerEvents, toStoredEvent } from '../store/events.repo.ts';
 import { insertHistory, type NewHistoryRow } from '../store/history.repo.ts';
 import { currentPolicy } from '../store/policies.repo.ts';
 import { customers, webhookMessages } from '../store/schema.ts';
-import { messagesForChanges, type WebhookMessage } from '../webhooks/messages.ts';
+import { messagesForChanges, segmentMessages, type WebhookMessage } from '../webhooks/messages.ts';
+import { ruleRecordOf } from '../domain/customer-state.ts';
+import { orderSegments, segmentMembership, type SegmentDefinition } from '../domain/segments.ts';
+import { applyMembershipChanges, listSegments, membershipOf, toDefinition } from '../store/segments.repo.ts';
 import { nudgeRelay } from './queues.ts';
 import { latestPopulationStats, refreshPopulationStats, type PopulationStats } from '../store/stats.repo.ts';
 import type { StoredEvent } from '../domain/events.types.ts';
@@ -50,22 +53,33 @@ export async function recomputeCustomers(deps: Deps, customerIds: string[]): Pro
   if (ids.length === 0) return { customers: 0, changed: 0, history: 0, messages: 0 };
   const stop = deps.metrics.recomputeDuration.startTimer();
   const now = deps.clock.now();
-  const [{ policy, createdAt: policySince }, stats] = await Promise.all([currentPolicy(deps.db), ensurePopulationStats(deps, now)]);
+  const [{ policy, createdAt: policySince }, stats, segmentDefs] = await Promise.all([
+    currentPolicy(deps.db),
+    ensurePopulationStats(deps, now),
+    loadSegmentOrder(deps),
+  ]);
   // No change can predate the policy (any kind) or the statistics (tiers, through scores) behind it.
   const notBefore = (kind: string) => Math.min(now.getTime(), Math.max(policySince.getTime(), kind === 'tier' ? stats.computedAt.getTime() : 0));
   const result = await deps.db.transaction(async (tx) => {
     const rows = await tx.select().from(customers).where(inArray(customers.id, ids)).orderBy(customers.id).for('update');
     const eventsByCustomer = groupByCustomer((await loadCustomerEvents(tx, ids)).map(toStoredEvent));
+    const membership = await membershipOf(tx, ids);
     const updates: CustomerUpdate[] = [];
     const history: NewHistoryRow[] = [];
     const messages: WebhookMessage[] = [];
+    const entered: { segmentKey: string; customerId: string }[] = [];
+    const exited: { segmentKey: string; customerId: string }[] = [];
     for (const row of rows) {
-      const derived = derive(row, eventsByCustomer.get(row.id) ?? [], now, policy, stats);
+      const before = (membership.get(row.id) ?? []).sort();
+      const derived = derive(row, eventsByCustomer.get(row.id) ?? [], now, policy, stats, { segments: before, definitions: segmentDefs });
+      const after = segmentMembership(segmentDefs, ruleRecordOf(derived, { segments: [], predictions: null, traits: row.traits }));
+      const segmentChange = { entered: after.filter((k) => !before.includes(k)), exited: before.filter((k) => !after.includes(k)) };
       for (const change of derived.changes) {
         const bound = notBefore(change.kind);
         if (change.changed_at.getTime() < bound) change.changed_at = new Date(bound);
       }
-      const changed = derived.changes.length > 0 || materiallyDiffers(row, derived);
+      const segmentsChanged = segmentChange.entered.length + segmentChange.exited.length > 0;
+      const changed = derived.changes.length > 0 || segmentsChanged || materiallyDiffers(row, derived);
       const sequence = changed ? row.sequence + 1 : row.sequence;
       updates.push(toUpdate(row.id, derived, now, sequence));
       for (const change of derived.changes) {
@@ -79,8 +93,22 @@ export async function recomputeCustomers(deps: Deps, customerIds: string[]): Pro
           sequence,
         });
       }
-      messages.push(...messagesForChanges(row.id, derived, sequence, policy, now));
+      for (const [key, member] of [...segmentChange.entered.map((k) => [k, true] as const), ...segmentChange.exited.map((k) => [k, false] as const)]) {
+        history.push({
+          customerId: row.id,
+          kind: 'segment',
+          before: { segment: key, member: !member },
+          after: { segment: key, member },
+          reasons: [{ code: member ? 'entered' : 'exited', detail: `${member ? 'entered' : 'left'} segment ${key}` }],
+          changedAt: now,
+          sequence,
+        });
+        (member ? entered : exited).push({ segmentKey: key, customerId: row.id });
+      }
+      messages.push(...messagesForChanges(row.id, derived, sequence, policy, after, now));
+      messages.push(...segmentMessages(row.id, derived, sequence, after, segmentChange, now));
     }
+    await applyMembershipChanges(tx, entered, exited, now);
     await writeUpdates(tx, updates);
     await insertHistory(tx, history);
     // The outbox: webhook messages commit (or roll back) with the changes they announce.
@@ -122,7 +150,14 @@ export function previousState(row: CustomerRow): PreviousState | null {
   };
 }
 
-export function derive(row: CustomerRow, events: StoredEvent[], now: Date, policy: TierPolicy, stats: PopulationStats): DerivedState {
+export function derive(
+  row: CustomerRow,
+  events: StoredEvent[],
+  now: Date,
+  policy: TierPolicy,
+  stats: PopulationStats,
+  segments: { segments: string[]; definitions: readonly SegmentDefinition[] } = { segments: [], definitions: [] },
+): DerivedState {
   return deriveCustomerState({
     events,
     traits: row.traits,
@@ -130,9 +165,18 @@ export function derive(row: CustomerRow, events: StoredEvent[], now: Date, polic
     stats: { breakpoints: stats.breakpoints as Breakpoints | null, abc: stats.abc },
     policy,
     previous: previousState(row),
-    segments: [],
+    segments: segments.segments,
+    // Time-based thresholds in segment rules get review instants too.
+    segmentRules: segments.definitions.map((d) => d.rule),
     predictions: null,
   });
+}
+
+async function loadSegmentOrder(deps: Deps): Promise<SegmentDefinition[]> {
+  const ordered = orderSegments((await listSegments(deps.db)).map(toDefinition));
+  // Saved segments are checked for cycles on write, so this only fails if the table was edited by hand.
+  if (!ordered.ok) throw new Error(`saved segments are inconsistent: ${ordered.message}`);
+  return ordered.order;
 }
 
 function materiallyDiffers(row: CustomerRow, d: DerivedState): boolean {

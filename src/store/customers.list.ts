@@ -16,6 +16,7 @@ export interface CustomerFilters {
   price_sensitivity?: string | undefined;
   min_net_revenue?: string | undefined;
   max_recency_days?: number | undefined;
+  segment?: string | undefined;
 }
 
 /** The sort key and the id: a total order, so keyset pages never skip or repeat a customer. */
@@ -40,6 +41,9 @@ export function filterConditions(f: CustomerFilters, now: Date): SQL | undefined
     f.min_net_revenue !== undefined ? gte(customers.netRevenue, f.min_net_revenue) : undefined,
     f.max_recency_days !== undefined
       ? gte(customers.lastOrderAt, new Date(now.getTime() - f.max_recency_days * 86_400_000))
+      : undefined,
+    f.segment !== undefined
+      ? sql`exists (select 1 from segment_members m where m.segment_key = ${f.segment} and m.customer_id = ${customers.id})`
       : undefined,
   );
 }

@@ -2,12 +2,13 @@ import { eq } from 'drizzle-orm';
 import type { CustomerView } from '../api/customers.schemas.ts';
 import type { DbOrTx } from './db.ts';
 import { customers } from './schema.ts';
+import { membershipOf } from './segments.repo.ts';
 
 type CustomerRow = typeof customers.$inferSelect;
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-export function presentCustomer(row: CustomerRow, playbook: CustomerView['playbook'] = null): CustomerView {
+export function presentCustomer(row: CustomerRow, playbook: CustomerView['playbook'] = null, segments: string[] = []): CustomerView {
   const scored = row.rScore !== null && row.fScore !== null && row.mScore !== null && row.valueScore !== null;
   return {
     id: row.id,
@@ -25,7 +26,7 @@ export function presentCustomer(row: CustomerRow, playbook: CustomerView['playbo
       reasons: row.atRiskReasons as CustomerView['at_risk']['reasons'],
     },
     predictions: null,
-    segments: [],
+    segments: [...segments].sort(),
     playbook,
     next_review_at: iso(row.nextReviewAt),
     computed_at: iso(row.computedAt),
@@ -35,5 +36,6 @@ export function presentCustomer(row: CustomerRow, playbook: CustomerView['playbo
 
 export async function findCustomer(db: DbOrTx, id: string): Promise<CustomerView | undefined> {
   const [row] = await db.select().from(customers).where(eq(customers.id, id)).limit(1);
-  return row ? presentCustomer(row) : undefined;
+  if (!row) return undefined;
+  return presentCustomer(row, null, (await membershipOf(db, [id])).get(id) ?? []);
 }

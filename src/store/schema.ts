@@ -8,6 +8,7 @@ import {
   jsonb,
   numeric,
   pgTable,
+  primaryKey,
   smallint,
   text,
   timestamp,
@@ -194,4 +195,23 @@ export const webhookAttempts = pgTable(
     createdAt: instant('created_at').notNull(),
   },
   (t) => [index('webhook_attempts_delivery_idx').on(t.deliveryId, t.attempt)],
+);
+
+/** Saved segments: a rule of the rule language; membership is kept current on every recompute. */
+export const segments = pgTable('segments', {
+  key: text('key').primaryKey(),
+  name: text('name').notNull(),
+  rule: jsonb('rule').$type<Record<string, unknown>>().notNull(),
+  createdAt: instant('created_at').notNull(),
+  updatedAt: instant('updated_at').notNull(),
+});
+
+export const segmentMembers = pgTable(
+  'segment_members',
+  {
+    segmentKey: text('segment_key').notNull(),
+    customerId: text('customer_id').notNull(),
+    enteredAt: instant('entered_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.segmentKey, t.customerId] }), index('segment_members_customer_idx').on(t.customerId)],
 );

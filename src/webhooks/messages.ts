@@ -28,11 +28,12 @@ export function buildMessage(type: WebhookEventType, data: Record<string, unknow
   return { id, type, createdAt: now, body: JSON.stringify({ id, type, created_at: now.toISOString(), data }) };
 }
 
-/** The customer snapshot every customer.* event carries. */
-function snapshot(customerId: string, state: DerivedState, sequence: number) {
+/** The customer snapshot every customer.* and segment.* event carries. */
+function snapshot(customerId: string, state: DerivedState, sequence: number, segments: readonly string[]) {
   return {
     customer_id: customerId,
     sequence,
+    segments,
     tier: state.tier,
     scores: state.scores,
     rfm_segment: state.rfm_segment,
@@ -53,10 +54,11 @@ export function messagesForChanges(
   state: DerivedState,
   sequence: number,
   policy: TierPolicy,
+  segments: readonly string[],
   now: Date,
 ): WebhookMessage[] {
   return state.changes.map((change: Change) => {
-    const base = { ...snapshot(customerId, state, sequence), changed_at: change.changed_at.toISOString(), reasons: change.reasons };
+    const base = { ...snapshot(customerId, state, sequence, segments), changed_at: change.changed_at.toISOString(), reasons: change.reasons };
     switch (change.kind) {
       case 'tier':
         return buildMessage(
@@ -74,4 +76,20 @@ export function messagesForChanges(
         return buildMessage(change.after === true ? 'customer.at_risk' : 'customer.at_risk_cleared', base, now);
     }
   });
+}
+
+/** `segment.entered` / `segment.exited`, one per membership change. */
+export function segmentMessages(
+  customerId: string,
+  state: DerivedState,
+  sequence: number,
+  segments: readonly string[],
+  change: { entered: readonly string[]; exited: readonly string[] },
+  now: Date,
+): WebhookMessage[] {
+  const base = { ...snapshot(customerId, state, sequence, segments), changed_at: now.toISOString() };
+  return [
+    ...change.entered.map((key) => buildMessage('segment.entered', { ...base, segment: key }, now)),
+    ...change.exited.map((key) => buildMessage('segment.exited', { ...base, segment: key }, now)),
+  ];
 }
