@@ -1,0 +1,83 @@
+import { sql } from 'drizzle-orm';
+import type { DerivedState } from '../domain/customer-state.ts';
+import type { DbOrTx } from '../store/db.ts';
+
+export interface CustomerUpdate {
+  id: string;
+  metrics: unknown;
+  order_count: number;
+  net_revenue: string;
+  last_order_at: string | null;
+  region: string | null;
+  preferred_channel: string | null;
+  price_sensitivity: string | null;
+  r_score: number | null;
+  f_score: number | null;
+  m_score: number | null;
+  value_score: number | null;
+  rfm_segment: string | null;
+  abc_class: string | null;
+  tier: string | null;
+  pending_tier: string | null;
+  pending_since: string | null;
+  lifecycle_stage: string;
+  at_risk: boolean;
+  at_risk_since: string | null;
+  at_risk_reasons: unknown;
+  next_review_at: string | null;
+  computed_at: string;
+  sequence: number;
+}
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+export function toUpdate(id: string, d: DerivedState, now: Date, sequence: number): CustomerUpdate {
+  return {
+    id,
+    metrics: d.metrics,
+    order_count: d.metrics.order_count,
+    net_revenue: d.metrics.net_revenue,
+    last_order_at: iso(d.metrics.last_order_at),
+    region: d.metrics.region,
+    preferred_channel: d.metrics.preferred_channel,
+    price_sensitivity: d.metrics.price_sensitivity,
+    r_score: d.scores?.r_score ?? null,
+    f_score: d.scores?.f_score ?? null,
+    m_score: d.scores?.m_score ?? null,
+    value_score: d.scores?.value_score ?? null,
+    rfm_segment: d.rfm_segment,
+    abc_class: d.abc_class,
+    tier: d.tier,
+    pending_tier: d.pending_tier,
+    pending_since: iso(d.pending_since),
+    lifecycle_stage: d.lifecycle_stage,
+    at_risk: d.at_risk.flagged,
+    at_risk_since: iso(d.at_risk.since),
+    at_risk_reasons: d.at_risk.reasons,
+    next_review_at: iso(d.next_review_at),
+    computed_at: now.toISOString(),
+    sequence,
+  };
+}
+
+/** One statement for the whole batch. */
+export async function writeUpdates(tx: DbOrTx, updates: CustomerUpdate[]): Promise<void> {
+  if (updates.length === 0) return;
+  await tx.execute(sql`
+    update customers c set
+      metrics = x.metrics, order_count = x.order_count, net_revenue = x.net_revenue, last_order_at = x.last_order_at,
+      region = x.region, preferred_channel = x.preferred_channel, price_sensitivity = x.price_sensitivity,
+      r_score = x.r_score, f_score = x.f_score, m_score = x.m_score, value_score = x.value_score,
+      rfm_segment = x.rfm_segment, abc_class = x.abc_class, tier = x.tier,
+      pending_tier = x.pending_tier, pending_since = x.pending_since, lifecycle_stage = x.lifecycle_stage,
+      at_risk = x.at_risk, at_risk_since = x.at_risk_since, at_risk_reasons = x.at_risk_reasons,
+      next_review_at = x.next_review_at, computed_at = x.computed_at, sequence = x.sequence
+    from jsonb_to_recordset(${JSON.stringify(updates)}::jsonb) as x(
+      id text, metrics jsonb, order_count int, net_revenue numeric, last_order_at timestamptz,
+      region text, preferred_channel text, price_sensitivity text,
+      r_score smallint, f_score smallint, m_score smallint, value_score smallint,
+      rfm_segment text, abc_class text, tier text, pending_tier text, pending_since timestamptz,
+      lifecycle_stage text, at_risk boolean, at_risk_since timestamptz, at_risk_reasons jsonb,
+      next_review_at timestamptz, computed_at timestamptz, sequence bigint)
+    where c.id = x.id`);
+}
