@@ -2,6 +2,8 @@ import { and, asc, gt, isNotNull, lte, or, eq, sql } from 'drizzle-orm';
 import type { Job } from 'bullmq';
 import type { Deps } from '../deps.ts';
 import { customers } from '../store/schema.ts';
+import { compileRule } from '../store/rules.sql.ts';
+import { findSegment, toDefinition } from '../store/segments.repo.ts';
 import { enqueueRecomputes, type JobPayloads } from './queues.ts';
 import { recomputeCustomers, refreshStatsLocked } from './recompute.ts';
 
@@ -74,6 +76,46 @@ export async function refreshAndRescore(
   return { stats_version: version, customers: done, changed };
 }
 
+/**
+ * After a segment is saved: the rule compiled to SQL finds, set-based, every customer whose
+ * membership disagrees with the rule; only those are recomputed (in chunks), so membership,
+ * history and segment.entered/exited webhooks follow the one recompute path.
+ */
+export async function refreshSegmentMembership(
+  deps: Deps,
+  key: string,
+  onProgress?: (fraction: number) => Promise<unknown>,
+): Promise<{ candidates: number; changed: number }> {
+  const segment = await findSegment(deps.db, key);
+  if (!segment) return { candidates: 0, changed: 0 };
+  const member = compileRule(toDefinition(segment).rule, {
+    now: deps.clock.now(),
+    segmentsSql: sql`array(select m.segment_key from segment_members m where m.customer_id = ${customers.id})`,
+  });
+  const isMember = sql`exists (select 1 from segment_members m where m.segment_key = ${key} and m.customer_id = ${customers.id})`;
+  const disagrees = sql`(${member}) <> ${isMember}`;
+  const total = (await deps.db.execute<{ n: number }>(sql`select count(*)::int as n from ${customers} where ${disagrees}`)).rows[0]!.n;
+  let candidates = 0;
+  let changed = 0;
+  let after = '';
+  for (;;) {
+    const chunk = await deps.db
+      .select({ id: customers.id })
+      .from(customers)
+      .where(and(gt(customers.id, after), disagrees))
+      .orderBy(asc(customers.id))
+      .limit(RESCORE_CHUNK);
+    if (chunk.length === 0) break;
+    const result = await recomputeCustomers(deps, chunk.map((c) => c.id));
+    candidates += chunk.length;
+    changed += result.changed;
+    after = chunk.at(-1)!.id;
+    await onProgress?.(Math.min(1, candidates / Math.max(total, 1)));
+  }
+  await onProgress?.(1);
+  return { candidates, changed };
+}
+
 export async function processMaintenance(deps: Deps, job: Job<JobPayloads['maintenance']>): Promise<unknown> {
   const data = job.data;
   switch (data.kind) {
@@ -82,8 +124,7 @@ export async function processMaintenance(deps: Deps, job: Job<JobPayloads['maint
     case 'refresh_stats':
       return refreshAndRescore(deps, { rescore: data.rescore, onProgress: (p) => job.updateProgress(p) });
     case 'segment_membership':
-      // Every customer is recomputed, so membership, history and webhooks follow the one recompute path.
-      return refreshAndRescore(deps, { rescore: true, refreshStats: false, onProgress: (p) => job.updateProgress(p) });
+      return refreshSegmentMembership(deps, data.segment, (p) => job.updateProgress(p));
   }
 }
 
