@@ -9,7 +9,7 @@ const HOUR = 3_600_000;
 describe('listing customers and reports', () => {
   let svc: TestService;
   const clock = manualClock(NOW);
-  const plan = planPopulation(400, NOW, 11);
+  const plan = planPopulation(2000, NOW, 11);
   const get = async (url: string) => {
     const res = await svc.app.inject({ method: 'GET', url, headers: auth() });
     expect(res.statusCode, res.body).toBe(200);
@@ -51,7 +51,7 @@ describe('listing customers and reports', () => {
       let cursor: string | null = null;
       do {
         const page: { items: { id: string; metrics: { net_revenue: string; last_order_at: string | null } }[]; next_cursor: string | null } = await get(
-          `/v1/customers?${query}&sort=${sort}&limit=17${cursor ? `&cursor=${cursor}` : ''}`,
+          `/v1/customers?${query}&sort=${sort}&limit=97${cursor ? `&cursor=${cursor}` : ''}`,
         );
         seen.push(...page.items.map((c) => ({ id: c.id, net_revenue: c.metrics.net_revenue, last_order_at: c.metrics.last_order_at })));
         cursor = page.next_cursor;
@@ -77,11 +77,11 @@ describe('listing customers and reports', () => {
   it('summarises customers and revenue; every breakdown adds up to the whole', async () => {
     const summary = await get('/v1/reports/summary');
     const expected = expectedScores(plan, NOW);
-    expect(summary.customers).toBe(400);
+    expect(summary.customers).toBe(2000);
     expect(summary.buyers).toBe(expected.size);
     for (const by of ['by_tier', 'by_lifecycle_stage', 'by_rfm_segment', 'by_abc_class']) {
       const groups = summary[by] as { customers: number; share: number; revenue_share: number }[];
-      expect(groups.reduce((s, g) => s + g.customers, 0)).toBe(400);
+      expect(groups.reduce((s, g) => s + g.customers, 0)).toBe(2000);
       expect(groups.reduce((s, g) => s + g.share, 0)).toBeCloseTo(1, 9);
       expect(groups.reduce((s, g) => s + g.revenue_share, 0)).toBeCloseTo(1, 9);
     }
