@@ -2,7 +2,7 @@ import { eq, sql } from 'drizzle-orm';
 import type { Job } from 'bullmq';
 import type { Dispatcher } from 'undici';
 import type { Deps } from '../deps.ts';
-import type { JobPayloads } from '../pipeline/queues.ts';
+import { nudgeRelay, type JobPayloads } from '../pipeline/queues.ts';
 import { webhookAttempts, webhookDeliveries, webhookEndpoints, webhookMessages } from '../store/schema.ts';
 import { deliverOnce, type AttemptResult } from './deliver.ts';
 import { nextAttemptDelay, shouldDisableEndpoint } from './schedule.ts';
@@ -38,6 +38,9 @@ export async function processDelivery(deps: Deps, dispatcher: Dispatcher, job: J
     now: () => Date.now(),
   });
   await recordAttempt(deps, delivery.id, delivery.attempts + 1, endpoint.id, result);
+  // A finished attempt frees one of the endpoint's in-flight slots: let the relay refill it now
+  // rather than at its next scheduled pass (relay jobs are deduplicated, so this stays cheap).
+  await nudgeRelay(deps.queues.relay);
   return { outcome: result.outcome, status: result.status };
 }
 
