@@ -1,4 +1,4 @@
-import { and, asc, gt, isNotNull, lte, or, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, isNotNull, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { Job } from 'bullmq';
 import type { Deps } from '../deps.ts';
 import { customers } from '../store/schema.ts';
@@ -44,18 +44,14 @@ export async function sweepDueReviews(deps: Deps): Promise<{ due: number }> {
   return { due };
 }
 
+type Progress = (fraction: number) => Promise<unknown>;
+
 /**
- * Refreshes the population statistics and, when asked, rescores every customer in id-ordered
- * chunks (one query and one update per chunk, not one job per customer), reporting progress.
+ * Recomputes every customer matching `where`, in id-ordered chunks (one query and one update per
+ * chunk, not one job per customer), reporting progress.
  */
-export async function refreshAndRescore(
-  deps: Deps,
-  options: { rescore: boolean; refreshStats?: boolean; onProgress?: (fraction: number) => Promise<unknown> },
-): Promise<{ stats_version: number | null; customers: number; changed: number }> {
-  const stats = options.refreshStats === false ? null : await refreshStatsLocked(deps, deps.clock.now());
-  const version = stats?.version ?? null;
-  if (!options.rescore) return { stats_version: version, customers: 0, changed: 0 };
-  const total = (await deps.db.execute<{ n: number }>(sql`select count(*)::int as n from customers`)).rows[0]!.n;
+async function recomputeWhere(deps: Deps, where: SQL, onProgress?: Progress): Promise<{ customers: number; changed: number }> {
+  const total = (await deps.db.execute<{ n: number }>(sql`select count(*)::int as n from ${customers} where ${where}`)).rows[0]!.n;
   let done = 0;
   let changed = 0;
   let after = '';
@@ -63,57 +59,43 @@ export async function refreshAndRescore(
     const chunk = await deps.db
       .select({ id: customers.id })
       .from(customers)
-      .where(gt(customers.id, after))
+      .where(and(gt(customers.id, after), where))
       .orderBy(asc(customers.id))
       .limit(RESCORE_CHUNK);
     if (chunk.length === 0) break;
-    const result = await recomputeCustomers(deps, chunk.map((c) => c.id));
+    changed += (await recomputeCustomers(deps, chunk.map((c) => c.id))).changed;
     done += chunk.length;
-    changed += result.changed;
     after = chunk.at(-1)!.id;
-    await options.onProgress?.(total === 0 ? 1 : Math.min(1, done / total));
+    await onProgress?.(Math.min(1, done / Math.max(total, 1)));
   }
-  return { stats_version: version, customers: done, changed };
+  await onProgress?.(1);
+  return { customers: done, changed };
+}
+
+/** Refreshes the population statistics and, when asked, rescores every customer. */
+export async function refreshAndRescore(
+  deps: Deps,
+  options: { rescore: boolean; onProgress?: Progress },
+): Promise<{ stats_version: number; customers: number; changed: number }> {
+  const stats = await refreshStatsLocked(deps, deps.clock.now());
+  const result = options.rescore ? await recomputeWhere(deps, sql`true`, options.onProgress) : { customers: 0, changed: 0 };
+  return { stats_version: stats.version, ...result };
 }
 
 /**
  * After a segment is saved: the rule compiled to SQL finds, set-based, every customer whose
- * membership disagrees with the rule; only those are recomputed (in chunks), so membership,
- * history and segment.entered/exited webhooks follow the one recompute path.
+ * membership disagrees with the rule; only those are recomputed, so membership, history and
+ * segment.entered/exited webhooks follow the one recompute path.
  */
-export async function refreshSegmentMembership(
-  deps: Deps,
-  key: string,
-  onProgress?: (fraction: number) => Promise<unknown>,
-): Promise<{ candidates: number; changed: number }> {
+export async function refreshSegmentMembership(deps: Deps, key: string, onProgress?: Progress) {
   const segment = await findSegment(deps.db, key);
-  if (!segment) return { candidates: 0, changed: 0 };
+  if (!segment) return { customers: 0, changed: 0 };
   const member = compileRule(toDefinition(segment).rule, {
     now: deps.clock.now(),
     segmentsSql: sql`array(select m.segment_key from segment_members m where m.customer_id = ${customers.id})`,
   });
   const isMember = sql`exists (select 1 from segment_members m where m.segment_key = ${key} and m.customer_id = ${customers.id})`;
-  const disagrees = sql`(${member}) <> ${isMember}`;
-  const total = (await deps.db.execute<{ n: number }>(sql`select count(*)::int as n from ${customers} where ${disagrees}`)).rows[0]!.n;
-  let candidates = 0;
-  let changed = 0;
-  let after = '';
-  for (;;) {
-    const chunk = await deps.db
-      .select({ id: customers.id })
-      .from(customers)
-      .where(and(gt(customers.id, after), disagrees))
-      .orderBy(asc(customers.id))
-      .limit(RESCORE_CHUNK);
-    if (chunk.length === 0) break;
-    const result = await recomputeCustomers(deps, chunk.map((c) => c.id));
-    candidates += chunk.length;
-    changed += result.changed;
-    after = chunk.at(-1)!.id;
-    await onProgress?.(Math.min(1, candidates / Math.max(total, 1)));
-  }
-  await onProgress?.(1);
-  return { candidates, changed };
+  return recomputeWhere(deps, sql`(${member}) <> ${isMember}`, onProgress);
 }
 
 export async function processMaintenance(deps: Deps, job: Job<JobPayloads['maintenance']>): Promise<unknown> {
