@@ -61,6 +61,8 @@ export const customers = pgTable(
     index('customers_at_risk_idx').on(t.id).where(sql`${t.atRisk}`),
     index('customers_net_revenue_idx').on(t.netRevenue, t.id),
     index('customers_last_order_idx').on(t.lastOrderAt, t.id),
+    // The listing sorts prospects (no order) first by this key; the index serves sorted pages under any filter.
+    index('customers_last_order_sort_idx').on(sql`coalesce(${t.lastOrderAt}, '-infinity'::timestamptz)`, t.id),
   ],
 );
 

@@ -1,0 +1,1 @@
+CREATE INDEX "customers_last_order_sort_idx" ON "customers" USING btree (coalesce("last_order_at", '-infinity'::timestamptz),"id");
