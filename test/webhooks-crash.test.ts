@@ -39,10 +39,25 @@ describe('a worker killed while changes are being announced', () => {
       });
       expect(res.statusCode).toBe(202);
     }
+    // The worker dies while the receiver holds its fifth request: that delivery happened, its
+    // bookkeeping never will. Changes committed but not yet delivered are in flight too.
+    let killedMidDelivery = false;
     const first = startWorker();
-    await eventually(async () => (receiver.received.length >= 5 ? true : undefined), 30_000, 'first deliveries');
-    first.kill('SIGKILL');
+    receiver.setResponder(() => {
+      if (receiver.received.length === 5) {
+        first.kill('SIGKILL');
+        killedMidDelivery = true;
+      }
+      return { status: 200, delayMs: 100 };
+    });
+    await eventually(async () => (first.exitCode !== null || first.signalCode !== null ? true : undefined), 30_000, 'the first worker to die');
+    expect(killedMidDelivery).toBe(true);
     const atKill = receiver.received.length;
+    const interruptedId = receiver.received[4]!.headers['webhook-id'];
+    const undelivered = await count(sql`
+      select count(*)::int as n from webhook_messages m
+      where not exists (select 1 from webhook_deliveries d where d.message_id = m.id and d.status = 'succeeded')`);
+    expect(undelivered).toBeGreaterThan(0);
 
     startWorker();
     await eventually(
@@ -61,6 +76,8 @@ describe('a worker killed while changes are being announced', () => {
     const receivedIds = new Set(receiver.received.map((r) => r.headers['webhook-id']));
     expect([...receivedIds].sort()).toEqual(messages);
     expect(atKill).toBeLessThan(changes);
+    // The interrupted delivery was made again, under the same webhook-id.
+    expect(receiver.received.filter((r) => r.headers['webhook-id'] === interruptedId).length).toBeGreaterThanOrEqual(2);
     // Each body is the message announced under that id, whichever attempt carried it.
     for (const r of receiver.received) expect(JSON.parse(r.body).id).toBe(r.headers['webhook-id']);
   });
