@@ -6,27 +6,19 @@
  *   BENCH_SECONDS=5 BENCH_RUNS=1 npm run bench
  */
 import { randomBytes } from 'node:crypto';
-import { cpus, loadavg } from 'node:os';
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
-import pg from 'pg';
-import { Redis } from 'ioredis';
 import autocannon from 'autocannon';
 import type { FastifyInstance } from 'fastify';
 import type { Counter } from 'prom-client';
-import { configSchema } from '../src/config.ts';
 import { createDeps, type Deps } from '../src/deps.ts';
 import { buildApp } from '../src/app.ts';
 import { migrateDb } from '../src/store/db.ts';
 import { startWorkers, type Workers } from '../src/pipeline/workers.ts';
 import { checkRedisPolicy, waitForRedis } from '../src/pipeline/redis-policy.ts';
-
-function intEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got "${raw}"`);
-  return n;
-}
+import {
+  NAME, benchConfig, checkInterrupted, cleanupStep, createDatabase, dec, handleInterrupts, int, intEnv, listenLocal,
+  machine, median, pct, removeThrowaways, runMain, sleep, table,
+} from './support.ts';
 
 const SECONDS = intEnv('BENCH_SECONDS', 10);
 const CONNECTIONS = intEnv('BENCH_CONNECTIONS', 20);
@@ -37,10 +29,6 @@ const DRAIN_TIMEOUT_MS = 120_000;
 /** Recomputes are waited for too (so the next run starts idle), but longer and as a warning only. */
 const SETTLE_TIMEOUT_MS = 300_000;
 const POLL_MS = 100;
-const SERVER_URL = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
-const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
-
-const NAME = `tierwise_bench_${randomBytes(6).toString('hex')}`;
 const ADMIN_KEY = `bench-admin-${randomBytes(12).toString('hex')}`;
 
 // ---------------------------------------------------------------------------------------------
@@ -78,22 +66,8 @@ const SCENARIOS: Scenario[] = [
 // ---------------------------------------------------------------------------------------------
 // Interruption: Ctrl-C stops the running load and still drops the database and Redis keys.
 
-let interrupted = false;
 let running: autocannon.Instance | undefined;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (interrupted) process.exit(130);
-    interrupted = true;
-    console.error(`\n${signal}: stopping and cleaning up (send it again to quit without cleanup)`);
-    running?.stop();
-  });
-}
-
-function checkInterrupted(): void {
-  if (interrupted) throw new Error('interrupted');
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+handleInterrupts(() => running?.stop());
 
 // ---------------------------------------------------------------------------------------------
 // One load run.
@@ -277,22 +251,7 @@ async function drain(deps: Deps, load: LoadResult, before: Marks, atLoadEnd: Mar
 // ---------------------------------------------------------------------------------------------
 // Reporting.
 
-function median(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const s = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
-const int = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
-const dec = (n: number, digits: number) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
-const pct = (n: number) => (Number.isFinite(n) ? `${Math.round(n * 100)}%` : 'n/a');
 const seconds = (n: number | undefined) => (n === undefined ? 'timeout' : n.toFixed(1));
-
-function table(header: string[], rows: string[][]): string {
-  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
-  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
-}
 
 function progress(load: LoadResult, d?: DrainResult): void {
   const codes = Object.entries(load.statusCodes).map(([c, n]) => `${c}×${n}`).join(' ');
@@ -398,82 +357,9 @@ function report(loads: LoadResult[], drains: DrainResult[]): { problems: string[
   return { problems, warnings };
 }
 
-// ---------------------------------------------------------------------------------------------
-// Setup and teardown of the throwaway database and queue prefix.
-
-function withDatabase(url: string, database: string): string {
-  const u = new URL(url);
-  u.pathname = `/${database}`;
-  return u.toString();
-}
-
-/** A client on DATABASE_URL's server: its own database, or `postgres` when that one does not exist. */
-async function serverClient(): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: SERVER_URL });
-  try {
-    await client.connect();
-    return client;
-  } catch (err) {
-    await client.end().catch(() => {});
-    if ((err as { code?: string }).code !== '3D000') throw err;
-    const fallback = new pg.Client({ connectionString: withDatabase(SERVER_URL, 'postgres') });
-    await fallback.connect();
-    return fallback;
-  }
-}
-
-async function createDatabase(): Promise<void> {
-  const client = await serverClient();
-  try {
-    await client.query(`create database "${NAME}"`);
-  } finally {
-    await client.end();
-  }
-}
-
-/**
- * pool.end() resolves before its connections have finished closing; dropping `with (force)` at
- * that moment kills them and the pool logs "terminating connection" errors. So wait (briefly) for
- * the backends to go away first; `with (force)` then only matters when something really hangs.
- */
-async function dropDatabase(): Promise<void> {
-  const client = await serverClient();
-  try {
-    const deadline = Date.now() + 5_000;
-    while (Date.now() < deadline) {
-      const { rows } = await client.query<{ n: number }>(
-        'select count(*)::int as n from pg_stat_activity where datname = $1',
-        [NAME],
-      );
-      if (rows[0]!.n === 0) break;
-      await sleep(50);
-    }
-    await client.query(`drop database if exists "${NAME}" with (force)`);
-  } finally {
-    await client.end();
-  }
-}
-
-async function deleteRedisKeys(prefix: string): Promise<number> {
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, lazyConnect: true });
-  try {
-    await redis.connect();
-    let cursor = '0';
-    let deleted = 0;
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) deleted += await redis.unlink(...keys);
-    } while (cursor !== '0');
-    return deleted;
-  } finally {
-    redis.disconnect();
-  }
-}
-
 async function main(): Promise<number> {
   console.log(
-    `Tierwise ingest benchmark — node ${process.version}, ${cpus().length} CPU(s), load average ${loadavg().map((n) => n.toFixed(2)).join(' ')}\n` +
+    `Tierwise ingest benchmark — ${machine()}\n` +
       `${RUNS} round(s) × (baseline, single, batch), ${SECONDS} s each, ${CONNECTIONS} connections; database and queue prefix ${NAME}\n`,
   );
   await createDatabase();
@@ -481,12 +367,8 @@ async function main(): Promise<number> {
   let app: FastifyInstance | undefined;
   let workers: Workers | undefined;
   try {
-    const config = configSchema.parse({
-      DATABASE_URL: withDatabase(SERVER_URL, NAME),
-      REDIS_URL,
-      QUEUE_PREFIX: NAME,
+    const config = benchConfig({
       TIERWISE_ADMIN_KEY: ADMIN_KEY,
-      LOG_LEVEL: 'warn',
       RATE_LIMIT_MAX: 1_000_000,
       INGEST_MAX_WAITING: 1_000_000,
     });
@@ -496,10 +378,7 @@ async function main(): Promise<number> {
     await checkRedisPolicy(deps.redis);
     app = await buildApp(deps);
     workers = await startWorkers(deps);
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    const address = app.server.address();
-    if (address === null || typeof address === 'string') throw new Error(`unexpected listen address ${String(address)}`);
-    const baseUrl = `http://127.0.0.1:${address.port}`;
+    const baseUrl = await listenLocal(app);
 
     const loads: LoadResult[] = [];
     const drains: DrainResult[] = [];
@@ -534,38 +413,11 @@ async function main(): Promise<number> {
     console.log('\nAll responses as expected; every accepted event stored.');
     return 0;
   } finally {
-    const step = async (what: string, fn: () => Promise<unknown>): Promise<boolean> => {
-      try {
-        await fn();
-        return true;
-      } catch (err) {
-        console.error(`cleanup: ${what} failed:`, err);
-        return false;
-      }
-    };
-    await step('closing the API', async () => app?.close());
-    await step('closing the workers', async () => workers?.close());
-    await step('closing pools', async () => deps?.close());
-    const keysDeleted = await step(`deleting Redis keys ${NAME}:*`, () => deleteRedisKeys(NAME));
-    const dropped = await step(`dropping database ${NAME}`, dropDatabase);
-    if (keysDeleted && dropped) console.log(`\nCleaned up: database ${NAME} dropped, Redis keys ${NAME}:* deleted.`);
+    await cleanupStep('closing the API', async () => app?.close());
+    await cleanupStep('closing the workers', async () => workers?.close());
+    await cleanupStep('closing pools', async () => deps?.close());
+    await removeThrowaways();
   }
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-    // Anything still holding the loop open after cleanup must not hang the benchmark.
-    setTimeout(() => {
-      console.error('forcing exit: handles still open after cleanup');
-      process.exit(code);
-    }, 5_000).unref();
-  },
-  (err: unknown) => {
-    const code = interrupted ? 130 : 1;
-    if (interrupted) console.error('interrupted; no results.');
-    else console.error('benchmark failed:', err);
-    process.exitCode = code;
-    setTimeout(() => process.exit(code), 5_000).unref();
-  },
-);
+runMain(main);

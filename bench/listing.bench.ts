@@ -9,30 +9,22 @@
  *   BENCH_CUSTOMERS=100000 npx tsx bench/listing.bench.ts   # quick check
  */
 import { randomBytes } from 'node:crypto';
-import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import pg from 'pg';
 import QueryStream from 'pg-query-stream';
-import { Redis } from 'ioredis';
 import { Agent, request } from 'undici';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import type { FastifyInstance } from 'fastify';
-import { configSchema } from '../src/config.ts';
 import { createDeps, type Deps } from '../src/deps.ts';
 import { buildApp } from '../src/app.ts';
 import { migrateDb, type Db } from '../src/store/db.ts';
 import * as schema from '../src/store/schema.ts';
 import { waitForRedis } from '../src/pipeline/redis-policy.ts';
-
-function intEnv(name: string, fallback: number, min = 1): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw.replaceAll('_', ''));
-  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer ≥ ${min}, got "${raw}"`);
-  return n;
-}
+import {
+  NAME, benchConfig, checkInterrupted, cleanupStep, createDatabase, dec, handleInterrupts, int, intEnv, listenLocal,
+  machine, median, removeThrowaways, runMain, sleep, table,
+} from './support.ts';
 
 const CUSTOMERS = intEnv('BENCH_CUSTOMERS', 1_000_000);
 const REQUESTS = intEnv('BENCH_REQUESTS', 200);
@@ -46,10 +38,6 @@ const BIG_ROWS = 10_000;
 const RSS_SAMPLE_MS = 50;
 /** The region of the second filter: a mid-frequency one (about 4% of customers). */
 const REGION = 'de';
-const SERVER_URL = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
-const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
-
-const NAME = `tierwise_bench_${randomBytes(6).toString('hex')}`;
 const ADMIN_KEY = `bench-admin-${randomBytes(12).toString('hex')}`;
 const AUTH = { authorization: `Bearer ${ADMIN_KEY}` };
 
@@ -57,20 +45,7 @@ const AUTH = { authorization: `Bearer ${ADMIN_KEY}` };
 // Interruption: Ctrl-C stops at the next step (a running SQL statement finishes first) and still
 // drops the database and Redis keys.
 
-let interrupted = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (interrupted) process.exit(130);
-    interrupted = true;
-    console.error(`\n${signal}: stopping and cleaning up (send it again to quit without cleanup)`);
-  });
-}
-
-function checkInterrupted(): void {
-  if (interrupted) throw new Error('interrupted');
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+handleInterrupts();
 
 /**
  * A full garbage collection, so that memory before and after each export run is what is really
@@ -89,13 +64,6 @@ const gc: (() => void) | undefined = (() => {
 // ---------------------------------------------------------------------------------------------
 // Formatting.
 
-function median(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const s = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
 /** Nearest-rank percentile. */
 function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return Number.NaN;
@@ -103,15 +71,8 @@ function percentile(values: readonly number[], p: number): number {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 }
 
-const int = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
-const dec = (n: number, digits: number) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
 const pct = (n: number) => (Number.isFinite(n) ? `${(n * 100).toFixed(1)}%` : 'n/a');
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)}`;
-
-function table(header: string[], rows: string[][]): string {
-  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
-  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
-}
 
 // ---------------------------------------------------------------------------------------------
 // Synthetic customers, written directly with insert … select … from generate_series. Every value
@@ -780,74 +741,10 @@ function reportExports(results: ExportResult[]): string[] {
   return problems;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Setup and teardown of the throwaway database and queue prefix (as in bench/ingest.bench.ts).
-
-function withDatabase(url: string, database: string): string {
-  const u = new URL(url);
-  u.pathname = `/${database}`;
-  return u.toString();
-}
-
-async function serverClient(): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: SERVER_URL });
-  try {
-    await client.connect();
-    return client;
-  } catch (err) {
-    await client.end().catch(() => {});
-    if ((err as { code?: string }).code !== '3D000') throw err;
-    const fallback = new pg.Client({ connectionString: withDatabase(SERVER_URL, 'postgres') });
-    await fallback.connect();
-    return fallback;
-  }
-}
-
-async function createDatabase(): Promise<void> {
-  const client = await serverClient();
-  try {
-    await client.query(`create database "${NAME}"`);
-  } finally {
-    await client.end();
-  }
-}
-
-async function dropDatabase(): Promise<void> {
-  const client = await serverClient();
-  try {
-    const deadline = Date.now() + 5_000;
-    while (Date.now() < deadline) {
-      const { rows } = await client.query<{ n: number }>('select count(*)::int as n from pg_stat_activity where datname = $1', [NAME]);
-      if (rows[0]!.n === 0) break;
-      await sleep(50);
-    }
-    await client.query(`drop database if exists "${NAME}" with (force)`);
-  } finally {
-    await client.end();
-  }
-}
-
-async function deleteRedisKeys(prefix: string): Promise<number> {
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, lazyConnect: true });
-  try {
-    await redis.connect();
-    let cursor = '0';
-    let deleted = 0;
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) deleted += await redis.unlink(...keys);
-    } while (cursor !== '0');
-    return deleted;
-  } finally {
-    redis.disconnect();
-  }
-}
-
 async function main(): Promise<number> {
   const started = performance.now();
   console.log(
-    `Tierwise listing/export benchmark — node ${process.version}, ${cpus().length} CPU(s), load average ${loadavg().map((n) => n.toFixed(2)).join(' ')}\n` +
+    `Tierwise listing/export benchmark — ${machine()}\n` +
       `${int(CUSTOMERS)} customers, ${WARMUP} warm-up + ${REQUESTS} measured first pages (limit ${PAGE}) per scenario, ` +
       `${int(MEMBERS)} segment members × ${EXPORT_RUNS} export round(s); database and queue prefix ${NAME}\n`,
   );
@@ -856,12 +753,8 @@ async function main(): Promise<number> {
   let app: FastifyInstance | undefined;
   const agent = new Agent();
   try {
-    const config = configSchema.parse({
-      DATABASE_URL: withDatabase(SERVER_URL, NAME),
-      REDIS_URL,
-      QUEUE_PREFIX: NAME,
+    const config = benchConfig({
       TIERWISE_ADMIN_KEY: ADMIN_KEY,
-      LOG_LEVEL: 'warn',
       RATE_LIMIT_MAX: 1_000_000,
     });
     deps = createDeps(config);
@@ -928,10 +821,7 @@ async function main(): Promise<number> {
         `execution ${dec(exportPlan.executionMs, 0)} ms, buffers hit ${int(exportPlan.hitBlocks)} read ${int(exportPlan.readBlocks)}\n` +
         exportPlan.lines.join('\n'),
     );
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    const address = app.server.address();
-    if (address === null || typeof address === 'string') throw new Error(`unexpected listen address ${String(address)}`);
-    const baseUrl = `http://127.0.0.1:${address.port}`;
+    const baseUrl = await listenLocal(app);
     const exports: ExportResult[] = [];
     for (let round = 1; round <= EXPORT_RUNS; round++) {
       for (const run of [() => runExportBaseline(deps!, round), () => runExport(baseUrl, agent, 'csv', round), () => runExport(baseUrl, agent, 'ndjson', round)]) {
@@ -975,37 +865,11 @@ async function main(): Promise<number> {
     console.log('\nAll responses as expected (status, item count, filter, order; export line counts).');
     return 0;
   } finally {
-    const step = async (what: string, fn: () => Promise<unknown>): Promise<boolean> => {
-      try {
-        await fn();
-        return true;
-      } catch (err) {
-        console.error(`cleanup: ${what} failed:`, err);
-        return false;
-      }
-    };
-    await step('closing the HTTP client', () => agent.close());
-    await step('closing the API', async () => app?.close());
-    await step('closing pools', async () => deps?.close());
-    const keysDeleted = await step(`deleting Redis keys ${NAME}:*`, () => deleteRedisKeys(NAME));
-    const dropped = await step(`dropping database ${NAME}`, dropDatabase);
-    if (keysDeleted && dropped) console.log(`\nCleaned up: database ${NAME} dropped, Redis keys ${NAME}:* deleted.`);
+    await cleanupStep('closing the HTTP client', () => agent.close());
+    await cleanupStep('closing the API', async () => app?.close());
+    await cleanupStep('closing pools', async () => deps?.close());
+    await removeThrowaways();
   }
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-    setTimeout(() => {
-      console.error('forcing exit: handles still open after cleanup');
-      process.exit(code);
-    }, 5_000).unref();
-  },
-  (err: unknown) => {
-    const code = interrupted ? 130 : 1;
-    if (interrupted) console.error('interrupted; no results.');
-    else console.error('benchmark failed:', err);
-    process.exitCode = code;
-    setTimeout(() => process.exit(code), 5_000).unref();
-  },
-);
+runMain(main);

@@ -13,14 +13,11 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import pg from 'pg';
 import { Redis } from 'ioredis';
 import { QueueEvents } from 'bullmq';
 import { Agent, request } from 'undici';
 import { sql } from 'drizzle-orm';
-import { configSchema } from '../src/config.ts';
 import { createDeps, type Deps } from '../src/deps.ts';
 import { migrateDb } from '../src/store/db.ts';
 import { webhookEndpoints, webhookMessages } from '../src/store/schema.ts';
@@ -30,14 +27,10 @@ import { checkRedisPolicy, waitForRedis } from '../src/pipeline/redis-policy.ts'
 import { ENDPOINT_CONCURRENCY } from '../src/webhooks/relay.ts';
 import { buildMessage, type WebhookMessage } from '../src/webhooks/messages.ts';
 import { generateSecret, sign } from '../src/webhooks/signing.ts';
-
-function intEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got "${raw}"`);
-  return n;
-}
+import {
+  NAME, REDIS_URL, benchConfig, checkInterrupted, cleanupStep, createDatabase, dec, handleInterrupts, int, intEnv,
+  machine, median, pct, removeThrowaways, runMain, sleep, table,
+} from './support.ts';
 
 function intListEnv(name: string, fallback: number[]): number[] {
   const raw = process.env[name];
@@ -59,10 +52,6 @@ const DELIVERY_TIMEOUT_MS = 300_000;
 const POLL_MS = 200;
 /** Rows per INSERT statement (5 parameters each, well under Postgres' 65,535). */
 const INSERT_CHUNK = 10_000;
-const SERVER_URL = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
-const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
-
-const NAME = `tierwise_bench_${randomBytes(6).toString('hex')}`;
 
 /** Small `data`, the same shape for every message (and for the baseline body). */
 const sampleData = (n: number) => ({
@@ -77,20 +66,7 @@ const sampleData = (n: number) => ({
 // ---------------------------------------------------------------------------------------------
 // Interruption: Ctrl-C stops waiting and still drops the database and Redis keys.
 
-let interrupted = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (interrupted) process.exit(130);
-    interrupted = true;
-    console.error(`\n${signal}: stopping and cleaning up (send it again to quit without cleanup)`);
-  });
-}
-
-function checkInterrupted(): void {
-  if (interrupted) throw new Error('interrupted');
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+handleInterrupts();
 
 // ---------------------------------------------------------------------------------------------
 // The receiver: answers 204 as soon as the body has arrived; remembers which ids each endpoint got.
@@ -422,21 +398,6 @@ function quantile(values: readonly number[], q: number): number {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
 }
 
-function median(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const s = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
-const int = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
-const dec = (n: number, digits: number) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
-const pct = (n: number) => (Number.isFinite(n) ? `${Math.round(n * 100)}%` : 'n/a');
-
-function table(header: string[], rows: string[][]): string {
-  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
-  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
-}
 
 function progress(b: BaselineResult, p: PipelineResult): void {
   console.log(
@@ -511,73 +472,9 @@ function report(baselines: BaselineResult[], pipelines: PipelineResult[], concur
   return problems;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Setup and teardown of the throwaway database and queue prefix (as in ingest.bench.ts).
-
-function withDatabase(url: string, database: string): string {
-  const u = new URL(url);
-  u.pathname = `/${database}`;
-  return u.toString();
-}
-
-async function serverClient(): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: SERVER_URL });
-  try {
-    await client.connect();
-    return client;
-  } catch (err) {
-    await client.end().catch(() => {});
-    if ((err as { code?: string }).code !== '3D000') throw err;
-    const fallback = new pg.Client({ connectionString: withDatabase(SERVER_URL, 'postgres') });
-    await fallback.connect();
-    return fallback;
-  }
-}
-
-async function createDatabase(): Promise<void> {
-  const client = await serverClient();
-  try {
-    await client.query(`create database "${NAME}"`);
-  } finally {
-    await client.end();
-  }
-}
-
-async function dropDatabase(): Promise<void> {
-  const client = await serverClient();
-  try {
-    const deadline = Date.now() + 5_000;
-    while (Date.now() < deadline) {
-      const { rows } = await client.query<{ n: number }>('select count(*)::int as n from pg_stat_activity where datname = $1', [NAME]);
-      if (rows[0]!.n === 0) break;
-      await sleep(50);
-    }
-    await client.query(`drop database if exists "${NAME}" with (force)`);
-  } finally {
-    await client.end();
-  }
-}
-
-async function deleteRedisKeys(prefix: string): Promise<number> {
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, lazyConnect: true });
-  try {
-    await redis.connect();
-    let cursor = '0';
-    let deleted = 0;
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) deleted += await redis.unlink(...keys);
-    } while (cursor !== '0');
-    return deleted;
-  } finally {
-    redis.disconnect();
-  }
-}
-
 async function main(): Promise<number> {
   console.log(
-    `Tierwise webhook delivery benchmark — node ${process.version}, ${cpus().length} CPU(s), load average ${loadavg().map((n) => n.toFixed(2)).join(' ')}\n` +
+    `Tierwise webhook delivery benchmark — ${machine()}\n` +
       `${RUNS} round(s) × endpoints [${ENDPOINT_COUNTS.join(', ')}], ${int(MESSAGES)} messages each; database and queue prefix ${NAME}\n`,
   );
   await createDatabase();
@@ -587,11 +484,7 @@ async function main(): Promise<number> {
   let events: QueueEvents | undefined;
   let eventsConnection: Redis | undefined;
   try {
-    const config = configSchema.parse({
-      DATABASE_URL: withDatabase(SERVER_URL, NAME),
-      REDIS_URL,
-      QUEUE_PREFIX: NAME,
-      LOG_LEVEL: 'warn',
+    const config = benchConfig({
       WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true',
       WEBHOOK_RELAY_INTERVAL_MS: RELAY_INTERVAL_MS,
     });
@@ -631,46 +524,20 @@ async function main(): Promise<number> {
     console.log(`\nEvery delivery succeeded and every message id reached its endpoint(s); ${dup} duplicate request(s).`);
     return 0;
   } finally {
-    const step = async (what: string, fn: () => Promise<unknown>): Promise<boolean> => {
-      try {
-        await fn();
-        return true;
-      } catch (err) {
-        console.error(`cleanup: ${what} failed:`, err);
-        return false;
-      }
-    };
-    await step('closing the workers', async () => workers?.close());
-    await step('closing the relay event listener', async () => {
+    await cleanupStep('closing the workers', async () => workers?.close());
+    await cleanupStep('closing the relay event listener', async () => {
       await events?.close();
       eventsConnection?.disconnect();
     });
-    await step('closing the receiver', async () => {
+    await cleanupStep('closing the receiver', async () => {
       const server = receiver?.server;
       if (!server) return;
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     });
-    await step('closing pools', async () => deps?.close());
-    const keysDeleted = await step(`deleting Redis keys ${NAME}:*`, () => deleteRedisKeys(NAME));
-    const dropped = await step(`dropping database ${NAME}`, dropDatabase);
-    if (keysDeleted && dropped) console.log(`\nCleaned up: database ${NAME} dropped, Redis keys ${NAME}:* deleted.`);
+    await cleanupStep('closing pools', async () => deps?.close());
+    await removeThrowaways();
   }
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-    setTimeout(() => {
-      console.error('forcing exit: handles still open after cleanup');
-      process.exit(code);
-    }, 5_000).unref();
-  },
-  (err: unknown) => {
-    const code = interrupted ? 130 : 1;
-    if (interrupted) console.error('interrupted; no results.');
-    else console.error('benchmark failed:', err);
-    process.exitCode = code;
-    setTimeout(() => process.exit(code), 5_000).unref();
-  },
-);
+runMain(main);
