@@ -6,6 +6,7 @@ import { migrateDb } from './store/db.ts';
 import { startWorkers } from './pipeline/workers.ts';
 import { checkRedisPolicy, waitForRedis } from './pipeline/redis-policy.ts';
 import { ensureDatabase } from './store/db.ts';
+import { readMigrationState } from './store/migrations.ts';
 import { keysCommand, rescoreCommand, UsageError } from './cli/commands.ts';
 
 const COMMANDS = ['start', 'api', 'worker', 'migrate', 'keys', 'rescore'] as const;
@@ -64,6 +65,16 @@ async function run(command: Command, deps: Deps, args: string[]): Promise<void> 
     await migrateDb(deps.db);
     logger.info('migrations applied');
     if (command === 'migrate') return deps.close();
+  } else {
+    // api, worker and the CLI commands never migrate: several replicas may start at once.
+    const { pending } = await readMigrationState(deps.db).catch(() => ({ pending: -1 }));
+    if (pending !== 0) {
+      throw new Error(
+        pending > 0
+          ? `${pending} database migration(s) pending: run \`tierwise migrate\` (or \`tierwise start\`) first`
+          : 'the database has no Tierwise schema: run `tierwise migrate` (or `tierwise start`) first',
+      );
+    }
   }
   if (command === 'keys' || command === 'rescore') {
     await (command === 'keys' ? keysCommand(deps, args) : rescoreCommand(deps));

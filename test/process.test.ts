@@ -27,6 +27,15 @@ describe('the tierwise process', () => {
   beforeAll(async () => {
     ({ config, drop } = await createIsolatedEnv());
   });
+
+  it('refuses to run workers on a database with pending migrations, then migrates', () => {
+    const before = run(['worker'], env());
+    expect(before.status).toBe(1);
+    expect(before.stdout + before.stderr).toMatch(/tierwise migrate/);
+    const migrated = run(['migrate'], env());
+    expect(migrated.status).toBe(0);
+    expect(migrated.stdout).toContain('migrations applied');
+  });
   afterAll(async () => drop?.());
 
   it.each([
