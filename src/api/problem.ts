@@ -57,13 +57,6 @@ function joinPath(prefix: string, path: string): string {
   return path.startsWith('[') ? `${prefix}${path}` : `${prefix}.${path}`;
 }
 
-export function zodProblems(issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>, prefix = ''): FieldProblem[] {
-  return issues.map((issue) => {
-    const path = formatPath(issue.path);
-    return { path: joinPath(prefix, path), message: issue.message };
-  });
-}
-
 /** Fastify validation errors carry JSON pointers (`/events/3/amount`); we report `events[3].amount`. */
 export function validationProblems(
   validation: ReadonlyArray<{ instancePath: string; message?: string | undefined }>,

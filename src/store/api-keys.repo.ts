@@ -18,10 +18,6 @@ export async function findActiveKeyByHash(db: DbOrTx, keyHash: string): Promise<
   return row;
 }
 
-export async function listApiKeys(db: DbOrTx): Promise<ApiKeyRow[]> {
-  return db.select().from(apiKeys).orderBy(apiKeys.createdAt);
-}
-
 /** Returns the revoked key's hash so callers can drop it from caches, or undefined if unknown. */
 export async function revokeApiKey(db: DbOrTx, id: string, at: Date): Promise<string | undefined> {
   const [row] = await db

@@ -52,14 +52,6 @@ export function compileRule(rule: Rule, ctx: CompileRuleContext): SQL {
   return compile(rule, ctx, '');
 }
 
-/**
- * The SQL value of one rule field (not `segment`) as the compiler compares it, e.g. for sorting or
- * listing filters that should agree with rules. NULL where the record holds null.
- */
-export function ruleFieldSql(field: string, ctx: CompileRuleContext): SQL {
-  return sourceOf(field, ctx, '').expr;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Field sources: where each catalog field lives and in which SQL type it is compared.
 

@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, inArray, lt, or, sql } from 'drizzle-orm';
+import { and, desc, eq, gte, inArray, lt, or } from 'drizzle-orm';
 import type { DbOrTx } from './db.ts';
 import { webhookAttempts, webhookDeliveries, webhookEndpoints, webhookMessages } from './schema.ts';
 
@@ -98,6 +98,3 @@ export async function recoverFailed(db: DbOrTx, endpointId: string, since: Date,
     .returning({ id: webhookDeliveries.id });
   return rows.length;
 }
-
-export const countDeliveries = (db: DbOrTx) =>
-  db.execute<{ status: string; n: number }>(sql`select status, count(*)::int as n from webhook_deliveries group by status`);
