@@ -42,6 +42,8 @@ export interface ChangeContext {
   grace: DowngradeGraceResult;
   stage: LifecycleStage;
   atRisk: AtRiskStatus;
+  /** when the policy (any change) and the statistics (tier changes) in force took effect */
+  inForceSince?: { policy: Date | null; stats: Date | null } | undefined;
 }
 
 // When did a change become true? A recompute runs either because a review fell due (then nothing
@@ -49,14 +51,18 @@ export interface ChangeContext {
 // threshold, which SPEC §5.3 itself names as the start) or because of new data / a new policy or
 // statistics (then "now"). Where the data pins the instant down (stage start, at-risk since, grace
 // end) that is used, but never before that bound nor before the previous computation, so history
-// stays in order, and never after now.
-export function reviewInstants(ctx: Pick<ChangeContext, 'previous' | 'now'>): { dueOrNow: Date; at: (t: Date) => Date } {
+// stays in order, and never after now. Nor before the policy or statistics that caused it: a
+// customer moved by a new policy moved when the policy was saved.
+export function reviewInstants(ctx: Pick<ChangeContext, 'previous' | 'now'>): {
+  dueOrNow: Date;
+  at: (t: Date, notBefore?: Date | null) => Date;
+} {
   const { previous, now } = ctx;
   const due = previous?.next_review_at && previous.next_review_at.getTime() <= now.getTime() ? previous.next_review_at : null;
   const floor = maxDate([previous?.computed_at, due ? new Date(due.getTime() - 1) : null]);
   return {
     dueOrNow: due ?? now,
-    at: (t) => minDate([maxDate([t, floor]), now]) ?? now,
+    at: (t, notBefore) => minDate([maxDate([t, floor, notBefore]), now]) ?? now,
   };
 }
 
@@ -65,6 +71,8 @@ export function reviewInstants(ctx: Pick<ChangeContext, 'previous' | 'now'>): { 
 export function detectChanges(ctx: ChangeContext): Change[] {
   const { previous, metrics, atRisk, stage, grace, policy } = ctx;
   const { dueOrNow, at } = reviewInstants(ctx);
+  const policySince = ctx.inForceSince?.policy ?? null;
+  const tierSince = maxDate([policySince, ctx.inForceSince?.stats]);
   const changes: Change[] = [];
 
   const beforeTier = previous?.tier ?? null;
@@ -74,7 +82,7 @@ export function detectChanges(ctx: ChangeContext): Change[] {
       before: beforeTier,
       after: grace.tier,
       reasons: tierReasons(ctx),
-      changed_at: at(grace.graceEndedAt ?? dueOrNow),
+      changed_at: at(grace.graceEndedAt ?? dueOrNow, tierSince),
     });
   }
 
@@ -85,7 +93,7 @@ export function detectChanges(ctx: ChangeContext): Change[] {
       before: beforeStage,
       after: stage,
       reasons: [stageReason(stage, metrics, atRisk, policy.lifecycle)],
-      changed_at: at(stageSince(stage, metrics, atRisk, policy.lifecycle, dueOrNow, ctx.countedOrderTimes)),
+      changed_at: at(stageSince(stage, metrics, atRisk, policy.lifecycle, dueOrNow, ctx.countedOrderTimes), policySince),
     });
   }
 
@@ -96,7 +104,7 @@ export function detectChanges(ctx: ChangeContext): Change[] {
       before: beforeRisk,
       after: atRisk.flagged,
       reasons: atRisk.flagged ? atRisk.reasons.map(({ code, detail }) => ({ code, detail })) : [clearedReason(ctx)],
-      changed_at: at(atRisk.flagged ? (atRisk.since ?? dueOrNow) : dueOrNow),
+      changed_at: at(atRisk.flagged ? (atRisk.since ?? dueOrNow) : dueOrNow, policySince),
     });
   }
   return changes;

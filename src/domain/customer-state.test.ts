@@ -117,6 +117,26 @@ describe('deriveCustomerState', () => {
     expect(swept.changes[0]?.reasons.map((r) => r.code)).toEqual(['rule_matched', 'scores']);
   });
 
+  it.each([
+    ['a policy saved after the crossing', { policy: day(12.5), stats: null }, day(12.5)],
+    ['statistics refreshed after the crossing', { policy: null, stats: day(12.75) }, day(12.75)],
+    ['both, the later wins', { policy: day(12.5), stats: day(12.75) }, day(12.75)],
+    ['both before the crossing', { policy: day(1), stats: day(2) }, plusMs(day(12), 1)],
+  ])('never dates a tier change before %s', (_name, inForceSince, expected) => {
+    const events = orders(3, 0, 1, '20');
+    const first = derive(events, day(3));
+    const swept = derive(events, day(13), asPrevious(first, day(3)), { inForceSince });
+    expect(summary(swept)).toEqual([['tier', 'high', 'medium', expected.toISOString()]]);
+  });
+
+  it('dates a lifecycle change no earlier than the policy, whatever the statistics', () => {
+    const once = [order(0, '50')]; // one-time buyer: at risk from day 90
+    const first = derive(once, day(10));
+    const later = derive(once, day(100), asPrevious(first, day(10)), { inForceSince: { policy: day(95), stats: day(99) } });
+    const stage = later.changes.find((c) => c.kind === 'lifecycle_stage');
+    expect(stage?.changed_at.toISOString()).toBe(day(95).toISOString());
+  });
+
   it('dates a data-driven change now, and clears at-risk now', () => {
     const events = orders(3, 0, 10);
     const flagged = derive(events, day(60));

@@ -33,6 +33,8 @@ export interface CustomerStateInput {
   predictions: Predictions | null;
   /** optional: saved-segment rules, so thresholds on recency_days/tenure_days get reviews too */
   segmentRules?: Rule[];
+  /** optional: when the policy and the statistics in force took effect; no change is dated before them */
+  inForceSince?: { policy: Date | null; stats: Date | null };
 }
 
 export interface DerivedState {
@@ -54,18 +56,11 @@ export interface DerivedState {
   changes: Change[];
 }
 
-export interface RuleRecordParts {
-  metrics: Metrics;
-  scores: ScoreSet | null;
-  rfm_segment: RfmSegment | null;
-  abc_class: AbcClass | null;
-  tier: string | null;
-  lifecycle_stage: LifecycleStage;
-  at_risk: boolean;
-  segments: string[];
-  predictions: Predictions | null;
-  traits: Record<string, unknown>;
-}
+/** What the rule record is built from: the record's own fields, with metrics and scores still grouped. */
+export type RuleRecordParts = Pick<
+  RuleRecord,
+  'rfm_segment' | 'abc_class' | 'tier' | 'lifecycle_stage' | 'at_risk' | 'segments' | 'predictions' | 'traits'
+> & { metrics: Metrics; scores: ScoreSet | null };
 
 // The one shape both tier rules and saved-segment rules are evaluated against.
 export function buildRuleRecord(parts: RuleRecordParts): RuleRecord {
@@ -150,6 +145,7 @@ export function deriveCustomerState(input: CustomerStateInput): DerivedState {
     grace,
     stage,
     atRisk,
+    inForceSince: input.inForceSince,
   });
 
   return {

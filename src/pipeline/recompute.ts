@@ -52,18 +52,16 @@ export async function recomputeCustomers(deps: Deps, customerIds: string[]): Pro
   if (ids.length === 0) return { customers: 0, changed: 0, history: 0, messages: 0 };
   const stop = deps.metrics.recomputeDuration.startTimer();
   const now = deps.clock.now();
-  const [{ policy, createdAt: policySince }, stats, segmentDefs] = await Promise.all([
+  const [storedPolicy, stats, segmentDefs] = await Promise.all([
     currentPolicy(deps.db),
     ensurePopulationStats(deps, now),
     loadSegmentOrder(deps),
   ]);
-  // No change can predate the policy (any kind) or the statistics (tiers, through scores) behind it.
-  const notBefore = (kind: string) => Math.min(now.getTime(), Math.max(policySince.getTime(), kind === 'tier' ? stats.computedAt.getTime() : 0));
   const result = await deps.db.transaction(async (tx) => {
     const rows = await tx.select().from(customers).where(inArray(customers.id, ids)).orderBy(customers.id).for('update');
     const eventsByCustomer = groupByCustomer((await loadCustomerEvents(tx, ids)).map(toStoredEvent));
     const membership = await membershipOf(tx, ids);
-    const context = { now, policy, stats, segmentDefs, notBefore };
+    const context = { now, policy: storedPolicy.policy, policySince: storedPolicy.createdAt, stats, segmentDefs };
     const plans = rows.map((row) => planCustomer(row, eventsByCustomer.get(row.id) ?? [], membership.get(row.id) ?? [], context));
     const updates = plans.map((p) => p.update);
     const history = plans.flatMap((p) => p.history);
@@ -93,7 +91,7 @@ interface PlanContext {
   policy: TierPolicy;
   stats: PopulationStats;
   segmentDefs: SegmentDefinition[];
-  notBefore: (kind: string) => number;
+  policySince: Date;
 }
 
 type Membership = { segmentKey: string; customerId: string };
@@ -102,13 +100,9 @@ type Membership = { segmentKey: string; customerId: string };
 function planCustomer(row: CustomerRow, events: StoredEvent[], currentSegments: string[], ctx: PlanContext) {
   const { now } = ctx;
   const before = [...currentSegments].sort();
-  const derived = derive(row, events, now, ctx.policy, ctx.stats, { segments: before, definitions: ctx.segmentDefs });
+  const derived = derive(row, events, now, ctx.policy, ctx.stats, { segments: before, definitions: ctx.segmentDefs }, ctx.policySince);
   const after = segmentMembership(ctx.segmentDefs, ruleRecordOf(derived, { segments: [], predictions: null, traits: row.traits }));
   const segmentChange = { entered: after.filter((k) => !before.includes(k)), exited: before.filter((k) => !after.includes(k)) };
-  for (const change of derived.changes) {
-    const bound = ctx.notBefore(change.kind);
-    if (change.changed_at.getTime() < bound) change.changed_at = new Date(bound);
-  }
   const segmentsChanged = segmentChange.entered.length + segmentChange.exited.length > 0;
   const changed = derived.changes.length > 0 || segmentsChanged || materiallyDiffers(row, derived);
   const sequence = changed ? row.sequence + 1 : row.sequence;
@@ -178,6 +172,7 @@ export function derive(
   policy: TierPolicy,
   stats: PopulationStats,
   segments: { segments: string[]; definitions: readonly SegmentDefinition[] } = { segments: [], definitions: [] },
+  policySince: Date | null = null,
 ): DerivedState {
   return deriveCustomerState({
     events,
@@ -189,6 +184,7 @@ export function derive(
     segments: segments.segments,
     // Time-based thresholds in segment rules get review instants too.
     segmentRules: segments.definitions.map((d) => d.rule),
+    inForceSince: { policy: policySince, stats: stats.computedAt },
     predictions: null,
   });
 }
