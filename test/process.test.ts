@@ -55,6 +55,7 @@ describe('the tierwise process', () => {
     const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'allkeys-lru']);
     try {
       await eventually(async () => (spawnSync('redis-cli', ['-p', String(port), 'ping']).stdout?.toString().includes('PONG') ? true : undefined));
+      expect(run(['migrate'], env()).status).toBe(0);
       const result = run(['worker'], { ...env(), REDIS_URL: `redis://127.0.0.1:${port}` });
       expect(result.status).toBe(1);
       expect(result.stdout + result.stderr).toMatch(/maxmemory-policy is \\?"allkeys-lru/);
