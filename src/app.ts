@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Deps } from './deps.ts';
@@ -15,6 +15,7 @@ import { policyRoutes } from './api/policy.routes.ts';
 import { webhookRoutes } from './api/webhooks.routes.ts';
 import { reportRoutes } from './api/reports.routes.ts';
 import { segmentRoutes } from './api/segments.routes.ts';
+import { segmentCompatRoutes } from './compat/segment.routes.ts';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -38,19 +39,21 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
 
   const keys = createKeyStore(deps.db, deps.config.TIERWISE_ADMIN_KEY);
   await app.register(healthRoutes, { deps });
+  // Per key (authentication runs first, in onRequest); shared across replicas through Redis, and
+  // one budget per key across /v1 and /compat.
+  const limitPerKey = {
+    hook: 'preHandler' as const,
+    max: deps.config.RATE_LIMIT_MAX,
+    timeWindow: deps.config.RATE_LIMIT_WINDOW_MS,
+    redis: deps.redis,
+    nameSpace: `${deps.config.QUEUE_PREFIX}:ratelimit:`,
+    skipOnError: true,
+    keyGenerator: (request: FastifyRequest) => request.principal?.keyId ?? request.ip,
+    errorResponseBuilder: (_request: FastifyRequest, context: { max: number; after: string }) =>
+      new AppError(429, 'rate_limited', `Rate limit of ${context.max} requests per ${context.after} exceeded for this API key.`),
+  };
   await app.register(async (v1) => {
-    // Per key (authentication runs first, in onRequest); shared across replicas through Redis.
-    await v1.register(rateLimit, {
-      hook: 'preHandler',
-      max: deps.config.RATE_LIMIT_MAX,
-      timeWindow: deps.config.RATE_LIMIT_WINDOW_MS,
-      redis: deps.redis,
-      nameSpace: `${deps.config.QUEUE_PREFIX}:ratelimit:`,
-      skipOnError: true,
-      keyGenerator: (request) => request.principal?.keyId ?? request.ip,
-      errorResponseBuilder: (_request, context) =>
-        new AppError(429, 'rate_limited', `Rate limit of ${context.max} requests per ${context.after} exceeded for this API key.`),
-    });
+    await v1.register(rateLimit, limitPerKey);
     await v1.register(eventRoutes, { deps, keys });
     await v1.register(customerRoutes, { deps, keys });
     await v1.register(apiKeyRoutes, { keys });
@@ -60,5 +63,12 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     await v1.register(reportRoutes, { deps, keys });
     await v1.register(segmentRoutes, { deps, keys });
   });
+  await app.register(
+    async (compat) => {
+      await compat.register(rateLimit, limitPerKey);
+      await compat.register(segmentCompatRoutes, { deps, keys });
+    },
+    { prefix: '/compat/segment' },
+  );
   return app;
 }

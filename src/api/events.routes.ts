@@ -4,7 +4,8 @@ import { z } from 'zod';
 import type { Deps } from '../deps.ts';
 import type { KeyStore } from '../auth/api-keys.ts';
 import { findEvent } from '../store/events.repo.ts';
-import { semanticProblems, toIngestEvents, type IngestContext } from '../pipeline/ingest.prepare.ts';
+import { semanticProblems, type IngestContext } from '../pipeline/ingest.prepare.ts';
+import { enqueueIngest } from './events.enqueue.ts';
 import { requireScope } from './auth.plugin.ts';
 import { acceptedSchema, batchSchema, eventSchema, MAX_BATCH_EVENTS, storedEventSchema, type EventInput } from './events.schemas.ts';
 import { AppError, notFound, validationProblems, problemSchema, validationError, type FieldProblem } from './problem.ts';
@@ -25,21 +26,7 @@ export async function eventRoutes(app: FastifyInstance, { deps, keys }: { deps: 
     }
   }
 
-  async function enqueue(events: EventInput[], ctx: IngestContext): Promise<number> {
-    const waiting = await deps.queues.ingest.getWaitingCount().catch(() => {
-      throw unavailable('The event queue is unreachable; retry shortly.', 5);
-    });
-    if (waiting > deps.config.INGEST_MAX_WAITING) {
-      throw unavailable(`The ingest backlog holds ${waiting} batches; retry shortly.`, 5);
-    }
-    const payload = { receivedAt: ctx.receivedAt.toISOString(), events: toIngestEvents(events, ctx) };
-    // 202 is only sent once Redis holds the job: add() resolves after the write is acknowledged.
-    await deps.queues.ingest.add('ingest', payload).catch(() => {
-      throw unavailable('The event queue is unreachable; nothing was accepted. Retry shortly.', 5);
-    });
-    deps.metrics.eventsAccepted.inc(events.length);
-    return events.length;
-  }
+  const enqueue = (events: EventInput[], ctx: IngestContext) => enqueueIngest(deps, events, ctx);
 
   r.post('/v1/events', {
     schema: {
@@ -98,8 +85,4 @@ export async function eventRoutes(app: FastifyInstance, { deps, keys }: { deps: 
       return event;
     },
   });
-}
-
-function unavailable(detail: string, retryAfterSeconds: number): AppError {
-  return new AppError(503, 'unavailable', detail, undefined, { 'retry-after': String(retryAfterSeconds) });
 }

@@ -64,7 +64,20 @@ const orderEvent = z.strictObject({
   items: z.array(orderItem).max(500).optional(),
 });
 
-const refundEvent = z.strictObject({ ...common, type: z.literal('refund'), order_id: id, amount: decimal({ positive: true }) });
+// A refund gives its amount, or `whole_order: true` when the sender refunds the full order and
+// may not know (or not yet have sent) its amount.
+const refundEvent = z
+  .strictObject({
+    ...common,
+    type: z.literal('refund'),
+    order_id: id,
+    amount: decimal({ positive: true }).optional(),
+    whole_order: z.literal(true).optional().describe('refunds the whole order, whatever its amount; instead of amount'),
+  })
+  .refine((r) => (r.amount === undefined) !== (r.whole_order === undefined), {
+    path: ['amount'],
+    message: 'give either amount (> 0) or whole_order: true',
+  });
 
 const orderCancelledEvent = z.strictObject({ ...common, type: z.literal('order_cancelled'), order_id: id });
 

@@ -16,7 +16,13 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
           'Customer tiering: post order, refund and interaction events; read metrics, RFM scores, tiers, ' +
           'lifecycle stages and churn warnings. Errors are RFC 9457 application/problem+json.',
       },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer' },
+          // The Segment-compatible source: the write key as the user name, empty password.
+          basic: { type: 'http', scheme: 'basic' },
+        },
+      },
       security: [{ bearer: [] }],
     },
     transform: jsonSchemaTransform,

@@ -35,8 +35,8 @@ export function order(at: number | Date, amount: string, over: Partial<OrderEven
   };
 }
 
-export function refund(at: number, orderId: string, amount: string, over: Partial<RefundEvent> = {}): RefundEvent {
-  return { type: 'refund', id: nextId('evt-refund'), customerId: 'c1', occurredAt: day(at), orderId, amount, ...over };
+export function refund(at: number, orderId: string, amount: string | null, over: Partial<RefundEvent> = {}): RefundEvent {
+  return { type: 'refund', id: nextId('evt-refund'), customerId: 'c1', occurredAt: day(at), orderId, amount, wholeOrder: amount === null, ...over };
 }
 
 export function cancel(at: number, orderId: string): OrderCancelledEvent {

@@ -27,7 +27,9 @@ export interface OrderEvent extends EventBase {
 export interface RefundEvent extends EventBase {
   type: 'refund';
   orderId: string;
-  amount: string;
+  /** null for a whole-order refund, whose amount is the order's, known or not when it arrives */
+  amount: string | null;
+  wholeOrder: boolean;
 }
 
 export interface OrderCancelledEvent extends EventBase {

@@ -37,17 +37,21 @@ export function pastEvents(events: StoredEvent[], now: Date): StoredEvent[] {
 
 // Refunds and cancellations are collected before they are applied, so their arrival order (and
 // their occurredAt relative to the order) never matters; those for unknown orders are dropped.
+// A whole-order refund carries no amount (the sender may not know it, or the order may arrive
+// later): it takes the order's net value to 0 whatever the order's amount turns out to be.
 export function resolveOrders(events: StoredEvent[], now: Date): ResolvedOrder[] {
   const firsts = new Map<string, OrderEvent>();
   const refunds = new Map<string, Decimal>();
+  const wholeRefunds = new Set<string>();
   const cancelled = new Set<string>();
   for (const e of pastEvents(events, now)) {
     if (e.type === 'order' && !firsts.has(e.orderId)) firsts.set(e.orderId, e);
-    if (e.type === 'refund') refunds.set(e.orderId, (refunds.get(e.orderId) ?? ZERO).plus(money(e.amount)));
+    if (e.type === 'refund' && e.wholeOrder) wholeRefunds.add(e.orderId);
+    if (e.type === 'refund' && e.amount !== null) refunds.set(e.orderId, (refunds.get(e.orderId) ?? ZERO).plus(money(e.amount)));
     if (e.type === 'order_cancelled') cancelled.add(e.orderId);
   }
   return [...firsts.values()].map((o) => {
-    const net = floorAtZero(money(o.amount).minus(refunds.get(o.orderId) ?? ZERO));
+    const net = wholeRefunds.has(o.orderId) ? ZERO : floorAtZero(money(o.amount).minus(refunds.get(o.orderId) ?? ZERO));
     const isCancelled = cancelled.has(o.orderId);
     return {
       id: o.id,

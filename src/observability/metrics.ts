@@ -15,6 +15,12 @@ export function createMetrics() {
     eventsRejected: counter('tierwise_events_rejected_total', 'Events in requests refused by validation'),
     eventsStored: counter('tierwise_events_stored_total', 'Events stored by the ingest worker'),
     eventsDuplicate: counter('tierwise_events_duplicate_total', 'Events ignored because their id (or order id) was already stored'),
+    segmentReceived: counter('tierwise_segment_messages_received_total', 'Segment/RudderStack messages received, by message type', ['type']),
+    segmentSkipped: counter(
+      'tierwise_segment_messages_skipped_total',
+      'Segment/RudderStack messages not stored, by type and reason (anonymous: only an anonymousId; malformed; not_stored: page, screen, group, alias)',
+      ['type', 'reason'],
+    ),
     recomputeDuration: new Histogram({
       name: 'tierwise_recompute_duration_seconds',
       help: 'Time to recompute one batch of customers',

@@ -101,7 +101,7 @@ export function toStoredEvent(row: EventRow): StoredEvent {
         items: d.items ?? [],
       };
     case 'refund':
-      return { ...base, type: 'refund', orderId: d.order_id, amount: d.amount };
+      return { ...base, type: 'refund', orderId: d.order_id, amount: d.amount ?? null, wholeOrder: d.whole_order === true };
     case 'order_cancelled':
       return { ...base, type: 'order_cancelled', orderId: d.order_id };
     case 'interaction':

@@ -20,14 +20,16 @@ const buyersAsOf = (now: Date) => sql`
     select customer_id, order_id, occurred_at, (data ->> 'amount')::numeric as amount
     from events where type = 'order' and occurred_at <= ${now}
   ), refunds as (
-    select customer_id, order_id, sum((data ->> 'amount')::numeric) as refunded
+    select customer_id, order_id, coalesce(sum((data ->> 'amount')::numeric), 0) as refunded,
+      bool_or(coalesce((data ->> 'whole_order')::boolean, false)) as whole_order
     from events where type = 'refund' and occurred_at <= ${now}
     group by 1, 2
   ), counted as (
     select o.customer_id, o.occurred_at, o.amount - coalesce(r.refunded, 0) as net
     from orders o
     left join refunds r using (customer_id, order_id)
-    where o.amount - coalesce(r.refunded, 0) > 0
+    -- a whole-order refund (no amount) takes the order's net value to 0, as in the domain
+    where o.amount - coalesce(r.refunded, 0) > 0 and r.whole_order is not true
       and not exists (
         select 1 from events c
         where c.type = 'order_cancelled' and c.customer_id = o.customer_id

@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { mapMessage, type Mapped } from './segment.map.ts';
+import { prepareMessages } from './segment.prepare.ts';
+import { correctTimestamp } from './segment.time.ts';
+
+const RECEIVED = new Date('2026-06-01T12:00:00.000Z');
+const ctx = { receivedAt: RECEIVED };
+const track = (event: string, properties: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) => ({
+  type: 'track', messageId: 'm-1', userId: 'u-1', event, properties, timestamp: '2026-06-01T11:00:00.000Z', ...extra,
+});
+const eventOf = (m: Mapped) => (m.kind === 'event' ? m.event : m);
+
+describe('mapMessage: Segment spec messages to our events', () => {
+  const cases: [string, unknown, Record<string, unknown>][] = [
+    ['Order Completed → order (total is the amount)', track('Order Completed', {
+      order_id: 'o-1', total: 27.5, revenue: 25, discount: 2.5, coupon: 'SUMMER', currency: 'usd', channel: 'web',
+      products: [{ product_id: 'p-1', sku: 'SKU-1', category: 'Shoes', price: 12.5, quantity: 2 }, { product_id: 7, price: '0.5' }],
+    }), {
+      id: 'm-1', type: 'order', customer_id: 'u-1', occurred_at: '2026-06-01T11:00:00.000Z', order_id: 'o-1', amount: '27.5',
+      discount_amount: '2.5', currency: 'USD', channel: 'online',
+      items: [{ sku: 'SKU-1', category: 'Shoes', quantity: 2, unit_price: '12.5' }, { sku: '7', unit_price: '0.5' }],
+      properties: { order_id: 'o-1', total: 27.5, revenue: 25, discount: 2.5, coupon: 'SUMMER', currency: 'usd', channel: 'web', event: 'Order Completed' },
+    }],
+    ['revenue when there is no total', track('Order Completed', { order_id: 'o', revenue: 10 }), { amount: '10' }],
+    ['Σ price × quantity when neither is given', track('Order Completed', { order_id: 'o', products: [{ price: 2.25, quantity: 2 }, { price: 1 }] }), { amount: '5.5' }],
+    ['float noise is rounded to 4 decimals', track('Order Completed', { order_id: 'o', total: 0.1 + 0.2 }), { amount: '0.3' }],
+    ['a negated discount is a discount', track('Order Completed', { order_id: 'o', total: 9, discount: -1 }), { discount_amount: '1' }],
+    ['context.channel gives the channel', track('Order Completed', { order_id: 'o', total: 1 }, { context: { channel: 'pos' } }), { channel: 'store' }],
+    ['the library channel mobile is app', track('Order Completed', { order_id: 'o', total: 1 }, { channel: 'mobile' }), { channel: 'app' }],
+    ['an unknown channel name is other', track('Order Completed', { order_id: 'o', total: 1, channel: 'kiosk' }), { channel: 'other' }],
+    ['Order Refunded with a total → refund of that amount', track('Order Refunded', { order_id: 'o', total: 5 }), { type: 'refund', order_id: 'o', amount: '5' }],
+    ['Order Refunded without an amount → whole order', track('Order Refunded', { order_id: 'o' }), { type: 'refund', order_id: 'o', whole_order: true }],
+    ['Order Cancelled → order_cancelled', track('Order Cancelled', { order_id: 42 }), { type: 'order_cancelled', order_id: '42' }],
+    ['Email Opened', track('Email Opened', { email_id: 'e' }), { type: 'interaction', kind: 'email_open' }],
+    ['Email Link Clicked', track('Email Link Clicked'), { kind: 'email_click' }],
+    ['Product Viewed', track('Product Viewed'), { kind: 'site_visit' }],
+    ['Complaint Filed', track('Complaint Filed'), { kind: 'complaint' }],
+    ['Ticket Created', track('Ticket Created'), { kind: 'support_ticket' }],
+    ['Survey Submitted keeps a 1–5 rating', track('Survey Submitted', { rating: 2 }), { kind: 'survey', satisfaction: 2 }],
+    ['names match without case or underscores', track('survey_submitted', { rating: 4 }), { kind: 'survey', satisfaction: 4 }],
+    ['other tracks → other, keeping the name', track('Wishlist Shared', { list: 'x' }), { kind: 'other', properties: { list: 'x', event: 'Wishlist Shared' } }],
+    ['identify → customer traits', {
+      type: 'identify', messageId: 'm-2', userId: 17, timestamp: '2026-06-01T10:00:00Z',
+      traits: { email: 'a@example.com', firstName: 'Ada', lastName: 'L', address: { city: 'Paris', country: 'FR' }, createdAt: '2025-01-02T00:00:00Z', plan: 'pro' },
+    }, {
+      id: 'm-2', type: 'customer', customer_id: '17',
+      traits: { email: 'a@example.com', firstName: 'Ada', lastName: 'L', name: 'Ada L', address: { city: 'Paris', country: 'FR' }, city: 'Paris', country: 'FR', signup_at: '2025-01-02T00:00:00.000Z', plan: 'pro' },
+    }],
+    ['identify traits from context.traits', { type: 'identify', userId: 'u', messageId: 'm', context: { traits: { name: 'Bo' } } }, { traits: { name: 'Bo' } }],
+  ];
+  it.each(cases)('%s', (_name, raw, expected) => {
+    expect(eventOf(mapMessage(raw, ctx))).toMatchObject(expected);
+  });
+
+  const skips: [string, unknown, string][] = [
+    ['only an anonymousId', { ...track('Order Completed', { order_id: 'o', total: 1 }), userId: undefined, anonymousId: 'a-1' }, 'anonymous'],
+    ['no identity at all', { type: 'track', event: 'X', messageId: 'm' }, 'malformed'],
+    ['not an object', 'hello', 'malformed'],
+    ['an unknown type', { type: 'purchase', userId: 'u' }, 'malformed'],
+    ['a track without a name', { type: 'track', userId: 'u' }, 'malformed'],
+    ['a bad timestamp', { ...track('X'), timestamp: 'yesterday' }, 'malformed'],
+    ['over 32 KB', track('X', { blob: 'x'.repeat(33 * 1024) }), 'malformed'],
+    ['page', { type: 'page', userId: 'u', name: 'Home' }, 'not_stored'],
+    ['screen', { type: 'screen', userId: 'u' }, 'not_stored'],
+    ['group', { type: 'group', userId: 'u', groupId: 'g' }, 'not_stored'],
+    ['alias', { type: 'alias', userId: 'u', previousId: 'a' }, 'not_stored'],
+  ];
+  it.each(skips)('skips %s', (_name, raw, reason) => {
+    const mapped = mapMessage(raw, ctx);
+    expect(mapped.kind === 'skip' && mapped.reason).toBe(reason);
+  });
+
+  it('takes the type from the path for /v1/track and the like', () => {
+    const { type: _type, ...untyped } = track('Email Opened');
+    expect(eventOf(mapMessage(untyped, ctx, 'track'))).toMatchObject({ type: 'interaction', kind: 'email_open' });
+  });
+
+  it('uses a content hash as the id when there is no messageId, so a resent copy dedupes', () => {
+    const { messageId: _id, ...anonymousId } = track('Email Opened');
+    const a = eventOf(mapMessage(anonymousId, ctx));
+    expect(a.id).toMatch(/^segment-[0-9a-f]{40}$/);
+    expect(eventOf(mapMessage({ ...anonymousId }, ctx)).id).toBe(a.id);
+  });
+});
+
+describe('correctTimestamp: receivedAt − (sentAt − originalTimestamp)', () => {
+  const cases: [string, Record<string, string>, string | undefined, string | null][] = [
+    ['a device clock 1 h fast is corrected', { timestamp: '2026-06-01T12:59:00Z' }, '2026-06-01T13:00:00Z', '2026-06-01T11:59:00.000Z'],
+    ['the message sentAt wins over the batch one', { originalTimestamp: '2026-06-01T09:00:00Z', sentAt: '2026-06-01T10:00:00Z' }, '2026-06-01T13:00:00Z', '2026-06-01T11:00:00.000Z'],
+    ['an upstream receivedAt is kept', { originalTimestamp: '2026-05-01T09:00:00Z', sentAt: '2026-05-01T09:00:10Z', receivedAt: '2026-05-01T08:00:10Z' }, undefined, '2026-05-01T08:00:00.000Z'],
+    ['timestamp next to originalTimestamp is already corrected', { timestamp: '2025-01-01T00:00:00Z', originalTimestamp: '2026-06-01T11:00:00Z' }, '2026-06-01T11:00:01Z', '2025-01-01T00:00:00.000Z'],
+    ['without sentAt the device time is kept', { timestamp: '2026-06-01T11:00:00Z' }, undefined, '2026-06-01T11:00:00.000Z'],
+    ['without any time the message happened on receipt', {}, '2026-06-01T11:00:00Z', '2026-06-01T12:00:00.000Z'],
+    ['an unparseable instant is refused', { timestamp: 'soon' }, undefined, null],
+  ];
+  it.each(cases)('%s', (_name, message, sentAt, expected) => {
+    expect(correctTimestamp(message, sentAt, RECEIVED)?.toISOString() ?? null).toBe(expected);
+  });
+});
+
+describe('prepareMessages: the same validation as POST /v1/events/batch, message by message', () => {
+  it('skips what our event schema refuses and keeps the rest', () => {
+    const prepared = prepareMessages([
+      track('Order Completed', { order_id: 'o-1', total: 10 }, { messageId: 'ok' }),
+      track('Order Completed', { order_id: 'o-2', total: 10, currency: 'EUR' }, { messageId: 'eur' }),
+      track('Order Completed', { order_id: 'o-3', total: -1 }, { messageId: 'negative' }),
+      track('Order Completed', { total: 3 }, { messageId: 'no-order-id' }),
+      track('Email Opened', {}, { messageId: 'future', timestamp: '2026-06-01T13:00:00Z' }),
+      { type: 'identify', userId: 'u', messageId: 'bad-email', traits: { email: 42 } },
+    ], { receivedAt: RECEIVED, currency: 'USD' });
+    expect(prepared.events.map((e) => e.id)).toEqual(['ok']);
+    expect(prepared.outcomes.map((o) => o.skipped)).toEqual([null, 'malformed', 'malformed', 'malformed', 'malformed', 'malformed']);
+    expect(prepared.outcomes[1]!.detail).toMatch(/currency/);
+  });
+});
