@@ -8,7 +8,7 @@ const ctx = { receivedAt: RECEIVED };
 const track = (event: string, properties: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) => ({
   type: 'track', messageId: 'm-1', userId: 'u-1', event, properties, timestamp: '2026-06-01T11:00:00.000Z', ...extra,
 });
-const eventOf = (m: Mapped) => (m.kind === 'event' ? m.event : m);
+const eventOf = (m: Mapped): Record<string, unknown> => (m.kind === 'event' ? m.event : m);
 
 describe('mapMessage: Segment spec messages to our events', () => {
   const cases: [string, unknown, Record<string, unknown>][] = [
