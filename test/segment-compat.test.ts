@@ -2,7 +2,8 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Analytics as SegmentAnalytics } from '@segment/analytics-node';
 import RudderAnalytics from '@rudderstack/rudder-sdk-node';
-import { auth, settle, startService, type TestService } from './harness.ts';
+import { refreshPopulationStats } from '../src/store/stats.repo.ts';
+import { auth, eventually, settle, startService, type TestService } from './harness.ts';
 
 const DAY = 86_400_000;
 const ago = (days: number) => new Date(Date.now() - days * DAY);
@@ -30,6 +31,15 @@ describe('Segment/RudderStack-compatible source, driven by the real SDKs', () =>
       .reduce((sum, v) => sum + v.value, 0);
   const post = (path: string, body: string | Buffer, headers: Record<string, string>) =>
     fetch(`${base}/compat/segment${path}`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
+
+  const rescore = async () => {
+    const started = await svc.app.inject({ method: 'POST', url: '/v1/rescore', headers: auth() });
+    expect(started.statusCode).toBe(202);
+    await eventually(async () => {
+      const job = (await svc.app.inject({ method: 'GET', url: `/v1/jobs/${started.json().job_id}`, headers: auth() })).json();
+      return job.status === 'completed' ? true : undefined;
+    }, 30_000, 'the rescore job');
+  };
 
   beforeAll(async () => {
     svc = await startService();
@@ -94,7 +104,6 @@ describe('Segment/RudderStack-compatible source, driven by the real SDKs', () =>
     expect(seg1.traits).toMatchObject({ email: 'ada@example.com', name: 'Ada L', city: 'Lyon', country: 'FR', plan: 'gold' });
     expect(seg1.metrics).toMatchObject({ order_count: 2, net_revenue: '130.5', interactions_90d: 3, satisfaction_avg: 5, distinct_categories: 2 });
     expect(seg1.lifecycle_stage).toBe('active');
-    expect(seg1.tier).not.toBeNull();
 
     const seg2 = await customer('seg-2');
     expect(seg2.metrics).toMatchObject({ order_count: 0, net_revenue: '0' });
@@ -117,20 +126,28 @@ describe('Segment/RudderStack-compatible source, driven by the real SDKs', () =>
     expect(await counter('segmentReceived', { type: 'identify' })).toBe(2);
     expect((await svc.app.inject({ method: 'GET', url: '/v1/events/seg-1-w1', headers: auth() })).json()).toMatchObject({ type: 'interaction', kind: 'other', properties: { event: 'Wishlist Shared' } });
 
-    // The same events through our own API give the same tiers: the mapping changes nothing downstream.
+    // The same events through our own API give the same tiers: the mapping changes nothing
+    // downstream. Their instants are the stored (skew-corrected) ones, to the millisecond.
+    const at = async (id: string) => (await svc.app.inject({ method: 'GET', url: `/v1/events/${id}`, headers: auth() })).json().occurred_at;
     const native = await svc.app.inject({
       method: 'POST', url: '/v1/events/batch', headers: auth(),
       payload: { events: [
-        { id: 'n-1', type: 'order', customer_id: 'native-seg-1', occurred_at: ago(40).toISOString(), order_id: 'o1', amount: '100', items: [{ category: 'shoes', unit_price: '100', quantity: 1 }] },
-        { id: 'n-2', type: 'order', customer_id: 'native-seg-1', occurred_at: ago(10).toISOString(), order_id: 'o2', amount: '50.5', discount_amount: '5', items: [{ category: 'bags', unit_price: '50.5', quantity: 1 }] },
-        { id: 'n-3', type: 'refund', customer_id: 'native-seg-1', occurred_at: ago(9).toISOString(), order_id: 'o2', amount: '20' },
+        { id: 'n-1', type: 'order', customer_id: 'native-seg-1', occurred_at: await at('seg-1-o1'), order_id: 'o1', amount: '100', items: [{ category: 'shoes', unit_price: '100', quantity: 1 }] },
+        { id: 'n-2', type: 'order', customer_id: 'native-seg-1', occurred_at: await at('seg-1-o2'), order_id: 'o2', amount: '50.5', discount_amount: '5', items: [{ category: 'bags', unit_price: '50.5', quantity: 1 }] },
+        { id: 'n-3', type: 'refund', customer_id: 'native-seg-1', occurred_at: await at('seg-1-r2'), order_id: 'o2', amount: '20' },
       ] },
     });
     expect(native.statusCode).toBe(202);
     await settle(svc, 20);
+    // The population statistics, computed in SQL from the stored events, agree with the domain:
+    // the order with a whole-order refund (seg-2) makes no buyer.
+    expect((await refreshPopulationStats(svc.deps.db, new Date())).buyers).toBe(4);
+    // Tiers depend on those statistics: rescore everyone against one version before comparing.
+    await rescore();
     const mirror = await customer('native-seg-1');
     const again = await customer('seg-1');
     expect(mirror.metrics.net_revenue).toBe(again.metrics.net_revenue);
+    expect(again.tier).not.toBeNull();
     expect(mirror.tier).toBe(again.tier);
     expect(mirror.rfm_segment).toBe(again.rfm_segment);
   });
@@ -187,6 +204,18 @@ describe('Segment/RudderStack-compatible source, driven by the real SDKs', () =>
     expect((await customer('size-1')).metrics).toMatchObject({ interactions_90d: 2 });
   });
 
+  it('takes whole-order refunds through our own API too, and refuses a refund with neither or both', async () => {
+    const event = (id: string, extra: Record<string, unknown>) => ({ id, type: 'refund', customer_id: 'w-1', occurred_at: ago(1).toISOString(), order_id: 'w', ...extra });
+    const send = (events: unknown[]) => svc.app.inject({ method: 'POST', url: '/v1/events/batch', headers: auth(), payload: { events } });
+    const refused = await send([event('w-bad-1', {}), event('w-bad-2', { amount: '5', whole_order: true })]);
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json().errors.map((e: { path: string }) => e.path)).toEqual(['events[0].amount', 'events[1].amount']);
+    const order = { id: 'w-o', type: 'order', customer_id: 'w-1', occurred_at: ago(2).toISOString(), order_id: 'w', amount: '70' };
+    expect((await send([order, event('w-r', { whole_order: true })])).statusCode).toBe(202);
+    await settle(svc, 25);
+    expect((await customer('w-1')).metrics).toMatchObject({ order_count: 0, net_revenue: '0' });
+  });
+
   it('answers 401 without a valid write key, 403 without events:write, 400 for a malformed request', async () => {
     const batch = JSON.stringify({ batch: [] });
     const wrong = await post('/v1/batch', batch, { authorization: basic('not-a-key') });
@@ -199,6 +228,9 @@ describe('Segment/RudderStack-compatible source, driven by the real SDKs', () =>
     // The write key in the body, as the Segment HTTP API also allows, and a Bearer key.
     expect((await post('/v1/batch', JSON.stringify({ batch: [], writeKey }), {})).status).toBe(200);
     expect((await post('/v1/identify', JSON.stringify({ userId: 'b-1', traits: {} }), { authorization: `Bearer ${writeKey}` })).status).toBe(200);
+    for (const type of ['page', 'screen', 'group', 'alias']) {
+      expect((await post(`/v1/${type}`, JSON.stringify({ userId: 'b-1', name: 'x' }), { authorization: basic(writeKey) })).status, type).toBe(200);
+    }
 
     const notJson = await post('/v1/batch', '{"batch": [', { authorization: basic(writeKey) });
     expect(notJson.status).toBe(400);
