@@ -112,4 +112,17 @@ describe('prepareMessages: the same validation as POST /v1/events/batch, message
     expect(prepared.outcomes.map((o) => o.skipped)).toEqual([null, 'malformed', 'malformed', 'malformed', 'malformed', 'malformed']);
     expect(prepared.outcomes[1]!.detail).toMatch(/currency/);
   });
+
+  const refused: [string, unknown, RegExp][] = [
+    ['an order_id that is an object', track('Order Completed', { order_id: { id: 1 }, total: 1 }), /order_id/],
+    ['an order without any amount', track('Order Completed', { order_id: 'o' }), /amount/],
+    ['an amount with more than 4 decimals', track('Order Completed', { order_id: 'o', total: '1.23456' }), /amount/],
+    ['a refund of a negative total', track('Order Refunded', { order_id: 'o', total: -5 }), /amount/],
+    ['a cancellation without an order_id', track('Order Cancelled'), /order_id/],
+  ];
+  it.each(refused)('skips %s as malformed, naming the field', (_name, raw, field) => {
+    const prepared = prepareMessages([raw], { receivedAt: RECEIVED, currency: 'USD' });
+    expect(prepared.events).toEqual([]);
+    expect(prepared.outcomes[0]).toMatchObject({ skipped: 'malformed', detail: expect.stringMatching(field) });
+  });
 });

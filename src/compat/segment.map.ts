@@ -62,7 +62,8 @@ export function mapMessage(raw: unknown, ctx: MapContext, pathType?: MessageType
   if (occurredAt === null) return skip('malformed', 'timestamp, originalTimestamp, sentAt and receivedAt must be ISO 8601 instants');
   const common = { id: message.messageId ?? contentId(raw), customer_id: userId, occurred_at: occurredAt.toISOString() };
   if (type === 'identify') {
-    const traits = message.traits ?? (message.context?.traits as Props | undefined) ?? {};
+    const contextTraits = message.context?.traits;
+    const traits = message.traits ?? (isRecord(contextTraits) ? contextTraits : {});
     return { kind: 'event', type, event: { ...common, type: 'customer', traits: mapTraits(traits) } };
   }
   if (message.event === undefined || message.event.trim() === '') return skip('malformed', 'event (the track name) is required');
@@ -72,7 +73,8 @@ export function mapMessage(raw: unknown, ctx: MapContext, pathType?: MessageType
 function mapTrack(message: SegmentMessage, name: string): Props {
   const props: Props = message.properties ?? {};
   const known = TRACKS[nameKey(name)];
-  const orderId = props.order_id === undefined ? undefined : String(props.order_id);
+  // Order ids are opaque strings; a number is taken as its decimal form, anything else is missing.
+  const orderId = typeof props.order_id === 'string' || typeof props.order_id === 'number' ? String(props.order_id) : undefined;
   switch (known?.kind) {
     case 'order':
       return definedOnly({
@@ -121,6 +123,8 @@ function storedProperties(name: string, props: Props): Props {
 function contentId(raw: object): string {
   return `segment-${createHash('sha256').update(JSON.stringify(raw)).digest('hex').slice(0, 40)}`;
 }
+
+const isRecord = (v: unknown): v is Props => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function definedOnly(event: Props): Props {
   return Object.fromEntries(Object.entries(event).filter(([, v]) => v !== undefined));
