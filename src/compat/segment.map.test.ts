@@ -70,6 +70,13 @@ describe('mapMessage: Segment spec messages to our events', () => {
     expect(mapped.kind === 'skip' && mapped.reason).toBe(reason);
   });
 
+  it("extends each message's context with the batch's", () => {
+    const order = track('Order Completed', { order_id: 'o', total: 1 }, { context: { ip: '1.2.3.4' } });
+    expect(eventOf(mapMessage(order, { ...ctx, context: { channel: 'marketplace' } }))).toMatchObject({ channel: 'marketplace' });
+    const own = track('Order Completed', { order_id: 'o', total: 1 }, { context: { channel: 'store' } });
+    expect(eventOf(mapMessage(own, { ...ctx, context: { channel: 'marketplace' } }))).toMatchObject({ channel: 'store' });
+  });
+
   it('takes the type from the path for /v1/track and the like', () => {
     const { type: _type, ...untyped } = track('Email Opened');
     expect(eventOf(mapMessage(untyped, ctx, 'track'))).toMatchObject({ type: 'interaction', kind: 'email_open' });

@@ -18,6 +18,8 @@ export interface MapContext {
   receivedAt: Date;
   /** the batch's `sentAt`, for messages without their own */
   sentAt?: string | undefined;
+  /** the batch's `context`, which every message's own `context` extends */
+  context?: Props | undefined;
 }
 
 // Spec event names (e-commerce v2, email, live chat, mobile), matched without regard to case,
@@ -52,7 +54,7 @@ export function mapMessage(raw: unknown, ctx: MapContext, pathType?: MessageType
     const issue = parsed.error.issues[0]!;
     return skip('malformed', `${issue.path.join('.') || 'message'}: ${issue.message}`);
   }
-  const message = parsed.data;
+  const message = ctx.context ? { ...parsed.data, context: { ...ctx.context, ...parsed.data.context } } : parsed.data;
   const userId = message.userId === null || message.userId === undefined ? '' : String(message.userId).trim();
   if (userId === '') {
     const anonymous = message.anonymousId !== null && message.anonymousId !== undefined && String(message.anonymousId) !== '';

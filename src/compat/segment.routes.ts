@@ -35,10 +35,10 @@ export async function segmentCompatRoutes(app: FastifyInstance, { deps, keys }: 
   const auth = segmentAuth(keys);
 
   /** 200 only once the job is in Redis; skipped messages are counted, never a reason to refuse. */
-  async function ingest(request: FastifyRequest, messages: unknown[], sentAt: unknown, pathType?: MessageType) {
+  async function ingest(request: FastifyRequest, messages: unknown[], batch: { sentAt?: unknown; context?: Record<string, unknown> }, pathType?: MessageType) {
     const receivedAt = deps.clock.now();
-    const batchSentAt = typeof sentAt === 'string' ? sentAt : undefined;
-    const prepared = prepareMessages(messages, { receivedAt, sentAt: batchSentAt, currency: deps.config.CURRENCY }, pathType);
+    const sentAt = typeof batch.sentAt === 'string' ? batch.sentAt : undefined;
+    const prepared = prepareMessages(messages, { receivedAt, sentAt, context: batch.context, currency: deps.config.CURRENCY }, pathType);
     if (prepared.events.length > 0) {
       await enqueueIngest(deps, prepared.events, { receivedAt, currency: deps.config.CURRENCY, pathPrefix: '' });
     }
@@ -66,7 +66,7 @@ export async function segmentCompatRoutes(app: FastifyInstance, { deps, keys }: 
     bodyLimit: MAX_BATCH_BYTES,
     onRequest: auth.onRequest,
     preValidation: auth.preValidation,
-    handler: async (request) => ingest(request, request.body.batch, request.body.sentAt),
+    handler: async (request) => ingest(request, request.body.batch, request.body),
   });
 
   for (const { type, operationId } of SINGLE) {
@@ -82,7 +82,7 @@ export async function segmentCompatRoutes(app: FastifyInstance, { deps, keys }: 
       bodyLimit: MAX_MESSAGE_BYTES,
       onRequest: auth.onRequest,
       preValidation: auth.preValidation,
-      handler: async (request) => ingest(request, [request.body], undefined, type),
+      handler: async (request) => ingest(request, [request.body], {}, type),
     });
   }
 }
