@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { pAlive } from './bgnbd.ts';
 import { CDNOW_BGNBD, CDNOW_GAMMA_GAMMA, loadCdnowSummary } from './model.fixtures.ts';
-import { compressRows, fitModel, predictCustomer, summarizeOrders, type ModelParams } from './predictions.ts';
+import type { ResolvedOrder } from './metrics.orders.ts';
+import { compressRows, fitModel, modelPurchases, predictCustomer, summarizeOrders, type ModelParams } from './predictions.ts';
 import { DAY_MS } from './time.ts';
 
 const at = (iso: string) => new Date(iso);
@@ -27,6 +28,22 @@ describe('summarizeOrders', () => {
     const s = summarizeOrders(orders, at(asOf));
     if (expected === null) expect(s).toBeNull();
     else expect(s).toMatchObject(expected);
+  });
+});
+
+describe('modelPurchases', () => {
+  const resolved = (over: Partial<ResolvedOrder>): ResolvedOrder => ({
+    id: 'e', orderId: 'o', occurredAt: at('2026-01-01T00:00:00Z'), amount: '10', net: '10', cancelled: false, counted: true,
+    discounted: false, channel: null, region: null, items: [], ...over,
+  });
+  it.each([
+    ['a counted order', resolved({}), true],
+    ['a free order (amount 0)', resolved({ amount: '0', net: '0', counted: false }), true],
+    ['a cancelled free order', resolved({ amount: '0', net: '0', counted: false, cancelled: true }), false],
+    ['a fully refunded order', resolved({ net: '0', counted: false }), false],
+    ['a cancelled order', resolved({ cancelled: true, counted: false }), false],
+  ])('%s: %s', (_name, order, kept) => {
+    expect(modelPurchases([order])).toHaveLength(kept ? 1 : 0);
   });
 });
 

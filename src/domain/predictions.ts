@@ -5,6 +5,8 @@
 import { conditionalExpectedPurchases, fitBgNbd, pAlive, pAliveFallsBelowAt, type BgNbdParams, type RfmRow } from './bgnbd.ts';
 import { customerLifetimeValue } from './clv.ts';
 import { expectedAverageSpend, fitGammaGamma, type GammaGammaParams, type SpendRow } from './gamma-gamma.ts';
+import type { StoredEvent } from './events.types.ts';
+import { resolveOrders, type ResolvedOrder } from './metrics.orders.ts';
 import { money, sumMoney } from './money.ts';
 import type { Predictions } from './rules.fields.ts';
 import { DAY_MS } from './time.ts';
@@ -90,6 +92,20 @@ export function predictCustomer(
     },
     pAliveBelowAt: pAliveCrossing(bgnbd, s, pAliveBelow, now),
   };
+}
+
+/**
+ * The model's purchases: counted orders plus orders of amount 0. A free order (a sample, a 100%
+ * voucher) still shows the customer is alive, and the CDNOW data the model is checked against has
+ * such purchases; cancelled and fully refunded orders do not count. Spend uses the net value.
+ */
+export function modelPurchases(orders: readonly ResolvedOrder[]): ResolvedOrder[] {
+  return orders.filter((o) => o.counted || (!o.cancelled && money(o.amount).isZero()));
+}
+
+/** predictCustomer over a customer's stored events as of now; null without a fit */
+export function predictFromEvents(fit: ModelParams | null, events: StoredEvent[], now: Date, pAliveBelow: number): PredictionResult | null {
+  return fit ? predictCustomer(fit, modelPurchases(resolveOrders(events, now)), now, pAliveBelow) : null;
 }
 
 // T moves in whole days, so the crossing is the first UTC midnight at which P(alive) < threshold.
