@@ -39,15 +39,76 @@ function lnTermsFor(p: BgNbdParams, x: number): number {
   return a1 + a2;
 }
 
-export function bgnbdLogLikelihood(p: BgNbdParams, rows: readonly RfmRow[]): number {
-  const byX = new Map<number, number>();
+/**
+ * The rows as typed arrays of indices into their distinct x, t_x and T values, so one likelihood
+ * evaluation costs a few lnΓ and logs per distinct value and one exp + log1p per row.
+ */
+interface PreparedRows {
+  xs: Float64Array;
+  txs: Float64Array;
+  Ts: Float64Array;
+  xIndex: Uint32Array;
+  txIndex: Uint32Array;
+  TIndex: Uint32Array;
+  weight: Float64Array;
+}
+
+function prepare(rows: readonly RfmRow[]): PreparedRows {
+  const distinct = (values: number[]) => {
+    const list = [...new Set(values)];
+    const index = new Map(list.map((v, i) => [v, i]));
+    return { values: Float64Array.from(list), indexOf: (v: number) => index.get(v)! };
+  };
+  const x = distinct(rows.map((r) => r.x));
+  const tx = distinct(rows.map((r) => r.t_x));
+  const T = distinct(rows.map((r) => r.T));
+  return {
+    xs: x.values,
+    txs: tx.values,
+    Ts: T.values,
+    xIndex: Uint32Array.from(rows, (r) => x.indexOf(r.x)),
+    txIndex: Uint32Array.from(rows, (r) => tx.indexOf(r.t_x)),
+    TIndex: Uint32Array.from(rows, (r) => T.indexOf(r.T)),
+    weight: Float64Array.from(rows, (r) => r.weight),
+  };
+}
+
+// Same terms as bgnbdRowLogLikelihood, with ln(e^A3 + e^A4) = max + log1p(e^−|A3 − A4|).
+function preparedLogLikelihood(p: BgNbdParams, d: PreparedRows): number {
+  const lnAlphaT = d.Ts.map((T) => Math.log(p.alpha + T));
+  const lnAlphaTx = d.txs.map((t) => Math.log(p.alpha + t));
+  const common = d.xs.map((x) => lnTermsFor(p, x));
+  const lnDropout = d.xs.map((x) => (x === 0 ? Number.NEGATIVE_INFINITY : Math.log(p.a) - Math.log(p.b + x - 1)));
   let total = 0;
-  for (const row of rows) {
-    let ln = byX.get(row.x);
-    if (ln === undefined) byX.set(row.x, (ln = lnTermsFor(p, row.x)));
-    total += row.weight * bgnbdRowLogLikelihood(p, row.x, row.t_x, row.T, ln);
+  for (let i = 0; i < d.weight.length; i++) {
+    const xi = d.xIndex[i]!;
+    const rx = p.r + d.xs[xi]!;
+    const a3 = -rx * lnAlphaT[d.TIndex[i]!]!;
+    const a4 = lnDropout[xi]! - rx * lnAlphaTx[d.txIndex[i]!]!;
+    const top = a3 > a4 ? a3 : a4;
+    const rest = a4 === Number.NEGATIVE_INFINITY ? 0 : Math.log1p(Math.exp(-Math.abs(a3 - a4)));
+    total += d.weight[i]! * (common[xi]! + top + rest);
   }
   return total;
+}
+
+export function bgnbdLogLikelihood(p: BgNbdParams, rows: readonly RfmRow[]): number {
+  return preparedLogLikelihood(p, prepare(rows));
+}
+
+const COARSE_ABOVE = 5_000;
+
+function coarsen(rows: readonly RfmRow[]): RfmRow[] {
+  const merged = new Map<string, RfmRow>();
+  for (const r of rows) {
+    const t_x = Math.round(r.t_x);
+    const T = Math.max(Math.round(r.T), t_x);
+    const key = `${r.x}|${t_x}|${T}`;
+    const row = merged.get(key);
+    if (row) row.weight += r.weight;
+    else merged.set(key, { x: r.x, t_x, T, weight: r.weight });
+  }
+  return [...merged.values()];
 }
 
 export interface FitOutcome<P> {
@@ -61,10 +122,15 @@ export interface FitOutcome<P> {
 // per customer so the tolerances mean the same for 2,000 and 1,000,000 customers.
 export function fitBgNbd(rows: readonly RfmRow[]): FitOutcome<BgNbdParams> {
   const n = rows.reduce((s, r) => s + r.weight, 0);
+  const data = prepare(rows);
   const toParams = ([r, alpha, a, b]: number[]) => ({ r: Math.exp(r!), alpha: Math.exp(alpha!), a: Math.exp(a!), b: Math.exp(b!) });
-  const result = minimize((v) => -bgnbdLogLikelihood(toParams(v), rows) / n, [0, 0, 0, 0]);
+  // Many distinct rows: start from the optimum on whole weeks (a few thousand rows, close to the
+  // same optimum), so the exact data only has to refine it.
+  const coarse = rows.length > COARSE_ABOVE ? prepare(coarsen(rows)) : null;
+  const start = coarse ? minimize((v) => -preparedLogLikelihood(toParams(v), coarse) / n, [0, 0, 0, 0]).x : [0, 0, 0, 0];
+  const result = minimize((v) => -preparedLogLikelihood(toParams(v), data) / n, start, coarse ? { step: 0.05 } : {});
   const params = toParams(result.x);
-  return { params, log_likelihood: bgnbdLogLikelihood(params, rows), iterations: result.iterations, converged: result.converged };
+  return { params, log_likelihood: preparedLogLikelihood(params, data), iterations: result.iterations, converged: result.converged };
 }
 
 /** ln of the odds of having dropped out: ln(a / (b + x − 1)) + (r + x) ln((α + T) / (α + t_x)) */

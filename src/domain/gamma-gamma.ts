@@ -24,19 +24,24 @@ interface SpendGroup {
   x: number;
   weight: number;
   sumLnM: number;
-  rows: { xm: number; weight: number }[];
+  xm: Float64Array;
+  weights: Float64Array;
 }
 
 function groupByX(rows: readonly SpendRow[]): SpendGroup[] {
-  const groups = new Map<number, SpendGroup>();
+  const groups = new Map<number, SpendRow[]>();
   for (const row of rows) {
-    let g = groups.get(row.x);
-    if (!g) groups.set(row.x, (g = { x: row.x, weight: 0, sumLnM: 0, rows: [] }));
-    g.weight += row.weight;
-    g.sumLnM += row.weight * Math.log(row.m);
-    g.rows.push({ xm: row.x * row.m, weight: row.weight });
+    const list = groups.get(row.x);
+    if (list) list.push(row);
+    else groups.set(row.x, [row]);
   }
-  return [...groups.values()];
+  return [...groups].map(([x, list]) => ({
+    x,
+    weight: list.reduce((s, r) => s + r.weight, 0),
+    sumLnM: list.reduce((s, r) => s + r.weight * Math.log(r.m), 0),
+    xm: Float64Array.from(list, (r) => x * r.m),
+    weights: Float64Array.from(list, (r) => r.weight),
+  }));
 }
 
 /**
@@ -50,7 +55,7 @@ function groupedLogLikelihood({ p, q, v }: GammaGammaParams, groups: readonly Sp
     const px = p * g.x;
     total += g.weight * (lnGamma(px + q) - lnGamma(px) - lnGq + q * lnV + px * Math.log(g.x)) + (px - 1) * g.sumLnM;
     let tail = 0;
-    for (const row of g.rows) tail += row.weight * Math.log(row.xm + v);
+    for (let i = 0; i < g.xm.length; i++) tail += g.weights[i]! * Math.log(g.xm[i]! + v);
     total -= (px + q) * tail;
   }
   return total;

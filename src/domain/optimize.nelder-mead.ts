@@ -20,7 +20,7 @@ export interface MinimizeResult {
 }
 
 export function nelderMead(f: (x: number[]) => number, start: number[], options: MinimizeOptions = {}): MinimizeResult {
-  const { fTolerance = 1e-12, xTolerance = 1e-9, maxIterations = 10_000, step = 0.5 } = options;
+  const { fTolerance = 1e-11, xTolerance = 1e-7, maxIterations = 10_000, step = 0.5 } = options;
   const n = start.length;
   const value = (x: number[]) => {
     const v = f(x);
@@ -72,9 +72,9 @@ export function minimize(f: (x: number[]) => number, start: number[], options: M
   let result = nelderMead(f, start, options);
   let iterations = result.iterations;
   for (let restart = 0; restart < 5 && result.converged; restart++) {
-    const again = nelderMead(f, result.x, { ...options, step: 0.1 });
+    const again = nelderMead(f, result.x, { ...options, step: 0.02 });
     iterations += again.iterations;
-    const improved = result.value - again.value > (options.fTolerance ?? 1e-12);
+    const improved = result.value - again.value > (options.fTolerance ?? 1e-11);
     result = { ...again, iterations };
     if (!improved) break;
   }

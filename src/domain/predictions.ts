@@ -55,14 +55,22 @@ export function summarizeOrders(orders: readonly { occurredAt: Date; net: string
 
 /** Identical (x, t_x, T) customers become one weighted row: the likelihood's cost follows distinct rows. */
 export function compressRows(summaries: Iterable<Pick<CustomerSummary, 'x' | 't_x' | 'T'>>): RfmRow[] {
-  const rows = new Map<string, RfmRow>();
-  for (const s of summaries) {
-    const key = `${s.x}|${s.t_x}|${s.T}`;
-    const row = rows.get(key);
+  const rows: RfmRow[] = [];
+  const byX = new Map<number, Map<number, Map<number, RfmRow>>>();
+  for (const { x, t_x, T } of summaries) {
+    let byTx = byX.get(x);
+    if (!byTx) byX.set(x, (byTx = new Map()));
+    let byT = byTx.get(t_x);
+    if (!byT) byTx.set(t_x, (byT = new Map()));
+    const row = byT.get(T);
     if (row) row.weight++;
-    else rows.set(key, { x: s.x, t_x: s.t_x, T: s.T, weight: 1 });
+    else {
+      const created = { x, t_x, T, weight: 1 };
+      byT.set(T, created);
+      rows.push(created);
+    }
   }
-  return [...rows.values()];
+  return rows;
 }
 
 export interface PredictionResult {
