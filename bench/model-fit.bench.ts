@@ -1,15 +1,17 @@
 /**
  * Model fit timing: BG/NBD + Gamma-Gamma (src/domain/predictions.ts fitModel) on the 2,357-customer
  * CDNOW summary and on synthetic buyers (default 1,000,000), including the compression of identical
- * (x, t_x, T) rows. Pure computation: no database, no queue.
+ * (x, t_x, T) rows. Pure computation; with BENCH_DB=1 also the fit job's path through Postgres
+ * (the buyers stored as order events, summarised and compressed in SQL; bench/model-fit.db.ts).
  *
  *   npx tsx bench/model-fit.bench.ts
- *   BENCH_BUYERS=200_000 BENCH_RUNS=1 npx tsx bench/model-fit.bench.ts
+ *   BENCH_BUYERS=200_000 BENCH_RUNS=1 BENCH_DB=1 npx tsx bench/model-fit.bench.ts
  */
 import { compressRows, fitModel } from '../src/domain/predictions.ts';
 import type { SpendRow } from '../src/domain/gamma-gamma.ts';
 import { CDNOW_BGNBD, CDNOW_GAMMA_GAMMA, loadCdnowSummary } from '../src/domain/model.fixtures.ts';
-import { intEnv, machine, runMain } from './support.ts';
+import { handleInterrupts, intEnv, machine, runMain } from './support.ts';
+import { measureInPostgres } from './model-fit.db.ts';
 import { simulateBuyers, type SyntheticBuyer } from './model-fit.simulate.ts';
 
 const BUYERS = intEnv('BENCH_BUYERS', 1_000_000);
@@ -57,12 +59,14 @@ function measure(name: string, buyers: readonly SyntheticBuyer[]) {
 }
 
 async function main(): Promise<number> {
+  handleInterrupts();
   console.log(`model fit benchmark — ${machine()}`);
   measure('CDNOW summary', loadCdnowSummary());
   const t0 = performance.now();
   const synthetic = simulateBuyers(BUYERS, CDNOW_BGNBD, CDNOW_GAMMA_GAMMA);
   console.log(`\n(simulated ${BUYERS.toLocaleString('en')} buyers with the CDNOW parameters in ${(performance.now() - t0).toFixed(0)} ms; not part of the timing)`);
   measure('synthetic', synthetic);
+  if (process.env.BENCH_DB === '1') await measureInPostgres(synthetic);
   return 0;
 }
 

@@ -33,6 +33,8 @@ export interface CustomerStateInput {
   predictions: Predictions | null;
   /** optional: when P(alive) will fall below the policy's p_alive_below with no new order (predictCustomer) */
   pAliveBelowAt?: Date | null;
+  /** optional: when P(alive), already below it, fell below it (predictCustomer) */
+  pAliveBelowSince?: Date | null;
   /** optional: saved-segment rules, so thresholds on recency_days/tenure_days get reviews too */
   segmentRules?: Rule[];
   /** optional: when the policy and the statistics in force took effect; no change is dated before them */
@@ -108,6 +110,7 @@ export function deriveCustomerState(input: CustomerStateInput): DerivedState {
     predictions?.p_alive ?? null,
     now,
     interactionHistory(events, now),
+    input.pAliveBelowSince ?? null,
   );
   const stage = lifecycleStage(metrics, atRisk.flagged, policy.lifecycle, now);
 

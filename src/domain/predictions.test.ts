@@ -99,11 +99,18 @@ describe('predictCustomer', () => {
     expect(crossing.getTime()).toBeGreaterThan(firstDay);
   });
 
-  it('no crossing once P(alive) is already below', () => {
+  it('once P(alive) is below: no future crossing, and it has been below since the crossing (not before the fit)', () => {
     const orders = [order('2025-01-01T10:00:00Z', '10'), order('2025-01-08T10:00:00Z', '10')];
-    const result = predictCustomer(FIT, orders, at('2026-01-01T00:00:00Z'), 0.3)!;
+    const now = at('2026-01-01T00:00:00Z');
+    const result = predictCustomer(FIT, orders, now, 0.3)!;
     expect(result.predictions.p_alive!).toBeLessThan(0.3);
     expect(result.pAliveBelowAt).toBeNull();
+    const since = result.pAliveBelowSince!;
+    expect(since.getTime()).toBeLessThan(now.getTime());
+    expect(predictCustomer(FIT, orders, since, 0.3)!.predictions.p_alive!).toBeLessThan(0.3);
+    expect(predictCustomer(FIT, orders, new Date(since.getTime() - 1), 0.3)!.pAliveBelowAt).toEqual(since);
+    const fittedAt = at('2025-12-01T00:00:00Z');
+    expect(predictCustomer(FIT, orders, now, 0.3, fittedAt)!.pAliveBelowSince).toEqual(fittedAt);
   });
 });
 

@@ -77,6 +77,14 @@ export interface PredictionResult {
   predictions: Predictions;
   /** the next instant P(alive) drops below the threshold with no new order, if after now */
   pAliveBelowAt: Date | null;
+  /** when P(alive), below the threshold now, fell below it (not before the fit existed); else null */
+  pAliveBelowSince: Date | null;
+}
+
+/** The model in force: its parameters and when it was fitted. */
+export interface FittedModel {
+  params: ModelParams;
+  fittedAt: Date;
 }
 
 /** p_alive, expected orders in 90 days and discounted 12-month CLV as of now; null for a prospect. */
@@ -85,10 +93,12 @@ export function predictCustomer(
   orders: readonly { occurredAt: Date; net: string }[],
   now: Date,
   pAliveBelow: number,
+  fittedAt: Date | null = null,
 ): PredictionResult | null {
   const s = summarizeOrders(orders, now);
   if (!s) return null;
   const { bgnbd, gamma_gamma } = fit;
+  const crossing = pAliveCrossing(bgnbd, s, pAliveBelow);
   const p = pAlive(bgnbd, s.x, s.t_x, s.T);
   const expected = conditionalExpectedPurchases(bgnbd, EXPECTED_ORDERS_DAYS / 7, s.x, s.t_x, s.T);
   const clv = customerLifetimeValue(bgnbd, expectedAverageSpend(gamma_gamma, s.x, s.zbar), s);
@@ -98,7 +108,9 @@ export function predictCustomer(
       expected_orders_90d: finite(expected),
       clv_12m: Number.isFinite(clv) ? money(clv.toFixed(2)).toString() : null,
     },
-    pAliveBelowAt: pAliveCrossing(bgnbd, s, pAliveBelow, now),
+    pAliveBelowAt: crossing && crossing.getTime() > now.getTime() ? crossing : null,
+    pAliveBelowSince:
+      crossing && crossing.getTime() <= now.getTime() && p < pAliveBelow ? new Date(Math.max(crossing.getTime(), fittedAt?.getTime() ?? 0)) : null,
   };
 }
 
@@ -112,19 +124,20 @@ export function modelPurchases(orders: readonly ResolvedOrder[]): ResolvedOrder[
 }
 
 /** predictCustomer over a customer's stored events as of now; null without a fit */
-export function predictFromEvents(fit: ModelParams | null, events: StoredEvent[], now: Date, pAliveBelow: number): PredictionResult | null {
-  return fit ? predictCustomer(fit, modelPurchases(resolveOrders(events, now)), now, pAliveBelow) : null;
+export function predictFromEvents(fit: FittedModel | null, events: StoredEvent[], now: Date, pAliveBelow: number): PredictionResult | null {
+  return fit ? predictCustomer(fit.params, modelPurchases(resolveOrders(events, now)), now, pAliveBelow, fit.fittedAt) : null;
 }
 
-// T moves in whole days, so the crossing is the first UTC midnight at which P(alive) < threshold.
-function pAliveCrossing(bg: BgNbdParams, s: CustomerSummary, threshold: number, now: Date): Date | null {
+// T moves in whole days, so the crossing is the first UTC midnight at which P(alive) < threshold
+// (since the last purchase: P(alive) only falls between purchases).
+function pAliveCrossing(bg: BgNbdParams, s: CustomerSummary, threshold: number): Date | null {
   const boundary = pAliveFallsBelowAt(bg, s.x, s.t_x, threshold);
   if (boundary === null || boundary > 1e7) return null;
-  let days = Math.max(Math.floor(boundary * 7), 0);
+  const lastDay = Math.round(s.t_x * 7);
+  let days = Math.max(Math.floor(boundary * 7), lastDay);
   while (pAlive(bg, s.x, s.t_x, days / 7) >= threshold) days++;
-  while (days > 0 && pAlive(bg, s.x, s.t_x, (days - 1) / 7) < threshold) days--;
-  const at = new Date((s.firstDay + days) * DAY_MS);
-  return at.getTime() > now.getTime() ? at : null;
+  while (days > lastDay && pAlive(bg, s.x, s.t_x, (days - 1) / 7) < threshold) days--;
+  return new Date((s.firstDay + days) * DAY_MS);
 }
 
 const finite = (v: number) => (Number.isFinite(v) ? v : null);

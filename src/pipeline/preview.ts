@@ -12,7 +12,8 @@ const CHUNK = 1_000;
 export async function previewPolicy(deps: Deps, policy: TierPolicy) {
   const now = deps.clock.now();
   const stats = await ensurePopulationStats(deps, now);
-  const fit = (await currentFit(deps.db))?.params ?? null;
+  const stored = await currentFit(deps.db);
+  const fit = stored?.params ? { params: stored.params, fittedAt: stored.attemptedAt } : null;
   const moves = new Map<string, { from: string | null; to: string | null; customers: number }>();
   let total = 0;
   let changed = 0;

@@ -5,7 +5,7 @@ import type { StoredEvent } from '../domain/events.types.ts';
 import type { LifecycleStage } from '../domain/lifecycle.types.ts';
 import type { TierPolicy } from '../domain/policy.ts';
 import type { Breakpoints } from '../domain/scores.ts';
-import { predictFromEvents, type ModelParams } from '../domain/predictions.ts';
+import { predictFromEvents, type FittedModel } from '../domain/predictions.ts';
 import { orderSegments, segmentMembership, type SegmentDefinition } from '../domain/segments.ts';
 import { loadCustomerEvents, toStoredEvent } from '../store/events.repo.ts';
 import { currentFit } from '../store/model.repo.ts';
@@ -64,7 +64,8 @@ export async function recomputeCustomers(deps: Deps, customerIds: string[]): Pro
     const rows = await tx.select().from(customers).where(inArray(customers.id, ids)).orderBy(customers.id).for('update');
     const eventsByCustomer = groupByCustomer((await loadCustomerEvents(tx, ids)).map(toStoredEvent));
     const membership = await membershipOf(tx, ids);
-    const context = { now, policy: storedPolicy.policy, policySince: storedPolicy.createdAt, stats, segmentDefs, fit: fit?.params ?? null };
+    const model = fit?.params ? { params: fit.params, fittedAt: fit.attemptedAt } : null;
+    const context = { now, policy: storedPolicy.policy, policySince: storedPolicy.createdAt, stats, segmentDefs, fit: model };
     const plans = rows.map((row) => planCustomer(row, eventsByCustomer.get(row.id) ?? [], membership.get(row.id) ?? [], context));
     const updates = plans.map((p) => p.update);
     const history = plans.flatMap((p) => p.history);
@@ -95,7 +96,7 @@ interface PlanContext {
   stats: PopulationStats;
   segmentDefs: SegmentDefinition[];
   policySince: Date;
-  fit: ModelParams | null;
+  fit: FittedModel | null;
 }
 
 type Membership = { segmentKey: string; customerId: string };
@@ -177,7 +178,7 @@ export function derive(
   stats: PopulationStats,
   segments: { segments: string[]; definitions: readonly SegmentDefinition[] } = { segments: [], definitions: [] },
   policySince: Date | null = null,
-  fit: ModelParams | null = null,
+  fit: FittedModel | null = null,
 ): DerivedState {
   // Predictions need the model in force; the P(alive) crossing becomes a review instant.
   const prediction = predictFromEvents(fit, events, now, policy.at_risk.p_alive_below);
@@ -194,6 +195,7 @@ export function derive(
     inForceSince: { policy: policySince, stats: stats.computedAt },
     predictions: prediction?.predictions ?? null,
     pAliveBelowAt: prediction?.pAliveBelowAt ?? null,
+    pAliveBelowSince: prediction?.pAliveBelowSince ?? null,
   });
 }
 
