@@ -37,6 +37,11 @@ describe('BG/NBD fit on the CDNOW summary (Fader, Hardie & Lee 2005)', () => {
     const uncompressed = cdnow.map((c) => ({ ...c, weight: 1 }));
     expect(bgnbdLogLikelihood(CDNOW_BGNBD, rows)).toBeCloseTo(bgnbdLogLikelihood(CDNOW_BGNBD, uncompressed), 8);
   });
+
+  it('the fast likelihood equals the sum of the per-row log-sum-exp form', () => {
+    const perRow = rows.reduce((s, r) => s + r.weight * bgnbdRowLogLikelihood(CDNOW_BGNBD, r.x, r.t_x, r.T), 0);
+    expect(bgnbdLogLikelihood(CDNOW_BGNBD, rows)).toBeCloseTo(perRow, 8);
+  });
 });
 
 describe('BG/NBD point checks at the CDNOW estimates', () => {

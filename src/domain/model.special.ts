@@ -3,11 +3,6 @@ import gammaln from '@stdlib/math-base-special-gammaln';
 
 export const lnGamma: (x: number) => number = gammaln;
 
-/** log(1 + e^x) without overflow */
-export function softplus(x: number): number {
-  return x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
-}
-
 /** 1 / (1 + e^-x) without overflow: exactly 0 or 1 far out, never NaN */
 export function expit(x: number): number {
   if (x >= 0) return 1 / (1 + Math.exp(-x));
