@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auth, eventually, manualClock, settle, startService, type TestService } from './harness.ts';
 import { predictCustomer } from '../src/domain/predictions.ts';
+import { recomputeCustomers } from '../src/pipeline/recompute.ts';
 
 // The calibration period ends on 1997-09-30 inclusive: every order stamped that day is observed,
 // and T counts whole days to it, so T = (1997-09-30 − first purchase day) / 7 as in the summary.
@@ -121,15 +122,28 @@ describe('predictions on the CDNOW sample, end to end', () => {
       }
     });
 
-    it('low_p_alive flags customer 2 (P(alive) 0.21 < 0.3); customer 1 gets a review when P(alive) will cross 0.3', async () => {
-      const two = await get('/v1/customers/2');
-      expect(two.at_risk.reasons.map((r: { code: string }) => r.code)).toContain('low_p_alive');
-      const one = await get('/v1/customers/1');
-      expect(one.at_risk.reasons.map((r: { code: string }) => r.code)).not.toContain('low_p_alive');
-      const orders = transactions.filter((t) => t.customer === '1').map((t) => ({ occurredAt: new Date(`${t.day}T00:00:00Z`), net: t.amount }));
+    it('low_p_alive flags customer 2 (P(alive) 0.21 < 0.3), not customer 1 (0.73)', async () => {
+      const codes = async (id: string) => (await get(`/v1/customers/${id}`)).at_risk.reasons.map((r: { code: string }) => r.code);
+      expect(await codes('2')).toContain('low_p_alive');
+      expect(await codes('1')).not.toContain('low_p_alive');
+    });
+
+    it('customer 7 (P(alive) 0.315, no later order) is reviewed when P(alive) crosses 0.3 and flagged from that instant', async () => {
+      const seven = await get('/v1/customers/7');
+      expect(seven.predictions.p_alive).toBeGreaterThan(0.3);
+      const orders = transactions.filter((t) => t.customer === '7').map((t) => ({ occurredAt: new Date(`${t.day}T00:00:00Z`), net: t.amount }));
       const crossing = predictCustomer({ bgnbd: model.bgnbd, gamma_gamma: model.gamma_gamma }, orders, new Date(AS_OF), 0.3)!.pAliveBelowAt!;
       expect(crossing.getTime()).toBeGreaterThan(Date.parse(AS_OF));
-      expect(Date.parse(one.next_review_at)).toBeLessThanOrEqual(crossing.getTime());
+      expect(Date.parse(seven.next_review_at)).toBeLessThanOrEqual(crossing.getTime());
+
+      // the review at the crossing (as the sweep would run it, a minute late)
+      clock.set(new Date(crossing.getTime() + 60_000));
+      await recomputeCustomers(svc.deps, ['7']);
+      const after = await get('/v1/customers/7');
+      expect(after.predictions.p_alive).toBeLessThan(0.3);
+      expect(after.at_risk.reasons).toContainEqual(expect.objectContaining({ code: 'low_p_alive', since: crossing.toISOString() }));
+      clock.set(new Date(AS_OF));
+      await recomputeCustomers(svc.deps, ['7']);
     });
 
     it('a saved segment on predictions.p_alive holds exactly the customers whose P(alive) is below 0.5', async () => {
