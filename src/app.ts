@@ -15,6 +15,7 @@ import { policyRoutes } from './api/policy.routes.ts';
 import { webhookRoutes } from './api/webhooks.routes.ts';
 import { reportRoutes } from './api/reports.routes.ts';
 import { segmentRoutes } from './api/segments.routes.ts';
+import { modelRoutes } from './api/model.routes.ts';
 import { segmentCompatRoutes } from './compat/segment.routes.ts';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -62,6 +63,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     await v1.register(webhookRoutes, { deps, keys });
     await v1.register(reportRoutes, { deps, keys });
     await v1.register(segmentRoutes, { deps, keys });
+    await v1.register(modelRoutes, { deps, keys });
   });
   await app.register(
     async (compat) => {

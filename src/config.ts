@@ -19,6 +19,8 @@ export const configSchema = z.object({
   SWEEP_INTERVAL_MS: positiveInt.default(60_000),
   /** Cron pattern (UTC) of the population statistics refresh and full rescore; default daily at 03:00. */
   STATS_REFRESH_CRON: z.string().regex(/^(\S+\s+){4,5}\S+$/, 'must be a cron pattern such as "0 3 * * *"').default('0 3 * * *'),
+  /** Cron pattern (UTC) of the prediction model fit (then a full rescore); default daily at 04:00. */
+  MODEL_FIT_CRON: z.string().regex(/^(\S+\s+){4,5}\S+$/, 'must be a cron pattern such as "0 4 * * *"').default('0 4 * * *'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Waiting ingest jobs above which the API answers 503 instead of growing Redis without bound. */
   INGEST_MAX_WAITING: positiveInt.default(10_000),

@@ -18,6 +18,7 @@ import {
   RULE_FIELDS,
   RULE_OPS,
   TRAIT_PREFIX,
+  type Predictions,
   type Rule,
   type RuleCondition,
   type RuleRecord,
@@ -144,6 +145,7 @@ interface Seed {
   lifecycle_stage: LifecycleStage;
   at_risk: boolean;
   segments: string[] | null;
+  predictions: Predictions | null;
 }
 
 function prospectMetrics(firstEvent: Date | null, region: string | null): Metrics {
@@ -227,6 +229,16 @@ function randomCustomer(i: number): Seed {
     lifecycle_stage: buyer ? pick(STAGES_BUYER) : 'prospect',
     at_risk: chance(0.25),
     segments: chance(0.6) ? sample(SEGMENT_KEYS, int(0, 3)) : null,
+    predictions: buyer && chance(0.8) ? randomPredictions() : null,
+  };
+}
+
+// What predictCustomer writes: doubles (often exactly 1 or ties with other customers) and CLV in cents.
+function randomPredictions(): Predictions {
+  return {
+    p_alive: chance(0.2) ? 1 : pick([0, 0.3, 0.30000000000000004, 1 / 3, rnd(), rnd(), rnd()]),
+    expected_orders_90d: chance(0.1) ? null : pick([0, 0.5, 1e-7, rnd() * 3, rnd() * 3]),
+    clv_12m: chance(0.1) ? null : moneyString(money(int(0, 2_000_000)).div(100)),
   };
 }
 
@@ -243,6 +255,7 @@ function handMade(): Seed[] {
     lifecycle_stage: 'prospect',
     at_risk: false,
     segments: null,
+    predictions: null,
     ...over,
   });
   const last30 = new Date(NOW.getTime() - 30 * DAY_MS);
@@ -295,6 +308,9 @@ async function insertCustomers(db: Db, seeds: Seed[]) {
         tier: s.tier,
         lifecycleStage: s.lifecycle_stage,
         atRisk: s.at_risk,
+        pAlive: s.predictions?.p_alive ?? null,
+        expectedOrders90d: s.predictions?.expected_orders_90d ?? null,
+        clv12m: s.predictions?.clv_12m ?? null,
         computedAt: COMPUTED_AT,
       })),
     );
@@ -326,7 +342,11 @@ function recordOf(row: typeof customers.$inferSelect, segments: string[], now: D
     lifecycle_stage: row.lifecycleStage as LifecycleStage,
     at_risk: row.atRisk,
     segments,
-    predictions: null,
+    // as GET /v1/customers/{id} presents them (customers.repo.ts)
+    predictions:
+      row.pAlive === null && row.expectedOrders90d === null && row.clv12m === null
+        ? null
+        : { p_alive: row.pAlive, expected_orders_90d: row.expectedOrders90d, clv_12m: row.clv12m === null ? null : moneyString(row.clv12m) },
     traits: row.traits,
   });
 }

@@ -31,6 +31,10 @@ export interface CustomerStateInput {
   /** the customer's current saved-segment keys */
   segments: string[];
   predictions: Predictions | null;
+  /** optional: when P(alive) will fall below the policy's p_alive_below with no new order (predictCustomer) */
+  pAliveBelowAt?: Date | null;
+  /** optional: when P(alive), already below it, fell below it (predictCustomer) */
+  pAliveBelowSince?: Date | null;
   /** optional: saved-segment rules, so thresholds on recency_days/tenure_days get reviews too */
   segmentRules?: Rule[];
   /** optional: when the policy and the statistics in force took effect; no change is dated before them */
@@ -52,6 +56,8 @@ export interface DerivedState {
   lifecycle_stage: LifecycleStage;
   at_risk: AtRiskStatus;
   playbook: Playbook | null;
+  /** the input's predictions, carried along so writers and segment rules see the same ones */
+  predictions: Predictions | null;
   next_review_at: Date | null;
   changes: Change[];
 }
@@ -104,6 +110,7 @@ export function deriveCustomerState(input: CustomerStateInput): DerivedState {
     predictions?.p_alive ?? null,
     now,
     interactionHistory(events, now),
+    input.pAliveBelowSince ?? null,
   );
   const stage = lifecycleStage(metrics, atRisk.flagged, policy.lifecycle, now);
 
@@ -132,6 +139,7 @@ export function deriveCustomerState(input: CustomerStateInput): DerivedState {
     pendingDowngrade: grace.pendingSince ? { pendingSince: grace.pendingSince, graceDays: policy.downgrade_grace_days } : null,
     now,
     rules: input.segmentRules ?? [],
+    pAliveBelowAt: input.pAliveBelowAt ?? null,
   });
 
   const changes = detectChanges({
@@ -161,6 +169,7 @@ export function deriveCustomerState(input: CustomerStateInput): DerivedState {
     lifecycle_stage: stage,
     at_risk: atRisk,
     playbook: findTier(policy, grace.tier)?.playbook ?? null,
+    predictions,
     next_review_at,
     changes,
   };

@@ -15,13 +15,15 @@ export function overdueThresholdDays(metrics: Metrics, params: AtRiskParams): nu
 // Only buyers who have not lapsed can be at risk (a lapsed customer is past warning). Every reason
 // that holds is reported with the instant it started to hold; the overdue reasons start at
 // last_order_at + threshold as SPEC §5.3 words it (the strict comparison first holds 1 ms later).
-// low_p_alive has no history of its own (the model is refitted as a whole), so it starts "now".
+// low_p_alive starts when P(alive) fell below the bar under the model in force (pAliveSince, see
+// predictCustomer), else "now".
 export function atRiskStatus(
   metrics: Metrics,
   params: AtRiskInput,
   pAlive: number | null,
   now: Date,
   history: InteractionHistory,
+  pAliveSince: Date | null = null,
 ): AtRiskStatus {
   const { recency_days: recency, last_order_at: last } = metrics;
   if (metrics.order_count === 0 || recency === null || last === null) return NOT_AT_RISK;
@@ -63,7 +65,7 @@ export function atRiskStatus(
     reasons.push({
       code: 'low_p_alive',
       detail: `probability of being alive ${pAlive.toFixed(2)} (below ${params.p_alive_below})`,
-      since: now,
+      since: pAliveSince && pAliveSince.getTime() <= now.getTime() ? pAliveSince : now,
     });
   }
   return { flagged: reasons.length > 0, since: minDate(reasons.map((r) => r.since)), reasons };

@@ -54,6 +54,15 @@ describe('atRiskStatus', () => {
     expect(status.since).toEqual(since);
   });
 
+  it.each([
+    ['the model says when P(alive) fell below the bar', day(7), day(7)],
+    ['a crossing instant after now is not believed', day(11), day(10)],
+  ])('low_p_alive since: %s', (_name, pAliveSince, since) => {
+    const events = [order(0, '10')];
+    const status = atRiskStatus(computeMetrics(events, {}, day(10)), PARAMS, 0.1, day(10), interactionHistory(events, day(10)), pAliveSince);
+    expect(status.reasons.map((r) => [r.code, r.since])).toEqual([['low_p_alive', since]]);
+  });
+
   it('explains overdue in words', () => {
     const [reason] = risk(orders(2, 0, 20), day(75)).reasons;
     expect(reason?.detail).toBe('no order for 55 days; usual cadence 20 days (threshold 40 days)');

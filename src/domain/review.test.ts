@@ -115,4 +115,22 @@ describe('nextReviewAt', () => {
     expect(derive(scenario, plusMs(graceEnd, -1)).state.tier).toBe('high');
     expect(derive(scenario, graceEnd).state).toMatchObject({ tier: 'medium', pending_tier: null });
   });
+
+  describe('with a P(alive) crossing', () => {
+    // orders on days 0, 10, 20; seen on day 25 the next review without a model is the overdue threshold
+    const events = orders(3, 0, 10, '20');
+    const now = day(25);
+    const state = (pAliveBelowAt?: Date) =>
+      deriveCustomerState({ events, traits: {}, now, stats: { breakpoints: null, abc: null }, policy: DEFAULT_POLICY, previous: null, segments: [], predictions: null, pAliveBelowAt });
+    const base = state().next_review_at!;
+
+    it.each([
+      ['reviews at the crossing when it comes first', day(30), day(30)],
+      ['keeps the earlier threshold when the crossing is later', plusMs(base, 1), base],
+      ['ignores a crossing in the past', day(24), base],
+    ])('%s', (_name, crossing, expected) => {
+      expect(base.getTime()).toBeGreaterThan(day(30).getTime());
+      expect(state(crossing).next_review_at).toEqual(expected);
+    });
+  });
 });

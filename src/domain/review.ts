@@ -16,6 +16,8 @@ export interface NextReviewInput {
   now: Date;
   /** other rules evaluated on this customer (saved segments); tier rules are read from the policy */
   rules?: Rule[];
+  /** when P(alive) crosses below the at-risk threshold with no new order (null: never, or no model) */
+  pAliveBelowAt?: Date | null;
 }
 
 // The earliest instant strictly after now at which some derived value (scores, windowed counts,
@@ -50,7 +52,7 @@ export function nextReviewAt(input: NextReviewInput): Date | null {
     }
   }
 
-  candidates.push(nextWindowExit(events, now), nextFutureEvent(events, now));
+  candidates.push(nextWindowExit(events, now), nextFutureEvent(events, now), input.pAliveBelowAt ?? null);
   if (input.pendingDowngrade) {
     candidates.push(addDays(input.pendingDowngrade.pendingSince, input.pendingDowngrade.graceDays));
   }

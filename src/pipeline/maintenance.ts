@@ -6,6 +6,7 @@ import { compileRule } from '../store/rules.sql.ts';
 import { findSegment, toDefinition } from '../store/segments.repo.ts';
 import { enqueueRecomputes, type JobPayloads } from './queues.ts';
 import { recomputeCustomers, refreshStatsLocked } from './recompute.ts';
+import { runModelFit } from './model-fit.ts';
 
 const SWEEP_PAGE = 1_000;
 const RESCORE_CHUNK = 500;
@@ -107,10 +108,19 @@ export async function processMaintenance(deps: Deps, job: Job<JobPayloads['maint
       return refreshAndRescore(deps, { rescore: data.rescore, onProgress: (p) => job.updateProgress(p) });
     case 'segment_membership':
       return refreshSegmentMembership(deps, data.segment, (p) => job.updateProgress(p));
+    case 'fit_model':
+      return fitModelAndRescore(deps, data.as_of, (p) => job.updateProgress(p));
   }
 }
 
-/** Job schedulers: the due-review sweep and the population statistics refresh (with a full rescore). */
+/** A new fit changes every buyer's predictions, so it is followed by a full rescore; a refused one by nothing. */
+async function fitModelAndRescore(deps: Deps, asOf: string | null, onProgress: Progress) {
+  const fit = await runModelFit(deps, asOf ? new Date(asOf) : deps.clock.now());
+  const rescored = fit.status === 'fitted' ? await recomputeWhere(deps, sql`true`, onProgress) : { customers: 0, changed: 0 };
+  return { fit_id: fit.id, status: fit.status, reason: fit.reason, buyers: fit.customers, ...rescored };
+}
+
+/** Job schedulers: the due-review sweep, the population statistics refresh and the model fit (each with a full rescore). */
 export async function scheduleMaintenance(deps: Deps): Promise<void> {
   const queue = deps.queues.maintenance;
   await queue.upsertJobScheduler('sweep', { every: deps.config.SWEEP_INTERVAL_MS }, { name: 'sweep', data: { kind: 'sweep' } });
@@ -119,5 +129,10 @@ export async function scheduleMaintenance(deps: Deps): Promise<void> {
     'refresh-stats',
     { pattern: deps.config.STATS_REFRESH_CRON, tz: 'UTC' },
     { name: 'refresh_stats', data: { kind: 'refresh_stats', rescore: true, reason: 'scheduled' } },
+  );
+  await queue.upsertJobScheduler(
+    'fit-model',
+    { pattern: deps.config.MODEL_FIT_CRON, tz: 'UTC' },
+    { name: 'fit_model', data: { kind: 'fit_model', as_of: null, reason: 'scheduled' } },
   );
 }

@@ -2,6 +2,7 @@ import { asc, gt, inArray } from 'drizzle-orm';
 import type { Deps } from '../deps.ts';
 import type { TierPolicy } from '../domain/policy.ts';
 import { loadCustomerEvents, toStoredEvent } from '../store/events.repo.ts';
+import { currentFit } from '../store/model.repo.ts';
 import { customers } from '../store/schema.ts';
 import { derive, ensurePopulationStats, groupByCustomer } from './recompute.ts';
 
@@ -11,6 +12,8 @@ const CHUNK = 1_000;
 export async function previewPolicy(deps: Deps, policy: TierPolicy) {
   const now = deps.clock.now();
   const stats = await ensurePopulationStats(deps, now);
+  const stored = await currentFit(deps.db);
+  const fit = stored?.params ? { params: stored.params, fittedAt: stored.attemptedAt } : null;
   const moves = new Map<string, { from: string | null; to: string | null; customers: number }>();
   let total = 0;
   let changed = 0;
@@ -20,7 +23,7 @@ export async function previewPolicy(deps: Deps, policy: TierPolicy) {
     if (rows.length === 0) break;
     const events = groupByCustomer((await loadCustomerEvents(deps.db, rows.map((r) => r.id))).map(toStoredEvent));
     for (const row of rows) {
-      const to = derive(row, events.get(row.id) ?? [], now, policy, stats).tier;
+      const to = derive(row, events.get(row.id) ?? [], now, policy, stats, undefined, null, fit).tier;
       const key = JSON.stringify([row.tier, to]);
       const move = moves.get(key) ?? { from: row.tier, to, customers: 0 };
       move.customers += 1;

@@ -14,7 +14,9 @@ export interface JobPayloads {
 export type MaintenanceJob =
   | { kind: 'sweep' }
   | { kind: 'refresh_stats'; rescore: boolean; reason: string }
-  | { kind: 'segment_membership'; segment: string };
+  | { kind: 'segment_membership'; segment: string }
+  /** fit the prediction model on orders up to as_of (null: when the job runs), then rescore everyone */
+  | { kind: 'fit_model'; as_of: string | null; reason: string };
 
 export type QueueName = keyof JobPayloads;
 

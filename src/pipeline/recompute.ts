@@ -5,8 +5,10 @@ import type { StoredEvent } from '../domain/events.types.ts';
 import type { LifecycleStage } from '../domain/lifecycle.types.ts';
 import type { TierPolicy } from '../domain/policy.ts';
 import type { Breakpoints } from '../domain/scores.ts';
+import { predictFromEvents, type FittedModel } from '../domain/predictions.ts';
 import { orderSegments, segmentMembership, type SegmentDefinition } from '../domain/segments.ts';
 import { loadCustomerEvents, toStoredEvent } from '../store/events.repo.ts';
+import { currentFit } from '../store/model.repo.ts';
 import { insertHistory, type NewHistoryRow } from '../store/history.repo.ts';
 import { currentPolicy } from '../store/policies.repo.ts';
 import { customers, webhookMessages } from '../store/schema.ts';
@@ -52,16 +54,18 @@ export async function recomputeCustomers(deps: Deps, customerIds: string[]): Pro
   if (ids.length === 0) return { customers: 0, changed: 0, history: 0, messages: 0 };
   const stop = deps.metrics.recomputeDuration.startTimer();
   const now = deps.clock.now();
-  const [storedPolicy, stats, segmentDefs] = await Promise.all([
+  const [storedPolicy, stats, segmentDefs, fit] = await Promise.all([
     currentPolicy(deps.db),
     ensurePopulationStats(deps, now),
     loadSegmentOrder(deps),
+    currentFit(deps.db),
   ]);
   const result = await deps.db.transaction(async (tx) => {
     const rows = await tx.select().from(customers).where(inArray(customers.id, ids)).orderBy(customers.id).for('update');
     const eventsByCustomer = groupByCustomer((await loadCustomerEvents(tx, ids)).map(toStoredEvent));
     const membership = await membershipOf(tx, ids);
-    const context = { now, policy: storedPolicy.policy, policySince: storedPolicy.createdAt, stats, segmentDefs };
+    const model = fit?.params ? { params: fit.params, fittedAt: fit.attemptedAt } : null;
+    const context = { now, policy: storedPolicy.policy, policySince: storedPolicy.createdAt, stats, segmentDefs, fit: model };
     const plans = rows.map((row) => planCustomer(row, eventsByCustomer.get(row.id) ?? [], membership.get(row.id) ?? [], context));
     const updates = plans.map((p) => p.update);
     const history = plans.flatMap((p) => p.history);
@@ -92,6 +96,7 @@ interface PlanContext {
   stats: PopulationStats;
   segmentDefs: SegmentDefinition[];
   policySince: Date;
+  fit: FittedModel | null;
 }
 
 type Membership = { segmentKey: string; customerId: string };
@@ -100,8 +105,8 @@ type Membership = { segmentKey: string; customerId: string };
 function planCustomer(row: CustomerRow, events: StoredEvent[], currentSegments: string[], ctx: PlanContext) {
   const { now } = ctx;
   const before = [...currentSegments].sort();
-  const derived = derive(row, events, now, ctx.policy, ctx.stats, { segments: before, definitions: ctx.segmentDefs }, ctx.policySince);
-  const after = segmentMembership(ctx.segmentDefs, ruleRecordOf(derived, { segments: [], predictions: null, traits: row.traits }));
+  const derived = derive(row, events, now, ctx.policy, ctx.stats, { segments: before, definitions: ctx.segmentDefs }, ctx.policySince, ctx.fit);
+  const after = segmentMembership(ctx.segmentDefs, ruleRecordOf(derived, { segments: [], predictions: derived.predictions, traits: row.traits }));
   const segmentChange = { entered: after.filter((k) => !before.includes(k)), exited: before.filter((k) => !after.includes(k)) };
   const segmentsChanged = segmentChange.entered.length + segmentChange.exited.length > 0;
   const changed = derived.changes.length > 0 || segmentsChanged || materiallyDiffers(row, derived);
@@ -173,7 +178,10 @@ export function derive(
   stats: PopulationStats,
   segments: { segments: string[]; definitions: readonly SegmentDefinition[] } = { segments: [], definitions: [] },
   policySince: Date | null = null,
+  fit: FittedModel | null = null,
 ): DerivedState {
+  // Predictions need the model in force; the P(alive) crossing becomes a review instant.
+  const prediction = predictFromEvents(fit, events, now, policy.at_risk.p_alive_below);
   return deriveCustomerState({
     events,
     traits: row.traits,
@@ -185,7 +193,9 @@ export function derive(
     // Time-based thresholds in segment rules get review instants too.
     segmentRules: segments.definitions.map((d) => d.rule),
     inForceSince: { policy: policySince, stats: stats.computedAt },
-    predictions: null,
+    predictions: prediction?.predictions ?? null,
+    pAliveBelowAt: prediction?.pAliveBelowAt ?? null,
+    pAliveBelowSince: prediction?.pAliveBelowSince ?? null,
   });
 }
 

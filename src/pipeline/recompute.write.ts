@@ -25,6 +25,9 @@ export interface CustomerUpdate {
   at_risk_since: string | null;
   at_risk_reasons: unknown;
   next_review_at: string | null;
+  p_alive: number | null;
+  expected_orders_90d: number | null;
+  clv_12m: string | null;
   computed_at: string;
   sequence: number;
 }
@@ -55,9 +58,14 @@ export function toUpdate(id: string, d: DerivedState, now: Date, sequence: numbe
     at_risk_since: iso(d.at_risk.since),
     at_risk_reasons: d.at_risk.reasons,
     next_review_at: iso(d.next_review_at),
+    ...predictionColumns(d),
     computed_at: now.toISOString(),
     sequence,
   };
+}
+
+function predictionColumns(d: DerivedState): Pick<CustomerUpdate, 'p_alive' | 'expected_orders_90d' | 'clv_12m'> {
+  return { p_alive: d.predictions?.p_alive ?? null, expected_orders_90d: d.predictions?.expected_orders_90d ?? null, clv_12m: d.predictions?.clv_12m ?? null };
 }
 
 /** One statement for the whole batch. */
@@ -71,13 +79,15 @@ export async function writeUpdates(tx: DbOrTx, updates: CustomerUpdate[]): Promi
       rfm_segment = x.rfm_segment, abc_class = x.abc_class, tier = x.tier,
       pending_tier = x.pending_tier, pending_since = x.pending_since, lifecycle_stage = x.lifecycle_stage,
       at_risk = x.at_risk, at_risk_since = x.at_risk_since, at_risk_reasons = x.at_risk_reasons,
-      next_review_at = x.next_review_at, computed_at = x.computed_at, sequence = x.sequence
+      next_review_at = x.next_review_at, computed_at = x.computed_at, sequence = x.sequence,
+      p_alive = x.p_alive, expected_orders_90d = x.expected_orders_90d, clv_12m = x.clv_12m
     from jsonb_to_recordset(${JSON.stringify(updates)}::jsonb) as x(
       id text, metrics jsonb, order_count int, net_revenue numeric, last_order_at timestamptz,
       region text, preferred_channel text, price_sensitivity text,
       r_score smallint, f_score smallint, m_score smallint, value_score smallint,
       rfm_segment text, abc_class text, tier text, pending_tier text, pending_since timestamptz,
       lifecycle_stage text, at_risk boolean, at_risk_since timestamptz, at_risk_reasons jsonb,
-      next_review_at timestamptz, computed_at timestamptz, sequence bigint)
+      next_review_at timestamptz, computed_at timestamptz, sequence bigint,
+      p_alive float8, expected_orders_90d float8, clv_12m numeric)
     where c.id = x.id`);
 }

@@ -3,6 +3,7 @@ import type { CustomerView } from '../api/customers.schemas.ts';
 import type { DbOrTx } from './db.ts';
 import { customers } from './schema.ts';
 import { membershipOf } from './segments.repo.ts';
+import { moneyString } from '../domain/money.ts';
 
 type CustomerRow = typeof customers.$inferSelect;
 
@@ -25,13 +26,19 @@ export function presentCustomer(row: CustomerRow, playbook: CustomerView['playbo
       since: iso(row.atRiskSince),
       reasons: row.atRiskReasons as CustomerView['at_risk']['reasons'],
     },
-    predictions: null,
+    predictions: presentPredictions(row),
     segments: [...segments].sort(),
     playbook,
     next_review_at: iso(row.nextReviewAt),
     computed_at: iso(row.computedAt),
     sequence: row.sequence,
   };
+}
+
+// Null until a fit exists and for prospects; p_alive is never null when anything was predicted.
+function presentPredictions(row: CustomerRow): CustomerView['predictions'] {
+  if (row.pAlive === null && row.expectedOrders90d === null && row.clv12m === null) return null;
+  return { p_alive: row.pAlive, expected_orders_90d: row.expectedOrders90d, clv_12m: row.clv12m === null ? null : moneyString(row.clv12m) };
 }
 
 export async function findCustomer(db: DbOrTx, id: string): Promise<CustomerView | undefined> {

@@ -177,10 +177,10 @@ const OTHER_SOURCES: Readonly<Record<string, () => Source>> = {
   tier: () => ({ kind: 'text', expr: sql`${customers.tier}` }),
   lifecycle_stage: () => ({ kind: 'text', expr: sql`${customers.lifecycleStage}` }),
   at_risk: () => ({ kind: 'boolean', expr: sql`${customers.atRisk}` }),
-  // No predictions are stored yet: typed NULLs, so the null semantics hold.
-  'predictions.p_alive': () => ({ kind: 'numeric', expr: sql`cast(null as numeric)` }),
-  'predictions.expected_orders_90d': () => ({ kind: 'numeric', expr: sql`cast(null as numeric)` }),
-  'predictions.clv_12m': () => ({ kind: 'numeric', expr: sql`cast(null as numeric)` }),
+  // Stored as float8 (the JS double itself, so comparisons match the evaluator's) and clv as numeric.
+  'predictions.p_alive': () => ({ kind: 'float8', expr: sql`${customers.pAlive}` }),
+  'predictions.expected_orders_90d': () => ({ kind: 'float8', expr: sql`${customers.expectedOrders90d}` }),
+  'predictions.clv_12m': () => ({ kind: 'numeric', expr: sql`${customers.clv12m}` }),
 };
 
 function sourceOf(field: string, ctx: CompileRuleContext, path: string): Source {

@@ -3,6 +3,7 @@ import {
   bigint,
   bigserial,
   boolean,
+  doublePrecision,
   index,
   integer,
   jsonb,
@@ -48,6 +49,10 @@ export const customers = pgTable(
     atRiskSince: instant('at_risk_since'),
     atRiskReasons: jsonb('at_risk_reasons').$type<unknown[]>().notNull().default([]),
     nextReviewAt: instant('next_review_at'),
+    // BG/NBD + Gamma-Gamma predictions as of computed_at; null until a model fit exists, and for prospects.
+    pAlive: doublePrecision('p_alive'),
+    expectedOrders90d: doublePrecision('expected_orders_90d'),
+    clv12m: money('clv_12m'),
     computedAt: instant('computed_at'),
     sequence: bigint('sequence', { mode: 'number' }).notNull().default(0),
   },
@@ -216,4 +221,23 @@ export const segmentMembers = pgTable(
     enteredAt: instant('entered_at').notNull(),
   },
   (t) => [primaryKey({ columns: [t.segmentKey, t.customerId] }), index('segment_members_customer_idx').on(t.customerId)],
+);
+
+/** Every model fit attempt; the newest `fitted` row is the model in force, a `refused` one says why not. */
+export const modelFits = pgTable(
+  'model_fits',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    attemptedAt: instant('attempted_at').notNull(),
+    /** orders after this instant were not observed */
+    asOf: instant('as_of').notNull(),
+    status: text('status').$type<'fitted' | 'refused'>().notNull(),
+    reason: text('reason'),
+    /** buyers in the fit */
+    customers: integer('customers').notNull(),
+    /** { bgnbd: { r, alpha, a, b, log_likelihood }, gamma_gamma: { p, q, v, log_likelihood } } when fitted */
+    params: jsonb('params').$type<Record<string, Record<string, number>>>(),
+    durationMs: integer('duration_ms').notNull(),
+  },
+  (t) => [index('model_fits_fitted_idx').on(t.id).where(sql`${t.status} = 'fitted'`)],
 );

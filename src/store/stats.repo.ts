@@ -11,11 +11,12 @@ export interface PopulationStats {
 }
 
 /**
- * Per-buyer order count, net revenue and last order, straight from the stored events (counted
- * orders: not cancelled, net of refunds > 0), so the statistics never depend on how many customers
- * have been recomputed yet.
+ * Counted orders (not cancelled, net of refunds > 0) as of an instant, straight from the stored
+ * events: `customer_id, occurred_at, net`. Population statistics and the model fit both read this,
+ * so neither depends on how many customers have been recomputed yet. `freeOrders` also keeps
+ * orders of amount 0 (the model's purchases, see domain/predictions.ts).
  */
-const buyersAsOf = (now: Date) => sql`
+export const countedOrdersAsOf = (now: Date, options: { freeOrders?: boolean } = {}) => sql`
   with orders as (
     select customer_id, order_id, occurred_at, (data ->> 'amount')::numeric as amount
     from events where type = 'order' and occurred_at <= ${now}
@@ -24,17 +25,21 @@ const buyersAsOf = (now: Date) => sql`
       bool_or(coalesce((data ->> 'whole_order')::boolean, false)) as whole_order
     from events where type = 'refund' and occurred_at <= ${now}
     group by 1, 2
-  ), counted as (
-    select o.customer_id, o.occurred_at, o.amount - coalesce(r.refunded, 0) as net
-    from orders o
-    left join refunds r using (customer_id, order_id)
-    -- a whole-order refund (no amount) takes the order's net value to 0, as in the domain
-    where o.amount - coalesce(r.refunded, 0) > 0 and r.whole_order is not true
-      and not exists (
-        select 1 from events c
-        where c.type = 'order_cancelled' and c.customer_id = o.customer_id
-          and c.order_id = o.order_id and c.occurred_at <= ${now})
   )
+  select o.customer_id, o.occurred_at, o.amount - coalesce(r.refunded, 0) as net
+  from orders o
+  left join refunds r using (customer_id, order_id)
+  -- a whole-order refund (no amount) takes the order's net value to 0, as in the domain
+  where (o.amount - coalesce(r.refunded, 0) > 0${options.freeOrders ? sql` or o.amount = 0` : sql``})
+    and r.whole_order is not true
+    and not exists (
+      select 1 from events c
+      where c.type = 'order_cancelled' and c.customer_id = o.customer_id
+        and c.order_id = o.order_id and c.occurred_at <= ${now})`;
+
+/** Per-buyer order count, net revenue and last order. */
+const buyersAsOf = (now: Date) => sql`
+  with counted as (${countedOrdersAsOf(now)})
   select customer_id, count(*)::int as order_count, sum(net) as net_revenue, max(occurred_at) as last_order_at
   from counted group by customer_id`;
 
