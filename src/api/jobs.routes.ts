@@ -30,8 +30,7 @@ const STATUS: Record<string, z.infer<typeof jobSchema>['status']> = {
   failed: 'failed',
 };
 
-async function presentJob(job: Job) {
-  const state = await job.getState();
+function presentJob(job: Job, state: string) {
   const status = STATUS[state] ?? 'queued';
   const at = (ms: number | undefined) => (ms ? new Date(ms).toISOString() : null);
   return {
@@ -109,9 +108,11 @@ export async function jobRoutes(app: FastifyInstance, { deps, keys }: { deps: De
     },
     onRequest: admin,
     handler: async (request) => {
-      const job = await deps.queues.maintenance.getJob(request.params.id);
+      // The state is read before the job, so a job seen as completed always carries its result.
+      const state = await deps.queues.maintenance.getJobState(request.params.id);
+      const job = state === 'unknown' ? undefined : await deps.queues.maintenance.getJob(request.params.id);
       if (!job) throw notFound(`Job "${request.params.id}"`);
-      return presentJob(job);
+      return presentJob(job, state);
     },
   });
 }
