@@ -15,6 +15,7 @@ import { policyRoutes } from './api/policy.routes.ts';
 import { webhookRoutes } from './api/webhooks.routes.ts';
 import { reportRoutes } from './api/reports.routes.ts';
 import { segmentRoutes } from './api/segments.routes.ts';
+import { dashboardRoutes } from './api/dashboard.routes.ts';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -38,6 +39,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
 
   const keys = createKeyStore(deps.db, deps.config.TIERWISE_ADMIN_KEY);
   await app.register(healthRoutes, { deps });
+  await app.register(dashboardRoutes);
   await app.register(async (v1) => {
     // Per key (authentication runs first, in onRequest); shared across replicas through Redis.
     await v1.register(rateLimit, {

@@ -1,0 +1,1 @@
+CREATE INDEX "customers_rf_idx" ON "customers" USING btree ("r_score","f_score","id");
