@@ -70,9 +70,13 @@ export async function seedShop(base: string, adminKey: string, options: { custom
   }));
   const events = [...traits, ...prospects, ...toEvents(plan), ...unhappy, ...ratings];
   for (let i = 0; i < events.length; i += 1000) await admin('POST', '/v1/events/batch', { events: events.slice(i, i + 1000) });
-  await until('events to be stored and scored', async () => {
-    const summary = await admin('GET', '/v1/reports/summary');
-    return summary.customers === plan.length + prospects.length ? summary : undefined;
+  await until('events to be stored and every recompute to finish', async () => {
+    // The service's own Prometheus metrics (API and workers run in one process here).
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    const value = (pattern: RegExp) => [...metrics.matchAll(pattern)].reduce((n, m) => n + Number(m[1]), 0);
+    const stored = value(/^tierwise_events_(?:stored|duplicate)_total (\d+)/gm);
+    const busy = value(/^tierwise_queue_jobs\{queue="(?:ingest|recompute)",state="(?:waiting|active|delayed|prioritized)"\} (\d+)/gm);
+    return stored >= events.length && busy === 0 ? true : undefined;
   });
   // Breakpoints settle once every customer is in; one rescore makes every score final.
   await waitJob((await admin('POST', '/v1/rescore')).job_id);
