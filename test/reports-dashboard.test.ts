@@ -123,4 +123,28 @@ describe('dashboard reports and RFM-cell listing', () => {
     expect(items).toEqual([{ key: 'big', members: big }, { key: 'nobody', members: 0 }]);
     expect((await get('/v1/reports/summary')).currency).toBe('CNY');
   });
+
+  it('answers from the last computation when max_age allows it, and computes anew otherwise', async () => {
+    const first = await get('/v1/reports/rfm-grid?max_age=60');
+    expect(first.computed_at).toBe(clock.now().toISOString());
+    // A new buyer changes the grid; a report up to 60 s old may still be the earlier one.
+    clock.advance(1_000);
+    await svc.app.inject({ method: 'POST', url: '/v1/events', headers: auth(), payload: {
+      id: 'late-buyer-o', type: 'order', customer_id: 'late-buyer', occurred_at: new Date(clock.now().getTime() - 60_000).toISOString(), order_id: 'late-1', amount: '10.00',
+    } });
+    await settle(svc, 1);
+    await eventually(async () => ((await get('/v1/customers/late-buyer')).scores ? true : undefined));
+    const cached = await get('/v1/reports/rfm-grid?max_age=60');
+    expect(cached).toEqual(first);
+    const fresh = await get('/v1/reports/rfm-grid');
+    expect(fresh.buyers).toBe(first.buyers + 1);
+    expect(Date.parse(fresh.computed_at)).toBeGreaterThan(Date.parse(first.computed_at));
+    // Every computation refreshes what later callers get; past max_age it is computed again.
+    expect(await get('/v1/reports/rfm-grid?max_age=60')).toEqual(fresh);
+    clock.advance(61_000);
+    expect((await get('/v1/reports/rfm-grid?max_age=60')).computed_at).toBe(clock.now().toISOString());
+    const bad = await svc.app.inject({ method: 'GET', url: '/v1/reports/summary?max_age=-1', headers: auth() });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().errors[0].path).toBe('querystring.max_age');
+  });
 });

@@ -26,6 +26,13 @@ export async function get(path, key) {
   return (await call(path, key)).json();
 }
 
+/**
+ * Whole-table reports may be this old (seconds): the API then answers from the last computation
+ * instead of scanning every customer again for each viewer.
+ */
+export const REPORT_MAX_AGE = 60;
+export const report = (name, params = {}) => get(`/v1/reports/${name}${query({ max_age: REPORT_MAX_AGE, ...params })}`);
+
 /** A query string from an object, leaving out empty values. */
 export function query(params) {
   const q = new URLSearchParams();

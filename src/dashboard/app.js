@@ -1,4 +1,4 @@
-import { ApiError, clearKey, get, getKey, setKey } from './api.js';
+import { ApiError, clearKey, get, getKey, query, REPORT_MAX_AGE, setKey } from './api.js';
 import { disposeCharts } from './charts.js';
 import { h } from './dom.js';
 import { getLocale, setCurrency, setLocale, t, translatePage } from './i18n.js';
@@ -79,7 +79,7 @@ $('login-form').addEventListener('submit', async (event) => {
   $('login-error').hidden = true;
   try {
     // The summary answers for any customers:read key and carries the deployment's currency.
-    const summary = await get('/v1/reports/summary', key);
+    const summary = await get(`/v1/reports/summary${query({ max_age: REPORT_MAX_AGE })}`, key);
     setKey(key);
     setCurrency(summary.currency);
     $('key').value = '';

@@ -24,6 +24,7 @@ export default {
   'common.more': 'Load more',
   'common.empty': 'Nothing here yet.',
   'common.no_tier': 'no tier',
+  'common.as_of': 'as of {time}',
   'overview.title': 'Overview',
   'overview.subtitle': 'The shape of your customers at a glance',
   'kpi.customers': 'Customers',

@@ -24,6 +24,7 @@ export default {
   'common.more': '加载更多',
   'common.empty': '暂无数据。',
   'common.no_tier': '无等级',
+  'common.as_of': '数据时间 {time}',
   'overview.title': '总览',
   'overview.subtitle': '一眼看清客户结构',
   'kpi.customers': '客户总数',

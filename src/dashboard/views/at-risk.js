@@ -1,4 +1,4 @@
-import { get, query } from '../api.js';
+import { get, query, report as fetchReport } from '../api.js';
 import { chart } from '../charts.js';
 import { card, dataTable, h, kpi } from '../dom.js';
 import { fmt, label, t } from '../i18n.js';
@@ -8,7 +8,7 @@ import { customerList, PAGE_SIZE } from './customer-table.js';
 const PARAMS = { at_risk: 'true', sort: '-net_revenue' };
 
 async function load() {
-  const [report, page] = await Promise.all([get('/v1/reports/at-risk'), get(`/v1/customers${query({ limit: PAGE_SIZE, ...PARAMS })}`)]);
+  const [report, page] = await Promise.all([fetchReport('at-risk'), get(`/v1/customers${query({ limit: PAGE_SIZE, ...PARAMS })}`)]);
   return { report, page };
 }
 

@@ -1,4 +1,4 @@
-import { get } from '../api.js';
+import { report } from '../api.js';
 import { chart } from '../charts.js';
 import { card, dataTable, h, kpi, table } from '../dom.js';
 import { compareTiers, fmt, label, t } from '../i18n.js';
@@ -6,7 +6,7 @@ import { compareTiers, fmt, label, t } from '../i18n.js';
 const STAGE_ORDER = ['prospect', 'new', 'active', 'loyal', 'reactivated', 'at_risk', 'lapsed'];
 
 async function load() {
-  const [summary, pareto] = await Promise.all([get('/v1/reports/summary'), get('/v1/reports/pareto')]);
+  const [summary, pareto] = await Promise.all([report('summary'), report('pareto')]);
   return { summary, pareto };
 }
 
@@ -25,7 +25,7 @@ function draw(root, { summary, pareto }) {
   const stageChart = h('div', { class: 'chart', id: 'chart-lifecycle' });
   const paretoChart = h('div', { class: 'chart', id: 'chart-pareto' });
   root.append(
-    h('div', { class: 'view-head' }, h('div', {}, h('h1', {}, t('overview.title')), h('p', { class: 'muted' }, t('overview.subtitle')))),
+    h('div', { class: 'view-head' }, h('div', {}, h('h1', {}, t('overview.title')), h('p', { class: 'muted' }, t('overview.subtitle'), ' · ', t('common.as_of', { time: fmt.dateTime(summary.computed_at) })))),
     h('div', { class: 'kpis' },
       kpi(t('kpi.customers'), fmt.int(summary.customers), { id: 'customers' }),
       kpi(t('kpi.buyers'), fmt.int(summary.buyers), { id: 'buyers' }),

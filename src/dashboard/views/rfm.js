@@ -1,4 +1,4 @@
-import { get, query } from '../api.js';
+import { get, query, report } from '../api.js';
 import { chart } from '../charts.js';
 import { card, h } from '../dom.js';
 import { fmt, label, t } from '../i18n.js';
@@ -11,7 +11,7 @@ async function load({ params }) {
   const f = Number(params.get('f'));
   const selected = r >= 1 && r <= 5 && f >= 1 && f <= 5 ? { r, f } : null;
   const [grid, page] = await Promise.all([
-    get('/v1/reports/rfm-grid'),
+    report('rfm-grid'),
     selected ? get(`/v1/customers${query({ limit: PAGE_SIZE, ...cellParams(selected.r, selected.f) })}`) : null,
   ]);
   return { grid, selected, page };
@@ -22,7 +22,7 @@ function draw(root, { grid, selected, page }) {
   const title = h('h2', { id: 'rfm-cell-title' }, t('rfm.pick'));
   const list = h('div', { id: 'rfm-cell-customers' });
   root.append(
-    h('div', { class: 'view-head' }, h('div', {}, h('h1', {}, t('rfm.title')), h('p', { class: 'muted' }, t('rfm.subtitle')))),
+    h('div', { class: 'view-head' }, h('div', {}, h('h1', {}, t('rfm.title')), h('p', { class: 'muted' }, t('rfm.subtitle'), ' · ', t('common.as_of', { time: fmt.dateTime(grid.computed_at) })))),
     h('div', { class: 'grid' }, card(null, el), h('section', { class: 'card' }, title, list)),
   );
   const max = Math.max(1, ...grid.cells.map((c) => c.customers));
