@@ -60,7 +60,7 @@ export const fmt = {
   wholeMoney: (v) => (present(v) ? new Intl.NumberFormat(locale, { style: 'currency', currency, maximumFractionDigits: 0 }).format(Number(v)) : NONE()),
   compactMoney: (v) =>
     present(v) ? new Intl.NumberFormat(locale, { style: 'currency', currency, notation: 'compact', maximumFractionDigits: 1 }).format(Number(v)) : NONE(),
-  pct: (v, digits = 1) => (present(v) ? new Intl.NumberFormat(locale, { style: 'percent', maximumFractionDigits: digits }).format(Number(v)) : NONE()),
+  pct: (v, digits = 1) => (present(v) ? new Intl.NumberFormat(locale, { style: 'percent', minimumFractionDigits: digits, maximumFractionDigits: digits }).format(Number(v)) : NONE()),
   date: (v) => (v ? new Intl.DateTimeFormat(locale, { dateStyle: 'medium' }).format(new Date(v)) : NONE()),
   dateTime: (v) => (v ? new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(v)) : NONE()),
 };

@@ -34,7 +34,7 @@ function draw(root, { report, page }) {
   const rows = [...reasons].reverse();
   chart(el, {
     tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' } },
-    legend: { top: 0 },
+    legend: { top: 0, itemGap: 24 },
     grid: { left: 10, right: 60, top: 30, bottom: 10, containLabel: true },
     yAxis: { type: 'category', data: rows.map((r) => label('reason', r.code)) },
     xAxis: [{ type: 'value', axisLabel: { formatter: (v) => fmt.int(v) } }, { type: 'value', show: false }],

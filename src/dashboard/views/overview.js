@@ -4,6 +4,8 @@ import { card, dataTable, h, kpi, table } from '../dom.js';
 import { compareTiers, fmt, label, t } from '../i18n.js';
 
 const STAGE_ORDER = ['prospect', 'new', 'active', 'loyal', 'reactivated', 'at_risk', 'lapsed'];
+// Healthy stages in greens and blues, warnings in orange, the lost in grey.
+const STAGE_COLOURS = { prospect: '#a5b4fc', new: '#22b8cf', active: '#3b5bdb', loyal: '#2f9e44', reactivated: '#ae3ec9', at_risk: '#f76707', lapsed: '#868e96' };
 
 async function load() {
   const [summary, pareto] = await Promise.all([report('summary'), report('pareto')]);
@@ -45,7 +47,7 @@ function draw(root, { summary, pareto }) {
 
   chart(tierChart, {
     tooltip: { trigger: 'axis' },
-    legend: { bottom: 0 },
+    legend: { bottom: 0, itemGap: 24 },
     grid: { left: 56, right: 72, top: 36, bottom: 56 },
     xAxis: { type: 'category', data: tiers.map((g) => label('tier', g.key)) },
     yAxis: [
@@ -61,9 +63,9 @@ function draw(root, { summary, pareto }) {
   chart(stageChart, {
     tooltip: { trigger: 'item', formatter: (p) => `${p.name}: ${fmt.int(p.value)} (${fmt.pct(p.value / Math.max(summary.customers, 1))})` },
     series: [{
-      type: 'funnel', left: '8%', width: '84%', top: 10, bottom: 10, sort: 'descending', gap: 2, minSize: '12%',
+      type: 'funnel', left: '8%', width: '84%', top: 10, bottom: 10, sort: 'descending', gap: 2, minSize: '30%',
       label: { show: true, position: 'inside', formatter: (p) => `${p.name}  ${fmt.int(p.value)}`, color: '#fff' },
-      data: stages.map((g) => ({ name: label('stage', g.key), value: g.customers })),
+      data: stages.map((g) => ({ name: label('stage', g.key), value: g.customers, itemStyle: { color: STAGE_COLOURS[g.key] ?? '#adb5bd' } })),
     }],
   });
 

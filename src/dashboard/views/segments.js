@@ -31,9 +31,7 @@ function draw(root, { segments }, { arg }) {
     : h('p', { class: 'muted' }, t('common.empty'));
   root.append(
     h('div', { class: 'view-head' }, h('div', {}, h('h1', {}, t('segments.title')), h('p', { class: 'muted' }, t('segments.subtitle')))),
-    h('div', { class: 'grid cols-2' }, card(null, list), webhooksCard),
-    h('div', { class: 'spacer' }),
-    membersCard,
+    h('div', { class: 'grid' }, card(null, list), membersCard, webhooksCard),
   );
   const chosen = segments.find((s) => s.key === arg) ?? segments[0];
   if (chosen) show(chosen);
@@ -64,7 +62,7 @@ async function drawWebhooks(into) {
     { key: 'deliveries', label: t('webhooks.recent'), value: (e) => h('div', { class: 'deliveries' }, e.deliveries.map((d) => {
       const last = d.attempts.at(-1);
       const detail = last ? `${last.status_code ?? last.error ?? ''} · ${last.duration_ms} ms · ${fmt.dateTime(last.at)}` : '';
-      return h('span', { class: `chip ${OUTCOME[d.status] ?? ''}`, title: `${d.event_type} ${detail}` }, `${d.event_type} · ${d.status}`);
+      return h('span', { class: `chip ${OUTCOME[d.status] ?? ''}`, title: `${d.event_type} ${detail}` }, `${d.event_type.replace(/^customer\./, '')} · ${last?.status_code ?? d.status}`);
     })) },
   ], rows, { id: 'webhooks-table' }) : h('p', { class: 'muted' }, t('common.empty')));
 }
