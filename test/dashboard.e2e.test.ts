@@ -154,6 +154,26 @@ describe('dashboard in headless Chromium', () => {
     await page.close();
   });
 
+  it('shows the tier migration matrix and flow between two instants, as the report counts them', async () => {
+    const to = new Date().toISOString();
+    const report = await api(`/v1/reports/tier-migration?from=${encodeURIComponent(shop.beforePolicyChange)}&to=${encodeURIComponent(to)}`, shop.readKey);
+    const moved = report.cells.filter((c: { from_tier: string | null; to_tier: string | null }) => c.from_tier !== c.to_tier && c.from_tier !== null);
+    expect(moved.length).toBeGreaterThan(0); // the seeded policy change moved customers
+    const page = await open(shop.readKey);
+    await ready(page, 'overview');
+    await page.goto(`${shop.base}/dashboard#/migration?from=${encodeURIComponent(shop.beforePolicyChange)}&to=${encodeURIComponent(to)}`);
+    await ready(page, 'migration');
+    for (const cell of report.cells) {
+      const td = page.locator(`#migration-matrix td[data-from="${cell.from_tier ?? ''}"][data-to="${cell.to_tier ?? ''}"]`);
+      expect(await td.textContent()).toBe(int(cell.customers));
+    }
+    const flow = await chartOption(page, 'chart-migration');
+    expect(flow.series[0].links.map((l: { value: number }) => l.value).sort()).toEqual(
+      report.cells.filter((c: { customers: number }) => c.customers > 0).map((c: { customers: number }) => c.customers).sort(),
+    );
+    await page.close();
+  });
+
   it('switches labels to Simplified Chinese, numbers formatted for zh-CN', async () => {
     const page = await open(shop.readKey);
     await ready(page, 'overview');
