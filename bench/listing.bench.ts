@@ -250,6 +250,7 @@ interface CustomerItem {
   tier: string | null;
   lifecycle_stage: string | null;
   rfm_segment: string | null;
+  scores: { r_score: number; f_score: number } | null;
   at_risk: { flagged: boolean };
   metrics: Record<string, unknown> | null;
 }
@@ -308,7 +309,50 @@ const LISTINGS: Listing[] = [
       `create index customers_rfm_recency_idx on customers (rfm_segment, (coalesce(last_order_at, '-infinity'::timestamptz)) desc, id);` +
       ` — the sort key is coalesce(last_order_at, '-infinity'), which customers_last_order_idx (last_order_at, id) cannot supply`,
   },
+  {
+    name: 'RFM cell r_score=2 f_score=4 sort=-net_revenue',
+    query: 'r_score=2&f_score=4&sort=-net_revenue',
+    matches: 'r_score = 2 and f_score = 4',
+    check: (c) => c.scores?.r_score === 2 && c.scores?.f_score === 4,
+    ordered: (a, b) => Number(a.metrics?.['net_revenue']) >= Number(b.metrics?.['net_revenue']),
+  },
+  {
+    name: 'at_risk=true sort=-net_revenue',
+    query: 'at_risk=true&sort=-net_revenue',
+    matches: 'at_risk',
+    check: (c) => c.at_risk.flagged,
+    ordered: (a, b) => Number(a.metrics?.['net_revenue']) >= Number(b.metrics?.['net_revenue']),
+  },
 ];
+
+/** The aggregate reports the dashboard's views are built on: each answers over the whole table. */
+const REPORTS = [
+  '/v1/reports/summary',
+  '/v1/reports/rfm-grid',
+  '/v1/reports/pareto',
+  '/v1/reports/at-risk',
+  '/v1/reports/segment-sizes',
+  // As the dashboard asks: any replica's result from the last 60 s, from Redis.
+  '/v1/reports/summary?max_age=60',
+  '/v1/reports/rfm-grid?max_age=60',
+  '/v1/reports/pareto?max_age=60',
+  '/v1/reports/at-risk?max_age=60',
+];
+const REPORT_REQUESTS = intEnv('BENCH_REPORT_REQUESTS', 20);
+
+async function measureReports(app: FastifyInstance): Promise<{ url: string; samples: number[]; problems: string[] }[]> {
+  const results = REPORTS.map((url) => ({ url, samples: [] as number[], problems: [] as string[] }));
+  for (let round = 0; round < 2 + REPORT_REQUESTS; round++) {
+    checkInterrupted();
+    for (const r of results) {
+      const t0 = performance.now();
+      const res = await app.inject({ method: 'GET', url: r.url, headers: AUTH });
+      if (round >= 2) r.samples.push(performance.now() - t0);
+      if (res.statusCode !== 200 && r.problems.length < 3) r.problems.push(`${r.url}: HTTP ${res.statusCode}`);
+    }
+  }
+  return results;
+}
 
 interface ListingResult {
   listing: Listing;
@@ -810,6 +854,11 @@ async function main(): Promise<number> {
     console.log(`\n## EXPLAIN (ANALYZE, BUFFERS) of each listing query (captured from the route; run once, warm)`);
     printPlans(plans);
     const problems = listings.flatMap((l) => l.problems);
+
+    console.log(`\n## Dashboard reports, ${int(CUSTOMERS)} customers (${REPORT_REQUESTS} requests each after 2 warm-up, app.inject; ms)\n`);
+    const reports = await measureReports(app);
+    console.log(table(['request', 'p50 ms', 'p99 ms'], reports.map((r) => [`\`${r.url}\``, dec(percentile(r.samples, 50), 1), dec(percentile(r.samples, 99), 1)])));
+    problems.push(...reports.flatMap((r) => r.problems));
 
     // 3. Export.
     console.log(`\n## Export`);

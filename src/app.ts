@@ -16,6 +16,7 @@ import { webhookRoutes } from './api/webhooks.routes.ts';
 import { reportRoutes } from './api/reports.routes.ts';
 import { segmentRoutes } from './api/segments.routes.ts';
 import { modelRoutes } from './api/model.routes.ts';
+import { dashboardRoutes } from './api/dashboard.routes.ts';
 import { segmentCompatRoutes } from './compat/segment.routes.ts';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -40,6 +41,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
 
   const keys = createKeyStore(deps.db, deps.config.TIERWISE_ADMIN_KEY);
   await app.register(healthRoutes, { deps });
+  await app.register(dashboardRoutes);
   // Per key (authentication runs first, in onRequest); shared across replicas through Redis, and
   // one budget per key across /v1 and /compat.
   const limitPerKey = {

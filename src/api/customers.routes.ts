@@ -16,6 +16,7 @@ import { decodeCursor, encodeCursor } from './cursor.ts';
 import { notFound, problemSchema, validationError } from './problem.ts';
 import { customerSchema, historyPageSchema } from './customers.schemas.ts';
 
+const score = z.coerce.number().int().min(1).max(5);
 const listQuery = z.object({
   tier: z.string().max(64).optional(),
   lifecycle_stage: z.enum(LIFECYCLE_STAGES).optional(),
@@ -28,6 +29,9 @@ const listQuery = z.object({
   min_net_revenue: z.string().regex(/^\d{1,15}(\.\d{1,4})?$/, 'must be a decimal').optional(),
   max_recency_days: z.coerce.number().min(0).optional(),
   segment: z.string().max(64).optional().describe('key of a saved segment'),
+  r_score: score.optional(),
+  f_score: score.optional().describe('with r_score: one cell of the RFM grid'),
+  m_score: score.optional(),
   sort: z.enum(CUSTOMER_SORTS).default('id'),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   cursor: z.string().optional(),

@@ -17,6 +17,9 @@ export interface CustomerFilters {
   min_net_revenue?: string | undefined;
   max_recency_days?: number | undefined;
   segment?: string | undefined;
+  r_score?: number | undefined;
+  f_score?: number | undefined;
+  m_score?: number | undefined;
 }
 
 /** The sort key and the id: a total order, so keyset pages never skip or repeat a customer. */
@@ -42,6 +45,9 @@ export function filterConditions(f: CustomerFilters, now: Date): SQL | undefined
     f.max_recency_days !== undefined
       ? gte(customers.lastOrderAt, new Date(now.getTime() - f.max_recency_days * 86_400_000))
       : undefined,
+    f.r_score !== undefined ? eq(customers.rScore, f.r_score) : undefined,
+    f.f_score !== undefined ? eq(customers.fScore, f.f_score) : undefined,
+    f.m_score !== undefined ? eq(customers.mScore, f.m_score) : undefined,
     f.segment !== undefined
       ? sql`exists (select 1 from segment_members m where m.segment_key = ${f.segment} and m.customer_id = ${customers.id})`
       : undefined,

@@ -12,32 +12,49 @@ interface Group {
   revenue_share: number;
 }
 
-/** One pass per breakdown over the customers table; shares are of all customers and of all net revenue. */
+/**
+ * One scan of the customers table: counts and revenue per combination of tier, stage, RFM segment,
+ * ABC class and at-risk flag (a few hundred rows at most), from which every breakdown and total is
+ * summed. Five scans, one per breakdown, took over twice as long at a million customers.
+ * Shares are of all customers and of all net revenue.
+ */
 export async function summaryReport(db: DbOrTx) {
-  const totals = (
-    await db.execute<{ customers: number; buyers: number; revenue: string; at_risk: number; at_risk_revenue: string }>(sql`
-      select count(*)::int as customers,
-        count(*) filter (where order_count > 0)::int as buyers,
-        coalesce(sum(net_revenue), 0)::text as revenue,
-        count(*) filter (where at_risk)::int as at_risk,
-        coalesce(sum(net_revenue) filter (where at_risk), 0)::text as at_risk_revenue
-      from customers`)
-  ).rows[0]!;
-  const revenue = Number(totals.revenue);
+  const rows = (
+    await db.execute<{ by: Breakdown | 'total'; key: string | null; customers: number; buyers: number; net_revenue: string; at_risk: number; at_risk_revenue: string }>(sql`
+      with combos as materialized (
+        select tier, lifecycle_stage, rfm_segment, abc_class, at_risk, count(*) as n,
+          count(*) filter (where order_count > 0) as buyers, sum(net_revenue) as revenue
+        from customers group by 1, 2, 3, 4, 5
+      )
+      select 'total'::text as by, null::text as key, coalesce(sum(n), 0)::int as customers, coalesce(sum(buyers), 0)::int as buyers,
+        coalesce(sum(revenue), 0)::text as net_revenue,
+        coalesce(sum(n) filter (where at_risk), 0)::int as at_risk, coalesce(sum(revenue) filter (where at_risk), 0)::text as at_risk_revenue,
+        0::bigint as ord
+      from combos
+      ${sql.join(
+        (Object.keys(BREAKDOWNS) as Breakdown[]).map(
+          (by) => sql`union all
+            select ${by}::text, ${sql.identifier(BREAKDOWNS[by])}, sum(n)::int, 0, sum(revenue)::text, 0, '0',
+              row_number() over (order by sum(n) desc, ${sql.identifier(BREAKDOWNS[by])})
+            from combos group by 2`,
+        ),
+        sql` `,
+      )}
+      order by 1, 8`)
+  ).rows;
+  const totals = rows.find((r) => r.by === 'total')!;
+  const revenue = Number(totals.net_revenue);
   const share = (part: number, whole: number) => (whole > 0 ? part / whole : 0);
-
-  const breakdown = async (by: Breakdown): Promise<Group[]> => {
-    const rows = await db.execute<{ key: string | null; customers: number; net_revenue: string }>(sql`
-      select ${sql.identifier(BREAKDOWNS[by])} as key, count(*)::int as customers, sum(net_revenue)::text as net_revenue
-      from customers group by 1 order by 2 desc, 1`);
-    return rows.rows.map((r) => ({
-      key: r.key,
-      customers: r.customers,
-      share: share(r.customers, totals.customers),
-      net_revenue: r.net_revenue,
-      revenue_share: share(Number(r.net_revenue), revenue),
-    }));
-  };
+  const breakdown = (by: Breakdown): Group[] =>
+    rows
+      .filter((r) => r.by === by)
+      .map((r) => ({
+        key: r.key,
+        customers: r.customers,
+        share: share(r.customers, totals.customers),
+        net_revenue: r.net_revenue,
+        revenue_share: share(Number(r.net_revenue), revenue),
+      }));
 
   // Pareto: the revenue share of the top 20% of buyers by net revenue.
   const pareto = (
@@ -52,11 +69,11 @@ export async function summaryReport(db: DbOrTx) {
     customers: totals.customers,
     buyers: totals.buyers,
     prospects: totals.customers - totals.buyers,
-    net_revenue: totals.revenue,
-    by_tier: await breakdown('tier'),
-    by_lifecycle_stage: await breakdown('lifecycle_stage'),
-    by_rfm_segment: await breakdown('rfm_segment'),
-    by_abc_class: await breakdown('abc_class'),
+    net_revenue: totals.net_revenue,
+    by_tier: breakdown('tier'),
+    by_lifecycle_stage: breakdown('lifecycle_stage'),
+    by_rfm_segment: breakdown('rfm_segment'),
+    by_abc_class: breakdown('abc_class'),
     at_risk: { customers: totals.at_risk, net_revenue: totals.at_risk_revenue, revenue_share: share(Number(totals.at_risk_revenue), revenue) },
     top_20_percent_revenue_share: share(Number(pareto.top), revenue),
   };

@@ -62,6 +62,8 @@ export const customers = pgTable(
     index('customers_lifecycle_idx').on(t.lifecycleStage, t.id),
     index('customers_rfm_segment_idx').on(t.rfmSegment, t.id),
     index('customers_abc_idx').on(t.abcClass, t.id),
+    // An RFM grid cell pages through it biggest spenders first; the grid report counts the cells on it.
+    index('customers_rf_revenue_idx').on(t.rScore, t.fScore, t.netRevenue, t.id),
     index('customers_region_idx').on(t.region, t.id),
     index('customers_at_risk_idx').on(t.id).where(sql`${t.atRisk}`),
     index('customers_net_revenue_idx').on(t.netRevenue, t.id),

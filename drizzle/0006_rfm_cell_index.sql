@@ -1,0 +1,1 @@
+CREATE INDEX "customers_rf_revenue_idx" ON "customers" USING btree ("r_score","f_score","net_revenue","id");
