@@ -2,11 +2,10 @@ import { pipeline } from 'node:stream/promises';
 import { parse, type InfoRecord, type Options } from 'csv-parse';
 import type { Deps } from '../deps.ts';
 import { createLineLedger, extraLines, type LineGap } from '../domain/import.lines.ts';
-import { parseNativeRow, readNativeHeader } from '../domain/import.native.ts';
-import { parseRetailLine, readRetailHeader } from '../domain/import.online-retail.ts';
+import { createNativeRowReader, readNativeHeader } from '../domain/import.native.ts';
+import { createRetailLineReader, readRetailHeader } from '../domain/import.online-retail.ts';
 import { createSkipTally, type RowProblem } from '../domain/import.report.ts';
 import { isBlankRecord, malformed, type ImportContext, type ImportFormat, type RowSkip } from '../domain/import.types.ts';
-import { createUkTimeReader } from '../domain/import.uk-time.ts';
 import { createStaging, nativeCopyLine, openStagingCopy, retailCopyLine, storeStaged } from '../store/import.repo.ts';
 import { openImportSource } from './import.source.ts';
 
@@ -63,21 +62,22 @@ function rowReader(format: ImportFormat, headerCells: string[], ctx: ImportConte
   if (format === 'native') {
     const h = readNativeHeader(headerCells);
     if (!h.ok) throw new ImportFileError(`not a native import file: ${h.message}`);
+    const read = createNativeRowReader(h.header, ctx);
     return {
       ignored: h.header.ignored,
       toCopy: (cells, line) => {
-        const r = parseNativeRow(cells, h.header, ctx);
+        const r = read(cells);
         return r.ok ? nativeCopyLine(line, r.value) : r;
       },
     };
   }
   const h = readRetailHeader(headerCells);
   if (!h.ok) throw new ImportFileError(`not an Online Retail file: ${h.message}`);
-  const toUtc = createUkTimeReader();
+  const read = createRetailLineReader(h.header, ctx);
   return {
     ignored: h.header.ignored,
     toCopy: (cells, line) => {
-      const r = parseRetailLine(cells, h.header, ctx, toUtc);
+      const r = read(cells);
       return r.ok ? retailCopyLine(line, r.value) : r;
     },
   };

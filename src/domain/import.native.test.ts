@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { parseNativeRow, readNativeHeader } from './import.native.ts';
+import { createNativeRowReader, readNativeHeader, type NativeColumn } from './import.native.ts';
+import type { Header } from './import.types.ts';
 
 const ctx = { currency: 'USD', now: new Date('2026-01-01T00:00:00Z') };
+const parseNativeRow = (cells: string[], header: Header<NativeColumn>, c = ctx) => createNativeRowReader(header, c)(cells);
 const header = (cells: string[]) => {
   const h = readNativeHeader(cells);
   if (!h.ok) throw new Error(h.message);

@@ -46,41 +46,38 @@ export function readNativeHeader(cells: string[]): HeaderResult<NativeColumn> {
   return readHeader<NativeColumn>(cells, { required: REQUIRED, optional: OPTIONAL, strict: true });
 }
 
-/** Validates one row; an empty optional cell means the field is absent. */
-export function parseNativeRow(cells: string[], header: Header<NativeColumn>, ctx: ImportContext): RowResult<ImportedOrder> {
-  if (cells.length !== header.width) {
-    return malformed('wrong_field_count', `expected ${header.width} fields as in the header, got ${cells.length}`);
-  }
-  const input: Partial<Record<NativeColumn, string>> = {};
-  for (const column of COLUMNS) {
-    const i = header.index[column];
-    if (i !== undefined && cells[i] !== '') input[column] = cells[i];
-  }
-  const parsed = nativeRow.safeParse(input);
-  if (!parsed.success) return fieldProblems(parsed.error.issues, (f) => f);
-  const row = parsed.data;
-  const problems = semanticProblems([{ type: 'order', occurred_at: row.occurred_at, currency: row.currency }], {
-    receivedAt: ctx.now,
-    currency: ctx.currency,
-    pathPrefix: '',
-  });
-  if (problems.length > 0) {
-    return malformed(`invalid_${problems[0]!.path}`, problems.map((p) => `${p.path}: ${p.message}`).join('; '));
-  }
-  const data: Record<string, unknown> = { order_id: row.order_id, amount: row.amount };
-  if (row.discount_amount !== undefined) data.discount_amount = row.discount_amount;
-  if (row.channel !== undefined) data.channel = row.channel;
-  if (row.region !== undefined) data.region = row.region;
-  // The API carries categories on items; a row's category is one item that holds the whole order.
-  if (row.category !== undefined) data.items = [{ category: row.category }];
-  return {
-    ok: true,
-    value: {
-      eventId: importEventId(row.customer_id, row.order_id),
-      customerId: row.customer_id,
-      orderId: row.order_id,
-      occurredAt: new Date(row.occurred_at).toISOString(),
-      data,
-    },
+/** A reader of rows for one file; an empty optional cell means the field is absent. */
+export function createNativeRowReader(header: Header<NativeColumn>, ctx: ImportContext): (cells: string[]) => RowResult<ImportedOrder> {
+  const present = COLUMNS.flatMap((column) => (header.index[column] === undefined ? [] : [[column, header.index[column]] as const]));
+  const context = { receivedAt: ctx.now, currency: ctx.currency, pathPrefix: '' };
+  return (cells) => {
+    if (cells.length !== header.width) {
+      return malformed('wrong_field_count', `expected ${header.width} fields as in the header, got ${cells.length}`);
+    }
+    const input: Partial<Record<NativeColumn, string>> = {};
+    for (const [column, i] of present) if (cells[i] !== '') input[column] = cells[i];
+    const parsed = nativeRow.safeParse(input);
+    if (!parsed.success) return fieldProblems(parsed.error.issues, (f) => f);
+    const row = parsed.data;
+    const problems = semanticProblems([{ type: 'order', occurred_at: row.occurred_at, currency: row.currency }], context);
+    if (problems.length > 0) {
+      return malformed(`invalid_${problems[0]!.path}`, problems.map((p) => `${p.path}: ${p.message}`).join('; '));
+    }
+    const data: Record<string, unknown> = { order_id: row.order_id, amount: row.amount };
+    if (row.discount_amount !== undefined) data.discount_amount = row.discount_amount;
+    if (row.channel !== undefined) data.channel = row.channel;
+    if (row.region !== undefined) data.region = row.region;
+    // The API carries categories on items; a row's category is one item that holds the whole order.
+    if (row.category !== undefined) data.items = [{ category: row.category }];
+    return {
+      ok: true,
+      value: {
+        eventId: importEventId(row.customer_id, row.order_id),
+        customerId: row.customer_id,
+        orderId: row.order_id,
+        occurredAt: new Date(row.occurred_at).toISOString(),
+        data,
+      },
+    };
   };
 }

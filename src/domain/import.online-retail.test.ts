@@ -1,12 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { parseRetailLine, readRetailHeader } from './import.online-retail.ts';
-import { createUkTimeReader } from './import.uk-time.ts';
+import { createRetailLineReader, readRetailHeader } from './import.online-retail.ts';
 
 const ctx = { currency: 'GBP', now: new Date('2026-01-01T00:00:00Z') };
 const h = readRetailHeader(['InvoiceNo', 'StockCode', 'Description', 'Quantity', 'InvoiceDate', 'UnitPrice', 'CustomerID', 'Country']);
 if (!h.ok) throw new Error(h.message);
 const header = h.header;
-const toUtc = createUkTimeReader();
+const read = createRetailLineReader(header, ctx);
 type Cells = { inv: string; sku: string; qty: string; date: string; price: string; cust: string; country: string };
 const line = (over: Partial<Cells> = {}) => {
   const c: Cells = { inv: '536365', sku: '85123A', qty: '6', date: '2010-12-01 08:26:00', price: '2.55', cust: '17850.0', country: 'United Kingdom', ...over };
@@ -15,7 +14,7 @@ const line = (over: Partial<Cells> = {}) => {
 
 describe('Online Retail lines', () => {
   it('keeps a line with its invoice, customer 17850.0 as 17850, UK time as UTC', () => {
-    expect(parseRetailLine(line(), header, ctx, toUtc)).toEqual({
+    expect(read(line())).toEqual({
       ok: true,
       value: {
         eventId: 'import:17850:536365',
@@ -28,7 +27,7 @@ describe('Online Retail lines', () => {
         region: 'United Kingdom',
       },
     });
-    const summer = parseRetailLine(line({ date: '2011-06-15 12:00:00' }), header, ctx, toUtc);
+    const summer = read(line({ date: '2011-06-15 12:00:00' }));
     expect(summer.ok && summer.value.occurredAt).toBe('2011-06-15T11:00:00.000Z');
   });
 
@@ -50,16 +49,16 @@ describe('Online Retail lines', () => {
     [{ date: '2026-06-01 10:00:00' }, 'invalid_invoice_date', true],
     [{ cust: 'x'.repeat(129) }, 'invalid_customer_id', true],
   ])('%j → %s', (over, reason, malformed) => {
-    expect(parseRetailLine(line(over), header, ctx, toUtc)).toMatchObject({ ok: false, reason, malformed });
+    expect(read(line(over))).toMatchObject({ ok: false, reason, malformed });
   });
 
   it('keeps a line without StockCode or Country, without them', () => {
-    const r = parseRetailLine(line({ sku: '', country: '' }), header, ctx, toUtc);
+    const r = read(line({ sku: '', country: '' }));
     expect(r.ok && [r.value.sku, r.value.region]).toEqual([null, null]);
   });
 
   it('names the column in its messages', () => {
-    const r = parseRetailLine(line({ qty: 'six' }), header, ctx, toUtc);
+    const r = read(line({ qty: 'six' }));
     expect(!r.ok && r.message).toBe('Quantity: must be a whole number, got "six"');
   });
 

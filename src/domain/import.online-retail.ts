@@ -1,5 +1,6 @@
 import { orderEvent, orderItem } from '../api/events.schemas.ts';
-import { semanticProblems } from '../pipeline/ingest.prepare.ts';
+import { MAX_FUTURE_MS } from '../pipeline/ingest.prepare.ts';
+import { createUkTimeReader } from './import.uk-time.ts';
 import {
   fieldProblems,
   importEventId,
@@ -38,80 +39,82 @@ const FLOAT_ID = /^(\d+)\.0*$/;
 
 const fields = orderEvent.shape;
 const item = orderItem.shape;
-const COLUMN_OF: Record<string, RetailColumn> = {
-  order_id: 'InvoiceNo',
-  customer_id: 'CustomerID',
-  sku: 'StockCode',
-  quantity: 'Quantity',
-  unit_price: 'UnitPrice',
-  region: 'Country',
-};
+/** The columns checked by the API's schemas, in the order of the checks below. */
+const CHECKED: RetailColumn[] = ['InvoiceNo', 'CustomerID', 'StockCode', 'Quantity', 'UnitPrice', 'Country'];
 
 export function readRetailHeader(cells: string[]): HeaderResult<RetailColumn> {
   return readHeader<RetailColumn>(cells, { required: REQUIRED, optional: OPTIONAL, strict: false });
 }
 
 /**
- * Applies the Online Retail rules in SPEC order (no CustomerID, invoice starting with C or A,
- * Quantity ≤ 0, UnitPrice ≤ 0: each skips the line under its own reason), then validates what is
- * left with the API's field schemas. `toUtc` reads InvoiceDate as UK local time.
+ * A reader of invoice lines for one file. It applies the Online Retail rules in SPEC order (no
+ * CustomerID, invoice starting with C or A, Quantity ≤ 0, UnitPrice ≤ 0: each skips the line under
+ * its own reason), then validates what is left with the API's field schemas. InvoiceDate is UK
+ * local time. Column positions, the date and the event id of the previous line are kept, since an
+ * invoice's lines mostly follow each other.
  */
-export function parseRetailLine(
-  cells: string[],
-  header: Header<RetailColumn>,
-  ctx: ImportContext,
-  toUtc: (text: string) => Date | null,
-): RowResult<RetailLine> {
-  if (cells.length !== header.width) {
-    return malformed('wrong_field_count', `expected ${header.width} fields as in the header, got ${cells.length}`);
-  }
-  const cell = (c: (typeof REQUIRED)[number]) => cells[header.index[c]!]!.trim();
-  const rawCustomer = cell('CustomerID');
-  if (rawCustomer === '') return ruleSkip('missing_customer_id', 'no CustomerID');
-  const invoiceNo = cell('InvoiceNo');
-  if (invoiceNo.startsWith('C')) return ruleSkip('cancelled_invoice', `invoice ${invoiceNo} is a cancellation`);
-  if (invoiceNo.startsWith('A')) return ruleSkip('adjustment_invoice', `invoice ${invoiceNo} is an adjustment`);
-  const quantity = cell('Quantity');
-  if (!INTEGER.test(quantity)) return malformed('invalid_quantity', `Quantity: must be a whole number, got "${quantity}"`);
-  if (Number(quantity) <= 0) return ruleSkip('non_positive_quantity', `Quantity is ${quantity}`);
-  const unitPrice = cell('UnitPrice');
-  if (!DECIMAL.test(unitPrice)) return malformed('invalid_unit_price', `UnitPrice: must be a decimal number, got "${unitPrice}"`);
-  if (Number(unitPrice) <= 0) return ruleSkip('non_positive_unit_price', `UnitPrice is ${unitPrice}`);
+export function createRetailLineReader(header: Header<RetailColumn>, ctx: ImportContext): (cells: string[]) => RowResult<RetailLine> {
+  const toUtc = createUkTimeReader();
+  const latest = ctx.now.getTime() + MAX_FUTURE_MS;
+  const at = (c: (typeof REQUIRED)[number]) => header.index[c]!;
+  const [iInvoice, iSku, iQuantity, iDate, iPrice, iCustomer, iCountry] = REQUIRED.map(at) as number[] as [number, number, number, number, number, number, number];
+  let last = { date: '', iso: '', customer: '', invoice: '', eventId: '' };
+  return (cells) => {
+    if (cells.length !== header.width) {
+      return malformed('wrong_field_count', `expected ${header.width} fields as in the header, got ${cells.length}`);
+    }
+    const rawCustomer = cells[iCustomer]!.trim();
+    if (rawCustomer === '') return ruleSkip('missing_customer_id', 'no CustomerID');
+    const invoiceNo = cells[iInvoice]!.trim();
+    if (invoiceNo.startsWith('C')) return ruleSkip('cancelled_invoice', `invoice ${invoiceNo} is a cancellation`);
+    if (invoiceNo.startsWith('A')) return ruleSkip('adjustment_invoice', `invoice ${invoiceNo} is an adjustment`);
+    const quantity = cells[iQuantity]!.trim();
+    if (!INTEGER.test(quantity)) return malformed('invalid_quantity', `Quantity: must be a whole number, got "${quantity}"`);
+    if (Number(quantity) <= 0) return ruleSkip('non_positive_quantity', `Quantity is ${quantity}`);
+    const unitPrice = cells[iPrice]!.trim();
+    if (!DECIMAL.test(unitPrice)) return malformed('invalid_unit_price', `UnitPrice: must be a decimal number, got "${unitPrice}"`);
+    if (Number(unitPrice) <= 0) return ruleSkip('non_positive_unit_price', `UnitPrice is ${unitPrice}`);
 
-  const customerId = rawCustomer.replace(FLOAT_ID, '$1');
-  const sku = cell('StockCode');
-  const country = cell('Country');
-  const price = item.unit_price.safeParse(unitPrice.replace(/^\+/, ''));
-  const checks = [
-    ['order_id', fields.order_id.safeParse(invoiceNo)],
-    ['customer_id', fields.customer_id.safeParse(customerId)],
-    ['sku', item.sku.safeParse(sku || undefined)],
-    ['quantity', item.quantity.safeParse(Number(quantity))],
-    ['unit_price', price],
-    ['region', fields.region.safeParse(country || undefined)],
-  ] as const;
-  const issues = checks.flatMap(([field, r]) => (r.success ? [] : r.error.issues.map((i) => ({ ...i, path: [field] }))));
-  if (issues.length > 0 || !price.success) return fieldProblems(issues, (f) => COLUMN_OF[f] ?? f);
+    const customerId = rawCustomer.replace(FLOAT_ID, '$1');
+    const sku = cells[iSku]!.trim();
+    const country = cells[iCountry]!.trim();
+    const checks = [
+      fields.order_id.safeParse(invoiceNo),
+      fields.customer_id.safeParse(customerId),
+      item.sku.safeParse(sku || undefined),
+      item.quantity.safeParse(Number(quantity)),
+      item.unit_price.safeParse(unitPrice.replace(/^\+/, '')),
+      fields.region.safeParse(country || undefined),
+    ] as const;
+    if (!checks.every((r) => r.success)) {
+      const issues = checks.flatMap((r, i) => (r.success ? [] : r.error.issues.map((issue) => ({ ...issue, path: [CHECKED[i]!] }))));
+      return fieldProblems(issues, (f) => f);
+    }
 
-  const rawDate = cell('InvoiceDate');
-  const occurredAt = toUtc(rawDate);
-  if (occurredAt === null) {
-    return malformed('invalid_invoice_date', `InvoiceDate: must be a UK local time as YYYY-MM-DD HH:MM:SS, got "${rawDate}"`);
-  }
-  const iso = occurredAt.toISOString();
-  const future = semanticProblems([{ type: 'order', occurred_at: iso }], { receivedAt: ctx.now, currency: ctx.currency, pathPrefix: '' });
-  if (future.length > 0) return malformed('invalid_invoice_date', `InvoiceDate: ${future[0]!.message}`);
-  return {
-    ok: true,
-    value: {
-      eventId: importEventId(customerId, invoiceNo),
-      customerId,
-      invoiceNo,
-      occurredAt: iso,
-      sku: sku === '' ? null : sku,
-      quantity: Number(quantity),
-      unitPrice: price.data as string,
-      region: country === '' ? null : country,
-    },
+    const rawDate = cells[iDate]!.trim();
+    if (rawDate !== last.date) {
+      const occurredAt = toUtc(rawDate);
+      if (occurredAt === null) {
+        return malformed('invalid_invoice_date', `InvoiceDate: must be a UK local time as YYYY-MM-DD HH:MM:SS, got "${rawDate}"`);
+      }
+      if (occurredAt.getTime() > latest) return malformed('invalid_invoice_date', 'InvoiceDate: is more than 5 minutes in the future');
+      last = { ...last, date: rawDate, iso: occurredAt.toISOString() };
+    }
+    if (customerId !== last.customer || invoiceNo !== last.invoice) {
+      last = { ...last, customer: customerId, invoice: invoiceNo, eventId: importEventId(customerId, invoiceNo) };
+    }
+    return {
+      ok: true,
+      value: {
+        eventId: last.eventId,
+        customerId,
+        invoiceNo,
+        occurredAt: last.iso,
+        sku: sku === '' ? null : sku,
+        quantity: Number(quantity),
+        unitPrice: checks[4].data as string,
+        region: country === '' ? null : country,
+      },
+    };
   };
 }
