@@ -20,7 +20,7 @@ import { createDeps, type Deps } from '../src/deps.ts';
 import { importFile, type ImportResult } from '../src/cli/import.run.ts';
 import { refreshAndRescore } from '../src/pipeline/maintenance.ts';
 import { migrateDb } from '../src/store/db.ts';
-import { NAME, benchConfig, checkInterrupted, cleanupStep, dec, handleInterrupts, int, intEnv, machine, median, runMain, table } from './support.ts';
+import { NAME, benchConfig, checkInterrupted, cleanupStep, dec, handleInterrupts, int, intEnv, machine, median, runMain, sleep, table } from './support.ts';
 
 const SERVER_URL = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 const RETAIL_FILE = process.env.BENCH_RETAIL_FILE || join(import.meta.dirname, '../../shared/data/online-retail/online-retail.csv.gz');
@@ -203,7 +203,15 @@ async function main(): Promise<number> {
     return 0;
   } finally {
     await cleanupStep('closing connections', () => deps.close());
-    await cleanupStep(`dropping database ${database}`, () => admin.query(`drop database if exists "${database}" with (force)`));
+    await cleanupStep(`dropping database ${database}`, async () => {
+      // pool.end() resolves before its backends are gone; dropping `with (force)` then would kill them mid-close.
+      for (let i = 0; i < 100; i++) {
+        const { rows } = await admin.query<{ n: number }>('select count(*)::int as n from pg_stat_activity where datname = $1', [database]);
+        if (rows[0]!.n === 0) break;
+        await sleep(50);
+      }
+      await admin.query(`drop database if exists "${database}" with (force)`);
+    });
     await admin.end();
   }
 }

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { money, moneyString, ZERO } from '../src/domain/money.ts';
 import { importFile } from '../src/cli/import.run.ts';
 import { refreshAndRescore } from '../src/pipeline/maintenance.ts';
-import { auth, settle, startService, type TestService } from './harness.ts';
+import { auth, eventually, settle, startService, type TestService } from './harness.ts';
 
 const BIN = fileURLToPath(new URL('../bin/tierwise.js', import.meta.url));
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
@@ -162,6 +162,32 @@ describe('tierwise import', () => {
     }
     const again = await importFile(svc.deps, { file: NATIVE, format: 'native' });
     expect(again).toMatchObject({ orders_imported: 0, duplicates: 8 });
+  });
+
+  it('keeps the first copy when the API stores the same order while the import is storing it', async () => {
+    const file = join(dir, 'race.csv');
+    await writeFile(file, 'customer_id,order_id,occurred_at,amount\nracer,R-1,2025-01-01T00:00:00Z,10\nracer,R-2,2025-01-02T00:00:00Z,20\n');
+    // Another writer (as the ingest worker does) holds an uncommitted copy of R-1.
+    const other = await svc.deps.pool.connect();
+    try {
+      await other.query('begin');
+      await other.query(`insert into customers (id) values ('racer')`);
+      await other.query(`insert into events (id, customer_id, type, occurred_at, received_at, order_id, data)
+        values ('api-race', 'racer', 'order', now(), now(), 'R-1', '{"order_id":"R-1","amount":"99"}')`);
+      const importing = importFile(svc.deps, { file, format: 'native' });
+      await eventually(async () => {
+        const { rows } = await svc.deps.pool.query(`select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`);
+        return rows.length > 0 ? true : undefined;
+      }, 10_000, 'the import to wait for the other writer');
+      await other.query('commit');
+      expect(await importing).toMatchObject({ orders: 2, orders_imported: 1, duplicates: 1, customers_created: 0 });
+    } finally {
+      other.release();
+    }
+    const amounts = await svc.deps.db.execute<{ order_id: string; amount: string }>(
+      sql`select order_id, data ->> 'amount' as amount from events where customer_id = 'racer' order by order_id`,
+    );
+    expect(amounts.rows).toEqual([{ order_id: 'R-1', amount: '99' }, { order_id: 'R-2', amount: '20' }]);
   });
 
   it('refuses a file that is not in the format, naming the missing columns, and stores nothing', async () => {
