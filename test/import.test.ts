@@ -164,6 +164,18 @@ describe('tierwise import', () => {
     expect(again).toMatchObject({ orders_imported: 0, duplicates: 8 });
   });
 
+  it('stores native rows in batches while reading, keeping the first row of an order that appears in two batches', async () => {
+    const file = join(dir, 'batches.csv');
+    const rows = Array.from({ length: 40 }, (_, i) => `batcher,B-${i},2025-01-01T00:00:${String(i).padStart(2, '0')}Z,${i + 1}`);
+    await writeFile(file, ['customer_id,order_id,occurred_at,amount', ...rows, 'batcher,B-0,2025-02-01T00:00:00Z,500'].join('\n'));
+    // About 100 bytes of COPY text per row: a batch every 5 rows or so.
+    const report = await importFile(svc.deps, { file, format: 'native', batchBytes: 500 });
+    expect(report).toMatchObject({ rows_read: 41, orders: 41, orders_imported: 40, duplicates: 1, customers_created: 1 });
+    const { rows: [first] } = await svc.deps.db.execute<{ amount: string }>(sql`select data ->> 'amount' as amount from events where id = 'import:batcher:B-0'`);
+    expect(first!.amount).toBe('1');
+    expect((await importFile(svc.deps, { file, format: 'native', batchBytes: 500 })).orders_imported).toBe(0);
+  });
+
   it('keeps the first copy when the API stores the same order while the import is storing it', async () => {
     const file = join(dir, 'race.csv');
     await writeFile(file, 'customer_id,order_id,occurred_at,amount\nracer,R-1,2025-01-01T00:00:00Z,10\nracer,R-2,2025-01-02T00:00:00Z,20\n');

@@ -6,7 +6,8 @@ import { createNativeRowReader, readNativeHeader } from '../domain/import.native
 import { createRetailLineReader, readRetailHeader } from '../domain/import.online-retail.ts';
 import { createSkipTally, type RowProblem } from '../domain/import.report.ts';
 import { isBlankRecord, malformed, type ImportContext, type ImportFormat, type RowSkip } from '../domain/import.types.ts';
-import { createStaging, nativeCopyLine, openStagingCopy, retailCopyLine, storeStaged } from '../store/import.repo.ts';
+import { nativeCopyLine, retailCopyLine } from '../store/import.repo.ts';
+import { createStagingWriter } from './import.stager.ts';
 import { openImportSource } from './import.source.ts';
 
 export interface ImportOptions {
@@ -14,6 +15,8 @@ export interface ImportOptions {
   format: ImportFormat;
   /** malformed rows listed with their line in the result (all are counted) */
   maxProblems?: number;
+  /** native rows are stored in batches of about this much COPY text (default 32 MiB) */
+  batchBytes?: number;
   onProgress?: (progress: ImportProgress) => void;
 }
 
@@ -43,9 +46,9 @@ export interface ImportResult {
   blank_lines: number;
   ignored_columns: string[];
   seconds: number;
-  /** of which reading, validating and staging with COPY */
+  /** until the last row was read, validated and staged (native batches are stored meanwhile) */
   read_seconds: number;
-  /** of which storing the staged orders into `events` */
+  /** storing after that */
   store_seconds: number;
   rows_per_second: number;
 }
@@ -54,6 +57,8 @@ export interface ImportResult {
 export class ImportFileError extends Error {}
 
 const COPY_CHUNK = 64 * 1024;
+/** Native rows per stored batch, in COPY text: ~170,000 rows, enough for index inserts in key order within each. */
+const BATCH_BYTES = 32 * 1024 * 1024;
 const PROGRESS_EVERY_MS = 200;
 
 type RowToCopy = (cells: string[], line: number) => string | RowSkip;
@@ -84,9 +89,11 @@ function rowReader(format: ImportFormat, headerCells: string[], ctx: ImportConte
 }
 
 /**
- * Streams a CSV file (gzip or not) through validation into a staging table with COPY, in constant
- * memory, then stores its orders in one set-based transaction. Bad rows are counted, listed with
- * their line and skipped; they never stop the rows around them.
+ * Streams a CSV file (gzip or not) through validation into staging tables with COPY, in constant
+ * memory, and stores its orders set-based: native rows in batches (one transaction each) while the
+ * rest is read, Online Retail lines in one transaction at the end. Bad rows are counted, listed
+ * with their line and skipped; they never stop the rows around them. A failure part-way leaves the
+ * batches stored so far; importing the file again adds the rest.
  */
 export async function importFile(deps: Pick<Deps, 'pool' | 'clock' | 'config'>, options: ImportOptions): Promise<ImportResult> {
   const started = performance.now();
@@ -104,6 +111,8 @@ export async function importFile(deps: Pick<Deps, 'pool' | 'clock' | 'config'>, 
   // `skip` events (text it cannot read) arrive in line order with the records.
   let toCopy: RowToCopy | undefined;
   let buffer = '';
+  const batchBytes = options.format === 'native' ? (options.batchBytes ?? BATCH_BYTES) : null;
+  const chunkBytes = Math.min(COPY_CHUNK, batchBytes ?? COPY_CHUNK);
   const skipLines = (gap: LineGap | undefined) => {
     if (!gap) return;
     const rows = gap.to - gap.from + 1;
@@ -129,7 +138,7 @@ export async function importFile(deps: Pick<Deps, 'pool' | 'clock' | 'config'>, 
     }
     counts.accepted++;
     buffer += out;
-    if (buffer.length < COPY_CHUNK) return null;
+    if (buffer.length < chunkBytes) return null;
     const chunk = buffer;
     buffer = '';
     return chunk;
@@ -138,23 +147,25 @@ export async function importFile(deps: Pick<Deps, 'pool' | 'clock' | 'config'>, 
   // parse()'s overloads only type a changed record type together with `columns`.
   const parser = parse(parserOptions as unknown as Options);
   parser.on('skip', (err: Error & { lines?: number }) => ledger.noteError(err.lines ?? parser.info.lines, err.message));
+  let readSeconds = 0;
+  const ticker = setInterval(report, PROGRESS_EVERY_MS);
   async function* thenRest(chunks: AsyncIterable<string>): AsyncGenerator<string> {
     yield* chunks;
     skipLines(ledger.finish(parser.info.lines - (source.endsWithNewline() ? 1 : 0)));
     if (!toCopy) throw new ImportFileError(`${options.file} has no header row`);
     if (buffer) yield buffer;
-  }
-
-  const client = await deps.pool.connect();
-  const ticker = setInterval(report, PROGRESS_EVERY_MS);
-  try {
-    await createStaging(client, options.format);
-    await pipeline(source.stream, parser, thenRest, openStagingCopy(client, options.format));
-    const readSeconds = (performance.now() - started) / 1000;
+    readSeconds = (performance.now() - started) / 1000;
     clearInterval(ticker);
     report();
     options.onProgress?.({ phase: 'storing', bytesRead: source.bytesRead(), bytesTotal: source.size, rows: counts.rows });
-    const stored = await storeStaged(client, options.format, ctx.now);
+  }
+
+  // Native rows are stored in batches while the file is still being read; an Online Retail
+  // invoice's lines may be anywhere in the file, so its lines are staged whole, then summed.
+  const stager = createStagingWriter(deps.pool, options.format, ctx.now, batchBytes);
+  try {
+    await pipeline(source.stream, parser, thenRest, stager.writable);
+    const stored = stager.totals();
     const seconds = (performance.now() - started) / 1000;
     return {
       file: options.file,
@@ -177,7 +188,6 @@ export async function importFile(deps: Pick<Deps, 'pool' | 'clock' | 'config'>, 
     };
   } finally {
     clearInterval(ticker);
-    // The connection is closed, not pooled: its staging table (or a COPY cut short) goes with it.
-    client.release(true);
+    stager.release();
   }
 }
