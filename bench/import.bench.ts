@@ -144,7 +144,7 @@ export async function benchImport(deps: Deps, options: { rows: number; rounds: n
           seconds: (done - started) / 1000, import_seconds: r.seconds, rescore_seconds: (done - rescoreStarted) / 1000,
           rows: r.rows_read, orders: r.orders_imported, customers: rescore.customers,
         });
-        log(`Online Retail round ${round}: import ${dec(r.seconds, 2)} s (${int(r.rows_per_second)} rows/s), rescore ${dec(runs.at(-1)!.rescore_seconds, 2)} s`);
+        log(`Online Retail round ${round}: import ${dec(r.seconds, 2)} s (${int(r.rows_per_second)} rows/s; reading ${dec(r.read_seconds, 2)} s, storing ${dec(r.store_seconds, 2)} s), rescore ${dec(runs.at(-1)!.rescore_seconds, 2)} s`);
       }
       const mid = median(runs.map((r) => r.seconds));
       retail = runs.find((r) => r.seconds === mid) ?? runs.sort((a, b) => a.seconds - b.seconds)[Math.floor(runs.length / 2)]!;

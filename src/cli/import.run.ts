@@ -1,5 +1,5 @@
 import { pipeline } from 'node:stream/promises';
-import { parse, type InfoRecord, type Options } from 'csv-parse';
+import { Parser, type Options } from 'csv-parse';
 import type { Deps } from '../deps.ts';
 import { createLineLedger, extraLines, type LineGap } from '../domain/import.lines.ts';
 import { createNativeRowReader, readNativeHeader } from '../domain/import.native.ts';
@@ -63,6 +63,28 @@ const PROGRESS_EVERY_MS = 200;
 
 type RowToCopy = (cells: string[], line: number) => string | RowSkip;
 
+/**
+ * csv-parse's stream, with each record handed to `onRecord` as the parser pushes it, with the line
+ * it ended on (the parser's live `info.lines`); only what `onRecord` returns goes downstream. The
+ * parser's own on_record hook would build a context object per record, a sixth of the import's CPU.
+ */
+class RecordParser extends Parser {
+  constructor(options: Options, private readonly onRecord: (record: string[], endLine: number) => string | null) {
+    super(options);
+  }
+
+  override push(chunk: unknown, encoding?: BufferEncoding): boolean {
+    if (chunk === null || this.destroyed) return chunk === null ? super.push(null, encoding) : false;
+    try {
+      const out = this.onRecord(chunk as string[], this.info.lines);
+      return out === null ? true : super.push(out, encoding);
+    } catch (err) {
+      this.destroy(err as Error);
+      return false;
+    }
+  }
+}
+
 function rowReader(format: ImportFormat, headerCells: string[], ctx: ImportContext): { toCopy: RowToCopy; ignored: string[] } {
   if (format === 'native') {
     const h = readNativeHeader(headerCells);
@@ -106,8 +128,8 @@ export async function importFile(deps: Pick<Deps, 'pool' | 'clock' | 'config'>, 
   const report = () =>
     options.onProgress?.({ phase: 'reading', bytesRead: source.bytesRead(), bytesTotal: source.size, rows: counts.rows });
 
-  // Rows are handled inside the parser's on_record hook, synchronously as each is parsed, and leave
-  // it as COPY text in 64 KB chunks: no per-row stream or promise overhead, and the parser's
+  // Rows are handled as the parser pushes them, synchronously as each is parsed, and leave it as
+  // COPY text in 64 KB chunks: no per-row stream, promise or context object, and the parser's
   // `skip` events (text it cannot read) arrive in line order with the records.
   let toCopy: RowToCopy | undefined;
   let buffer = '';
@@ -119,9 +141,9 @@ export async function importFile(deps: Pick<Deps, 'pool' | 'clock' | 'config'>, 
     counts.rows += rows;
     tally.add(gap.from, malformed('invalid_csv', gap.message), rows);
   };
-  const onRecord = (record: string[], info: InfoRecord): string | null => {
+  const onRecord = (record: string[], endLine: number): string | null => {
     const extra = extraLines(record);
-    skipLines(ledger.record(info.lines, extra));
+    skipLines(ledger.record(endLine, extra));
     if (isBlankRecord(record)) {
       counts.blank++;
       return null;
@@ -131,9 +153,9 @@ export async function importFile(deps: Pick<Deps, 'pool' | 'clock' | 'config'>, 
       return null;
     }
     counts.rows++;
-    const out = toCopy(record, info.lines - extra);
+    const out = toCopy(record, endLine - extra);
     if (typeof out !== 'string') {
-      tally.add(info.lines - extra, out);
+      tally.add(endLine - extra, out);
       return null;
     }
     counts.accepted++;
@@ -143,9 +165,7 @@ export async function importFile(deps: Pick<Deps, 'pool' | 'clock' | 'config'>, 
     buffer = '';
     return chunk;
   };
-  const parserOptions: Options<string, string[]> = { bom: true, relax_column_count: true, skip_records_with_error: true, on_record: onRecord };
-  // parse()'s overloads only type a changed record type together with `columns`.
-  const parser = parse(parserOptions as unknown as Options);
+  const parser = new RecordParser({ bom: true, relax_column_count: true, skip_records_with_error: true }, onRecord);
   parser.on('skip', (err: Error & { lines?: number }) => ledger.noteError(err.lines ?? parser.info.lines, err.message));
   let readSeconds = 0;
   const ticker = setInterval(report, PROGRESS_EVERY_MS);

@@ -39,6 +39,8 @@ const FLOAT_ID = /^(\d+)\.0*$/;
 
 const fields = orderEvent.shape;
 const item = orderItem.shape;
+const VALID = { success: true } as const;
+
 /** The columns checked by the API's schemas, in the order of the checks below. */
 const CHECKED: RetailColumn[] = ['InvoiceNo', 'CustomerID', 'StockCode', 'Quantity', 'UnitPrice', 'Country'];
 
@@ -58,7 +60,7 @@ export function createRetailLineReader(header: Header<RetailColumn>, ctx: Import
   const latest = ctx.now.getTime() + MAX_FUTURE_MS;
   const at = (c: (typeof REQUIRED)[number]) => header.index[c]!;
   const [iInvoice, iSku, iQuantity, iDate, iPrice, iCustomer, iCountry] = REQUIRED.map(at) as number[] as [number, number, number, number, number, number, number];
-  let last = { date: '', iso: '', customer: '', invoice: '', eventId: '' };
+  let last = { date: '', iso: '', customer: '', invoice: '', country: '', eventId: '' };
   return (cells) => {
     if (cells.length !== header.width) {
       return malformed('wrong_field_count', `expected ${header.width} fields as in the header, got ${cells.length}`);
@@ -78,13 +80,15 @@ export function createRetailLineReader(header: Header<RetailColumn>, ctx: Import
     const customerId = rawCustomer.replace(FLOAT_ID, '$1');
     const sku = cells[iSku]!.trim();
     const country = cells[iCountry]!.trim();
+    // The invoice, customer and country of the previous line were valid: no need to check them again.
+    const sameInvoice = invoiceNo === last.invoice && customerId === last.customer && country === last.country;
     const checks = [
-      fields.order_id.safeParse(invoiceNo),
-      fields.customer_id.safeParse(customerId),
+      sameInvoice ? VALID : fields.order_id.safeParse(invoiceNo),
+      sameInvoice ? VALID : fields.customer_id.safeParse(customerId),
       item.sku.safeParse(sku || undefined),
       item.quantity.safeParse(Number(quantity)),
       item.unit_price.safeParse(unitPrice.replace(/^\+/, '')),
-      fields.region.safeParse(country || undefined),
+      sameInvoice ? VALID : fields.region.safeParse(country || undefined),
     ] as const;
     if (!checks.every((r) => r.success)) {
       const issues = checks.flatMap((r, i) => (r.success ? [] : r.error.issues.map((issue) => ({ ...issue, path: [CHECKED[i]!] }))));
@@ -100,9 +104,7 @@ export function createRetailLineReader(header: Header<RetailColumn>, ctx: Import
       if (occurredAt.getTime() > latest) return malformed('invalid_invoice_date', 'InvoiceDate: is more than 5 minutes in the future');
       last = { ...last, date: rawDate, iso: occurredAt.toISOString() };
     }
-    if (customerId !== last.customer || invoiceNo !== last.invoice) {
-      last = { ...last, customer: customerId, invoice: invoiceNo, eventId: importEventId(customerId, invoiceNo) };
-    }
+    if (!sameInvoice) last = { ...last, customer: customerId, invoice: invoiceNo, country, eventId: importEventId(customerId, invoiceNo) };
     return {
       ok: true,
       value: {
