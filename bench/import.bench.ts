@@ -14,13 +14,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { createDeps, type Deps } from '../src/deps.ts';
 import { importFile, type ImportResult } from '../src/cli/import.run.ts';
 import { refreshAndRescore } from '../src/pipeline/maintenance.ts';
 import { migrateDb } from '../src/store/db.ts';
-import { NAME, benchConfig, checkInterrupted, cleanupStep, dec, handleInterrupts, int, intEnv, machine, median, runMain, sleep, table } from './support.ts';
+import { NAME, REDIS_URL, benchConfig, checkInterrupted, cleanupStep, dec, handleInterrupts, int, intEnv, machine, median, runMain, sleep, table } from './support.ts';
 
 const SERVER_URL = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 const RETAIL_FILE = process.env.BENCH_RETAIL_FILE || join(import.meta.dirname, '../../shared/data/online-retail/online-retail.csv.gz');
@@ -213,6 +214,19 @@ async function main(): Promise<number> {
       await admin.query(`drop database if exists "${database}" with (force)`);
     });
     await admin.end();
+    // The rescore may nudge the webhook relay: its queue keys live under this run's prefix.
+    await cleanupStep(`deleting Redis keys ${NAME}:*`, async () => {
+      const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+      try {
+        for (let cursor = '0'; ; ) {
+          const [next, keys] = await redis.scan(cursor, 'MATCH', `${NAME}:*`, 'COUNT', 1000);
+          if (keys.length > 0) await redis.unlink(...keys);
+          if ((cursor = next) === '0') break;
+        }
+      } finally {
+        redis.disconnect();
+      }
+    });
   }
 }
 
