@@ -8,8 +8,9 @@ import { checkRedisPolicy, waitForRedis } from './pipeline/redis-policy.ts';
 import { ensureDatabase } from './store/db.ts';
 import { readMigrationState } from './store/migrations.ts';
 import { keysCommand, rescoreCommand, UsageError } from './cli/commands.ts';
+import { importCommand } from './cli/import.command.ts';
 
-const COMMANDS = ['start', 'api', 'worker', 'migrate', 'keys', 'rescore'] as const;
+const COMMANDS = ['start', 'api', 'worker', 'migrate', 'keys', 'rescore', 'import'] as const;
 type Command = (typeof COMMANDS)[number];
 
 const USAGE = `Usage: tierwise <command>
@@ -21,6 +22,8 @@ const USAGE = `Usage: tierwise <command>
   keys create --name NAME --scopes events:write,customers:read
             create an API key and print it once
   rescore   refresh population statistics and rescore every customer now
+  import FILE.csv[.gz] [--format native|online-retail] [--json] [--max-problems N] [--no-rescore]
+            import historical orders (COPY speed, idempotent), then rescore everyone once
 
 Configuration comes from environment variables; see README.md.`;
 
@@ -76,8 +79,9 @@ async function run(command: Command, deps: Deps, args: string[]): Promise<void> 
       );
     }
   }
-  if (command === 'keys' || command === 'rescore') {
-    await (command === 'keys' ? keysCommand(deps, args) : rescoreCommand(deps));
+  if (command === 'keys' || command === 'rescore' || command === 'import') {
+    const cli = { keys: keysCommand, rescore: rescoreCommand, import: importCommand }[command];
+    await cli(deps, args);
     return deps.close();
   }
   await waitForRedis(deps.redis);

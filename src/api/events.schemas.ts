@@ -45,14 +45,16 @@ export const INTERACTION_KINDS = [
   'review', 'survey', 'call', 'chat', 'other',
 ] as const;
 
-const orderItem = z.strictObject({
+/** Also the field schemas of imported order items (src/domain/import.*). */
+export const orderItem = z.strictObject({
   sku: text(128).optional(),
   category: text(128).optional(),
   quantity: z.number().int().min(0).max(1_000_000).optional(),
   unit_price: decimal({ positive: false }).optional(),
 });
 
-const orderEvent = z.strictObject({
+/** Also the field schemas of imported orders (src/domain/import.*). */
+export const orderEvent = z.strictObject({
   ...common,
   type: z.literal('order'),
   order_id: id,
