@@ -241,6 +241,45 @@ describe('Segment/RudderStack-compatible source, driven by the real SDKs', () =>
     expect(problem.errors.map((e) => e.path)).toContain('batch');
     expect((await post('/v1/track', '[1, 2]', { authorization: basic(writeKey) })).status).toBe(400);
   });
+
+  const storedEvent = (id: string) =>
+    eventually(async () => {
+      const res = await svc.app.inject({ method: 'GET', url: `/v1/events/${id}`, headers: auth() });
+      return res.statusCode === 200 ? res.json<{ occurred_at: string } & Record<string, unknown>>() : undefined;
+    }, 15_000, `event ${id}`);
+
+  it('skips a message whose corrected time is past what a date holds, and keeps the rest of the batch', async () => {
+    const malformed = await counter('segmentSkipped', { reason: 'malformed' });
+    const order = (id: string, extra: Record<string, unknown>) =>
+      ({ type: 'track', userId: 'far-1', messageId: id, event: 'Order Completed', properties: { order_id: id, total: 9 }, ...extra });
+    // receivedAt − (sentAt − originalTimestamp) is 400 000 years from now: no Date can hold it.
+    const batch = JSON.stringify({ batch: [
+      order('far-good', { timestamp: ago(1).toISOString() }),
+      order('far-bad', { originalTimestamp: '+200000-01-01T00:00:00Z', sentAt: '-200000-01-01T00:00:00Z' }),
+    ] });
+    const res = await post('/v1/batch', batch, { authorization: basic(writeKey) });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ success: true });
+    expect(await counter('segmentSkipped', { reason: 'malformed' })).toBe(malformed + 1);
+    expect(await storedEvent('far-good')).toMatchObject({ type: 'order', customer_id: 'far-1', amount: '9' });
+    expect((await svc.app.inject({ method: 'GET', url: '/v1/events/far-bad', headers: auth() })).statusCode).toBe(404);
+  });
+
+  it('corrects the time of a batch sent from a clock an hour ahead of ours', async () => {
+    const before = Date.now();
+    const sentAt = before + 3_600_000;
+    // On the sender's clock the order happened two days before it sent the batch.
+    const batch = JSON.stringify({ sentAt: new Date(sentAt).toISOString(), batch: [
+      { type: 'track', userId: 'skew-1', messageId: 'skew-o1', event: 'Order Completed', originalTimestamp: new Date(sentAt - 2 * DAY).toISOString(), properties: { order_id: 'sk1', total: 10 } },
+    ] });
+    const res = await post('/v1/batch', batch, { authorization: basic(writeKey) });
+    const after = Date.now();
+    expect(res.status).toBe(200);
+    const occurredAt = Date.parse((await storedEvent('skew-o1')).occurred_at);
+    // Our receipt time minus two days; uncorrected it would be an hour later than that.
+    expect(occurredAt).toBeGreaterThanOrEqual(before - 2 * DAY);
+    expect(occurredAt).toBeLessThanOrEqual(after - 2 * DAY);
+  });
 });
 
 describe('Segment-compatible source under backlog', () => {

@@ -131,3 +131,9 @@ export const storedEventSchema = z
   })
   .catchall(z.unknown())
   .meta({ id: 'StoredEvent' });
+
+// Field by field, for sources that map foreign messages: an optional field that does not fit is
+// dropped there instead of refusing the whole event.
+export const orderFields = orderEvent.shape;
+export const orderItemFields = orderItem.shape;
+export const reservedTraitFields = traits.shape;

@@ -1,7 +1,7 @@
 import { Decimal } from 'decimal.js';
-import { ORDER_CHANNELS } from '../api/events.schemas.ts';
+import { ORDER_CHANNELS, orderFields, orderItemFields } from '../api/events.schemas.ts';
+import { isRecord, keepFitting, textOf, type Props } from './segment.values.ts';
 
-type Props = Record<string, unknown>;
 type OrderChannel = (typeof ORDER_CHANNELS)[number];
 
 // Amounts keep the precision our events carry (4 decimals). JSON numbers from SDKs are binary
@@ -13,28 +13,33 @@ export function decimalOf(value: unknown): string | undefined {
   return undefined;
 }
 
-const text = (value: unknown): string | undefined => {
-  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
-  return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
-};
+const fitsSku = (sku: string | undefined) => sku !== undefined && orderItemFields.sku.safeParse(sku).success;
 
-/** Segment `products[]` → our order items (`sku`, else `product_id`; `category`; `quantity`; `price`). */
-export function itemsOf(products: unknown): Record<string, unknown>[] | undefined {
+/**
+ * Segment `products[]` → our order items (`sku`, else `product_id`; `category`; `quantity`;
+ * `price`). Products are detail, not the order: a field our items refuse (a fractional quantity,
+ * a negative price on a discount line, a price with more than 4 decimals) is left out of its
+ * item, and an item left with nothing is left out of the order.
+ */
+export function itemsOf(products: unknown): Props[] | undefined {
   if (!Array.isArray(products)) return undefined;
   return products
-    .filter((p): p is Props => typeof p === 'object' && p !== null && !Array.isArray(p))
-    .map((p) => {
-      const item: Record<string, unknown> = {};
-      const sku = text(p.sku) ?? text(p.product_id);
-      if (sku !== undefined) item.sku = sku;
-      const category = text(p.category);
-      if (category !== undefined) item.category = category;
-      if (typeof p.quantity === 'number') item.quantity = p.quantity;
-      const price = decimalOf(p.price);
-      if (price !== undefined) item.unit_price = price;
-      return item;
-    });
+    .filter(isRecord)
+    .map((p) => keepFitting({
+      sku: [p.sku, p.product_id].map(textOf).find(fitsSku),
+      category: textOf(p.category),
+      quantity: p.quantity,
+      unit_price: decimalOf(p.price),
+    }, orderItemFields))
+    .filter((item) => Object.keys(item).length > 0);
 }
+
+// The optional order fields a shop may fill in oddly: one that does not fit is dropped, not the
+// order. The order id, amount and currency stay strict: without them the order means something else.
+const OPTIONAL_ORDER_FIELDS = { discount_amount: orderFields.discount_amount, region: orderFields.region, items: orderFields.items };
+
+/** The order without the optional fields our order event would refuse. */
+export const keepFittingOrder = (order: Props): Props => keepFitting(order, OPTIONAL_ORDER_FIELDS);
 
 /** Σ price × quantity (quantity defaults to 1), when every product has a decimal price. */
 function productsTotal(products: unknown): string | undefined {
@@ -82,7 +87,7 @@ const CHANNEL_NAMES: Record<string, OrderChannel> = {
  */
 export function orderChannelOf(props: Props, context: Props | undefined, libraryChannel: string | undefined): OrderChannel | undefined {
   for (const value of [props.channel, context?.channel]) {
-    const name = text(value)?.toLowerCase().replace(/[\s_]+/g, '-');
+    const name = textOf(value)?.toLowerCase().replace(/[\s_]+/g, '-');
     if (name !== undefined) return CHANNEL_NAMES[name] ?? 'other';
   }
   if (libraryChannel === 'browser') return 'online';

@@ -59,6 +59,7 @@ describe('mapMessage: Segment spec messages to our events', () => {
     ['an unknown type', { type: 'purchase', userId: 'u' }, 'malformed'],
     ['a track without a name', { type: 'track', userId: 'u' }, 'malformed'],
     ['a bad timestamp', { ...track('X'), timestamp: 'yesterday' }, 'malformed'],
+    ['a corrected time past the date range', { ...track('X'), timestamp: undefined, originalTimestamp: '+200000-01-01T00:00:00Z', sentAt: '-200000-01-01T00:00:00Z' }, 'malformed'],
     ['over 32 KB', track('X', { blob: 'x'.repeat(33 * 1024) }), 'malformed'],
     ['page', { type: 'page', userId: 'u', name: 'Home' }, 'not_stored'],
     ['screen', { type: 'screen', userId: 'u' }, 'not_stored'],
@@ -99,6 +100,8 @@ describe('correctTimestamp: receivedAt − (sentAt − originalTimestamp)', () =
     ['without sentAt the device time is kept', { timestamp: '2026-06-01T11:00:00Z' }, undefined, '2026-06-01T11:00:00.000Z'],
     ['without any time the message happened on receipt', {}, '2026-06-01T11:00:00Z', '2026-06-01T12:00:00.000Z'],
     ['an unparseable instant is refused', { timestamp: 'soon' }, undefined, null],
+    // receivedAt − (sentAt − device) lands 400 000 years out, past what a Date can hold.
+    ['a correction past the date range is refused', { originalTimestamp: '+200000-01-01T00:00:00Z', sentAt: '-200000-01-01T00:00:00Z' }, undefined, null],
   ];
   it.each(cases)('%s', (_name, message, sentAt, expected) => {
     expect(correctTimestamp(message, sentAt, RECEIVED)?.toISOString() ?? null).toBe(expected);
@@ -113,7 +116,7 @@ describe('prepareMessages: the same validation as POST /v1/events/batch, message
       track('Order Completed', { order_id: 'o-3', total: -1 }, { messageId: 'negative' }),
       track('Order Completed', { total: 3 }, { messageId: 'no-order-id' }),
       track('Email Opened', {}, { messageId: 'future', timestamp: '2026-06-01T13:00:00Z' }),
-      { type: 'identify', userId: 'u', messageId: 'bad-email', traits: { email: 42 } },
+      { type: 'identify', userId: 'u', messageId: 'huge-traits', traits: { notes: 'x'.repeat(9 * 1024) } },
     ], { receivedAt: RECEIVED, currency: 'USD' });
     expect(prepared.events.map((e) => e.id)).toEqual(['ok']);
     expect(prepared.outcomes.map((o) => o.skipped)).toEqual([null, 'malformed', 'malformed', 'malformed', 'malformed', 'malformed']);
@@ -131,5 +134,56 @@ describe('prepareMessages: the same validation as POST /v1/events/batch, message
     const prepared = prepareMessages([raw], { receivedAt: RECEIVED, currency: 'USD' });
     expect(prepared.events).toEqual([]);
     expect(prepared.outcomes[0]).toMatchObject({ skipped: 'malformed', detail: expect.stringMatching(field) });
+  });
+
+  it('counts a message whose mapping throws as malformed, and keeps the others', () => {
+    const prepared = prepareMessages([
+      track('Order Completed', { order_id: 'o-1', total: 10 }, { messageId: 'ok' }),
+      { ...track('X'), timestamp: undefined, originalTimestamp: '+200000-01-01T00:00:00Z', sentAt: '-200000-01-01T00:00:00Z', messageId: 'far' },
+      // Not JSON-serialisable: nothing a request body can hold, but the mapper must not take the batch down with it.
+      track('Email Opened', { n: 10n }, { messageId: 'bigint' }),
+      track('Email Opened', {}, { messageId: 'ok-2' }),
+    ], { receivedAt: RECEIVED, currency: 'USD' });
+    expect(prepared.events.map((e) => e.id)).toEqual(['ok', 'ok-2']);
+    expect(prepared.outcomes.map((o) => o.skipped)).toEqual([null, 'malformed', 'malformed', null]);
+    expect(prepared.outcomes[2]!.detail).toMatch(/BigInt/);
+  });
+});
+
+describe('prepareMessages: an optional field that does not fit is dropped, never the whole event', () => {
+  const identify = (traits: Record<string, unknown>) => ({ type: 'identify', userId: 'u', messageId: 'i', traits });
+  const order = (properties: Record<string, unknown>) => track('Order Completed', { order_id: 'o', ...properties });
+  // Each case: the message, and the fields of the one resulting event to compare exactly.
+  const cases: [string, unknown, Record<string, unknown>][] = [
+    ['identify with a null email', identify({ email: null, plan: 'gold' }), { traits: { plan: 'gold' } }],
+    ['identify with a numeric email', identify({ email: 42, name: 'Ada' }), { traits: { name: 'Ada' } }],
+    ['identify with tags as one string', identify({ tags: 'vip' }), { traits: { tags: ['vip'] } }],
+    ['identify with tags holding non-strings', identify({ tags: ['vip', 3, null, ' '] }), { traits: { tags: ['vip'] } }],
+    ['identify with a null name and null address parts', identify({ name: null, country: null, city: 7, region: null }), { traits: {} }],
+    ['identify with a 400-character email', identify({ email: `${'a'.repeat(390)}@example.com` }), { traits: {} }],
+    ['createdAt in Unix seconds', identify({ createdAt: 1_700_000_000 }), { traits: { signup_at: '2023-11-14T22:13:20.000Z' } }],
+    ['createdAt in Unix milliseconds', identify({ createdAt: 1_700_000_000_123 }), { traits: { signup_at: '2023-11-14T22:13:20.123Z' } }],
+    ['createdAt past year 9999 is kept as sent', identify({ createdAt: '+200000-01-01T00:00:00Z' }), { traits: { createdAt: '+200000-01-01T00:00:00Z' } }],
+    ['a product with quantity 1.5 keeps its other fields', order({ total: 3, products: [{ sku: 'a', price: 2, quantity: 1.5 }] }),
+      { amount: '3', items: [{ sku: 'a', unit_price: '2' }] }],
+    ['a discount line with a negative price', order({ total: 8, products: [{ sku: 'a', price: 10 }, { sku: 'promo', price: -2 }] }),
+      { amount: '8', items: [{ sku: 'a', unit_price: '10' }, { sku: 'promo' }] }],
+    ['a string price with 5 decimals', order({ revenue: 1.23, products: [{ sku: 'a', category: 'c', price: '1.23456', quantity: 1 }] }),
+      { amount: '1.23', items: [{ sku: 'a', category: 'c', quantity: 1 }] }],
+    ['a product left with nothing valid is no item', order({ total: 5, products: [{ price: -1 }, { sku: 'b', price: 5 }] }),
+      { amount: '5', items: [{ sku: 'b', unit_price: '5' }] }],
+    ['Σ products still prices an order whose items lose fields', order({ products: [{ sku: 'a', price: 10, quantity: 1.5 }, { sku: 'promo', price: -2 }] }),
+      { amount: '13', items: [{ sku: 'a', unit_price: '10' }, { sku: 'promo' }] }],
+    ['more than 500 products keep the order without items', order({ total: 4, products: Array.from({ length: 501 }, () => ({ sku: 'a' })) }),
+      { amount: '4', items: undefined }],
+    ['a discount that is not a decimal', order({ total: 4, discount: 'ten' }), { amount: '4', discount_amount: undefined }],
+    ['an overlong sku falls back to product_id, an overlong category is dropped', order({ total: 4, products: [{ sku: 'x'.repeat(129), product_id: 'p', category: 'y'.repeat(129), price: 4 }] }),
+      { amount: '4', items: [{ sku: 'p', unit_price: '4' }] }],
+  ];
+  it.each(cases)('%s', (_name, raw, expected) => {
+    const prepared = prepareMessages([raw], { receivedAt: RECEIVED, currency: 'USD' });
+    expect(prepared.outcomes).toEqual([{ type: expect.any(String), skipped: null }]);
+    const event = prepared.events[0] as Record<string, unknown>;
+    expect(Object.fromEntries(Object.keys(expected).map((k) => [k, event[k]]))).toEqual(expected);
   });
 });

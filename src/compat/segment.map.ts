@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { INTERACTION_KINDS } from '../api/events.schemas.ts';
-import { currencyOf, discountOf, itemsOf, orderAmountOf, orderChannelOf, refundAmountOf } from './segment.commerce.ts';
+import { currencyOf, discountOf, itemsOf, keepFittingOrder, orderAmountOf, orderChannelOf, refundAmountOf } from './segment.commerce.ts';
 import { MAX_MESSAGE_BYTES, MESSAGE_TYPES, messageSchema, type MessageType, type SegmentMessage } from './segment.schemas.ts';
 import { correctTimestamp } from './segment.time.ts';
 import { mapTraits } from './segment.traits.ts';
+import { isRecord, type Props } from './segment.values.ts';
 
-type Props = Record<string, unknown>;
 type InteractionKind = (typeof INTERACTION_KINDS)[number];
 export type SkipReason = 'anonymous' | 'malformed' | 'not_stored';
 
@@ -40,10 +40,15 @@ const TRACKS: Record<string, { kind: 'order' | 'refund' | 'order_cancelled' } | 
 };
 const nameKey = (name: string) => name.toLowerCase().replace(/[\s_-]+/g, '');
 
+/** The message's type: the one its /v1/<type> path implies, else its own `type` when it is one we know. */
+export function messageTypeOf(raw: unknown, pathType?: MessageType): MessageType | undefined {
+  const rawType = (raw as { type?: unknown } | null)?.type;
+  return pathType ?? (MESSAGE_TYPES.includes(rawType as MessageType) ? (rawType as MessageType) : undefined);
+}
+
 /** Maps one Segment spec message to one of our events; `pathType` is the type a /v1/<type> path implies. */
 export function mapMessage(raw: unknown, ctx: MapContext, pathType?: MessageType): Mapped {
-  const rawType = (raw as { type?: unknown } | null)?.type;
-  const type = pathType ?? (MESSAGE_TYPES.includes(rawType as MessageType) ? (rawType as MessageType) : undefined);
+  const type = messageTypeOf(raw, pathType);
   const skip = (reason: SkipReason, detail: string): Mapped => ({ kind: 'skip', type: type ?? 'unknown', reason, detail });
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return skip('malformed', 'a message must be an object');
   if (type === undefined) return skip('malformed', `type must be one of ${MESSAGE_TYPES.join(', ')}`);
@@ -61,7 +66,7 @@ export function mapMessage(raw: unknown, ctx: MapContext, pathType?: MessageType
     return anonymous ? skip('anonymous', 'only an anonymousId: no customer to attribute it to') : skip('malformed', 'userId is required');
   }
   const occurredAt = correctTimestamp(message, ctx.sentAt, ctx.receivedAt);
-  if (occurredAt === null) return skip('malformed', 'timestamp, originalTimestamp, sentAt and receivedAt must be ISO 8601 instants');
+  if (occurredAt === null) return skip('malformed', 'timestamp, originalTimestamp, sentAt and receivedAt must be ISO 8601 instants, and the corrected time a date');
   const common = { id: message.messageId ?? contentId(raw), customer_id: userId, occurred_at: occurredAt.toISOString() };
   if (type === 'identify') {
     const contextTraits = message.context?.traits;
@@ -79,7 +84,7 @@ function mapTrack(message: SegmentMessage, name: string): Props {
   const orderId = typeof props.order_id === 'string' || typeof props.order_id === 'number' ? String(props.order_id) : undefined;
   switch (known?.kind) {
     case 'order':
-      return definedOnly({
+      return keepFittingOrder({
         type: 'order',
         order_id: orderId,
         amount: orderAmountOf(props),
@@ -125,8 +130,6 @@ function storedProperties(name: string, props: Props): Props {
 function contentId(raw: object): string {
   return `segment-${createHash('sha256').update(JSON.stringify(raw)).digest('hex').slice(0, 40)}`;
 }
-
-const isRecord = (v: unknown): v is Props => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function definedOnly(event: Props): Props {
   return Object.fromEntries(Object.entries(event).filter(([, v]) => v !== undefined));

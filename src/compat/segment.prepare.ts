@@ -1,7 +1,7 @@
 import { eventSchema, type EventInput } from '../api/events.schemas.ts';
 import { semanticProblems, type IngestContext } from '../pipeline/ingest.prepare.ts';
 import { formatPath } from '../api/problem.ts';
-import { mapMessage, type MapContext, type SkipReason } from './segment.map.ts';
+import { mapMessage, messageTypeOf, type MapContext, type SkipReason } from './segment.map.ts';
 import type { MessageType } from './segment.schemas.ts';
 
 export interface Outcome {
@@ -9,6 +9,8 @@ export interface Outcome {
   /** null when the message became an event to queue */
   skipped: SkipReason | null;
   detail?: string;
+  /** what the mapper threw, for the log: a message it cannot handle is a bug to fix, not only bad input */
+  error?: unknown;
 }
 
 export interface Prepared {
@@ -26,22 +28,29 @@ export function prepareMessages(messages: readonly unknown[], ctx: MapContext & 
   const ingest: IngestContext = { receivedAt: ctx.receivedAt, currency: ctx.currency, pathPrefix: '' };
   const prepared: Prepared = { events: [], outcomes: [] };
   for (const raw of messages) {
-    const mapped = mapMessage(raw, ctx, pathType);
-    if (mapped.kind === 'skip') {
-      prepared.outcomes.push({ type: mapped.type, skipped: mapped.reason, detail: mapped.detail });
-      continue;
+    try {
+      const { outcome, event } = prepareMessage(raw, ctx, ingest, pathType);
+      if (event) prepared.events.push(event);
+      prepared.outcomes.push(outcome);
+    } catch (error) {
+      // One message must never fail the request: the SDK would retry, then drop the whole batch.
+      const detail = `the message could not be mapped: ${error instanceof Error ? error.message : String(error)}`;
+      prepared.outcomes.push({ type: messageTypeOf(raw, pathType) ?? 'unknown', skipped: 'malformed', detail, error });
     }
-    const parsed = eventSchema.safeParse(mapped.event);
-    const problems = parsed.success
-      ? semanticProblems([mapped.event], ingest)
-      : parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message }));
-    if (!parsed.success || problems.length > 0) {
-      const detail = problems.map((p) => `${p.path || 'event'} ${p.message}`).join('; ');
-      prepared.outcomes.push({ type: mapped.type, skipped: 'malformed', detail });
-      continue;
-    }
-    prepared.events.push(parsed.data);
-    prepared.outcomes.push({ type: mapped.type, skipped: null });
   }
   return prepared;
+}
+
+function prepareMessage(raw: unknown, ctx: MapContext, ingest: IngestContext, pathType: MessageType | undefined): { outcome: Outcome; event?: EventInput } {
+  const mapped = mapMessage(raw, ctx, pathType);
+  if (mapped.kind === 'skip') return { outcome: { type: mapped.type, skipped: mapped.reason, detail: mapped.detail } };
+  const parsed = eventSchema.safeParse(mapped.event);
+  const problems = parsed.success
+    ? semanticProblems([mapped.event], ingest)
+    : parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message }));
+  if (!parsed.success || problems.length > 0) {
+    const detail = problems.map((p) => `${p.path || 'event'} ${p.message}`).join('; ');
+    return { outcome: { type: mapped.type, skipped: 'malformed', detail } };
+  }
+  return { outcome: { type: mapped.type, skipped: null }, event: parsed.data };
 }

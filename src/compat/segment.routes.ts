@@ -47,7 +47,14 @@ export async function segmentCompatRoutes(app: FastifyInstance, { deps, keys }: 
       if (outcome.skipped) deps.metrics.segmentSkipped.inc({ type: outcome.type, reason: outcome.skipped });
     }
     const skipped = prepared.outcomes.filter((o) => o.skipped === 'malformed');
-    if (skipped.length > 0) request.log.info({ skipped: skipped.slice(0, 10) }, 'segment messages skipped as malformed');
+    if (skipped.length > 0) {
+      const sample = skipped.slice(0, 10).map(({ type, detail }) => ({ type, detail }));
+      request.log.info({ skipped: sample, count: skipped.length }, 'segment messages skipped as malformed');
+    }
+    // A message the mapper could not handle is a bug on our side: warn with the stack.
+    for (const { type, error } of prepared.outcomes.filter((o) => o.error !== undefined).slice(0, 10)) {
+      request.log.warn({ err: error, type }, 'segment message could not be mapped');
+    }
     return { success: true as const };
   }
 

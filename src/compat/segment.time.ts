@@ -1,9 +1,12 @@
 import type { SegmentMessage } from './segment.schemas.ts';
 
-const parse = (value: string | undefined): number | undefined => {
-  if (value === undefined) return undefined;
-  const ms = Date.parse(value);
-  return Number.isNaN(ms) ? Number.NaN : ms;
+// NaN for a string that is no instant, so one check below refuses it.
+const instantOf = (value: string | undefined): number | undefined => (value === undefined ? undefined : Date.parse(value));
+
+// A Date holds ±8.64e15 ms; the correction can land outside that even when every input fits.
+const dateOf = (ms: number): Date | null => {
+  const date = new Date(ms);
+  return Number.isFinite(date.getTime()) ? date : null;
 };
 
 /**
@@ -16,17 +19,18 @@ const parse = (value: string | undefined): number | undefined => {
  *   device time there); `sentAt` is the message's own or the batch's, and `receivedAt` is the
  *   message's when an upstream pipeline received it first, else ours.
  * - Without a device time the message happened when it was received.
- * Returns null when an instant is not a date.
+ * Returns null when an instant is not a date, or the corrected one is past what a Date can hold
+ * (a device time and sentAt hundreds of millennia apart).
  */
 export function correctTimestamp(message: SegmentMessage, batchSentAt: string | undefined, receivedAt: Date): Date | null {
-  const timestamp = parse(message.timestamp);
-  const original = parse(message.originalTimestamp);
-  const sentAt = parse(message.sentAt ?? batchSentAt);
-  const received = parse(message.receivedAt) ?? receivedAt.getTime();
+  const timestamp = instantOf(message.timestamp);
+  const original = instantOf(message.originalTimestamp);
+  const sentAt = instantOf(message.sentAt ?? batchSentAt);
+  const received = instantOf(message.receivedAt) ?? receivedAt.getTime();
   if ([timestamp, original, sentAt, received].some((v) => Number.isNaN(v))) return null;
-  if (timestamp !== undefined && original !== undefined) return new Date(timestamp);
+  if (timestamp !== undefined && original !== undefined) return dateOf(timestamp);
   const device = original ?? timestamp;
-  if (device === undefined) return new Date(received);
-  if (sentAt === undefined) return new Date(device);
-  return new Date(received - (sentAt - device));
+  if (device === undefined) return dateOf(received);
+  if (sentAt === undefined) return dateOf(device);
+  return dateOf(received - (sentAt - device));
 }
