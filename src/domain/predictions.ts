@@ -87,7 +87,7 @@ export interface FittedModel {
   fittedAt: Date;
 }
 
-/** p_alive, expected orders in 90 days and discounted 12-month CLV as of now; null for a prospect. */
+/** p_alive, expected orders in 90 days and discounted 12-month CLV as of now; null without a model purchase. */
 export function predictCustomer(
   fit: ModelParams,
   orders: readonly { occurredAt: Date; net: string }[],
