@@ -26,8 +26,8 @@ describe('dashboard in headless Chromium', () => {
     return res.json();
   };
 
-  async function open(key: string): Promise<Page> {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, locale: 'en-US' });
+  async function open(key: string, options: { timezoneId?: string } = {}): Promise<Page> {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, locale: 'en-US', ...options });
     page.on('request', (r) => requested.push(r.url()));
     await page.goto(`${shop.base}/dashboard`);
     await page.fill('#key', key);
@@ -171,6 +171,68 @@ describe('dashboard in headless Chromium', () => {
     expect(flow.series[0].links.map((l: { value: number }) => l.value).sort()).toEqual(
       report.cells.filter((c: { customers: number }) => c.customers > 0).map((c: { customers: number }) => c.customers).sort(),
     );
+    await page.close();
+  });
+
+  it('reads the migration dates as local days and shows instants as local days (UTC+14)', async () => {
+    const page = await open(shop.readKey, { timezoneId: 'Pacific/Kiritimati' });
+    await ready(page, 'overview');
+    // the report request a navigation makes, once the view has drawn
+    const show = async (navigate: () => Promise<unknown>) => {
+      const [request] = await Promise.all([page.waitForRequest(/\/v1\/reports\/tier-migration/), navigate()]);
+      await ready(page, 'migration');
+      return new URL(request.url()).searchParams;
+    };
+    const byDays = await show(() => page.goto(`${shop.base}/dashboard#/migration?from=2026-01-10&to=2026-01-20`));
+    // the end of 2026-01-10 in Kiritimati is 09:59:59.999 UTC that day
+    expect(byDays.get('from')).toBe('2026-01-10T09:59:59.999Z');
+    expect(byDays.get('to')).toBe('2026-01-20T09:59:59.999Z');
+    expect(await page.inputValue('#migration-from')).toBe('2026-01-10');
+    expect(await page.inputValue('#migration-to')).toBe('2026-01-20');
+
+    // noon UTC is already the next day there
+    const from = encodeURIComponent('2026-01-10T12:00:00Z');
+    const byInstants = await show(() => page.goto(`${shop.base}/dashboard#/migration?from=${from}&to=${encodeURIComponent('2026-01-20T12:00:00Z')}`));
+    expect(byInstants.get('from')).toBe('2026-01-10T12:00:00.000Z');
+    expect(await page.inputValue('#migration-from')).toBe('2026-01-11');
+    expect(await page.inputValue('#migration-to')).toBe('2026-01-21');
+
+    // the form sends the local days back
+    await page.fill('#migration-from', '2026-02-01');
+    const submitted = await show(() => page.click('form.row button[type=submit]'));
+    expect(submitted.get('from')).toBe('2026-02-01T09:59:59.999Z');
+    expect(submitted.get('to')).toBe('2026-01-21T09:59:59.999Z');
+    await page.close();
+  });
+
+  it('escapes the values in chart tooltips (tier, segment and stage names are text, not HTML)', async () => {
+    const page = await open(shop.readKey);
+    await ready(page, 'overview');
+    const tooltip = (id: string, params: unknown) =>
+      inPage<string>(page, `return echarts.getInstanceByDom(document.getElementById(${JSON.stringify(id)})).getOption().tooltip[0].formatter(${JSON.stringify(params)});`);
+    expect(await tooltip('chart-lifecycle', { name: '<img src=x>', value: 3 })).toMatch(/^&lt;img src=x&gt;: 3 /);
+    await page.goto(`${shop.base}/dashboard#/rfm`);
+    await ready(page, 'rfm');
+    const cell = { r_score: 1, f_score: 2, segment: '<b>odd</b>', customers: 4, net_revenue: '5' };
+    const rfmTip = await tooltip('chart-rfm', { data: { cell } });
+    expect(rfmTip.split('<br>')[0]).toBe('R1 · F2 · &lt;b&gt;odd&lt;/b&gt;');
+    await page.goto(`${shop.base}/dashboard#/migration`);
+    await ready(page, 'migration');
+    expect(await tooltip('chart-migration', { dataType: 'edge', data: { source: 'from:<i>x</i>', target: 'to:y', value: 2 } })).toBe('&lt;i&gt;x&lt;/i&gt; → y: 2');
+    expect(await tooltip('chart-migration', { dataType: 'node', name: 'to:"q"&' })).toBe('&quot;q&quot;&amp;');
+    await page.close();
+  });
+
+  it('falls back to the overview for a malformed hash', async () => {
+    const page = await open(shop.readKey);
+    await ready(page, 'overview');
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${shop.base}/dashboard#/customer/%E0`);
+    await page.reload();
+    await ready(page, 'overview');
+    expect(await page.getAttribute('#view', 'data-view')).toBe('overview');
+    expect(errors).toEqual([]);
     await page.close();
   });
 

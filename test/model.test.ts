@@ -1,10 +1,11 @@
 // End to end: the CDNOW sample transactions go in through POST /v1/events/batch, the fit runs as a
-// job through POST /v1/model/fit with as_of at the end of the calibration period, and GET /v1/model
-// and GET /v1/customers show the published parameters and predictions.
+// job through POST /v1/model/fit with as_of at the end of the calibration period (activated), and
+// GET /v1/model and GET /v1/customers show the published parameters and predictions. A backtest
+// (as_of without activate) is recorded but leaves the model in force and every customer alone.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auth, eventually, manualClock, settle, startService, type TestService } from './harness.ts';
-import { predictCustomer } from '../src/domain/predictions.ts';
+import { MIN_BUYERS, predictCustomer } from '../src/domain/predictions.ts';
 import { recomputeCustomers } from '../src/pipeline/recompute.ts';
 
 // The calibration period ends on 1997-09-30 inclusive: every order stamped that day is observed,
@@ -62,6 +63,13 @@ describe('predictions on the CDNOW sample, end to end', () => {
     expect((await get('/v1/customers/1')).predictions).toBeNull();
   });
 
+  it('refuses an activate that is not a boolean and names the field', async () => {
+    const res = await svc.app.inject({ method: 'POST', url: '/v1/model/fit', payload: { as_of: AS_OF, activate: 'yes' }, headers: auth() });
+    expect(res.statusCode).toBe(400);
+    expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(res.json().errors).toEqual([expect.objectContaining({ path: 'activate' })]);
+  });
+
   it('refuses as_of in the future and names the field', async () => {
     const res = await svc.app.inject({ method: 'POST', url: '/v1/model/fit', payload: { as_of: '2030-01-01T00:00:00Z' }, headers: auth() });
     expect(res.statusCode).toBe(400);
@@ -74,25 +82,24 @@ describe('predictions on the CDNOW sample, end to end', () => {
     expect(schedulers.find((s) => s.key === 'fit-model')).toMatchObject({ pattern: '0 4 * * *', tz: 'UTC' });
   });
 
-  // GET /v1/jobs reads the job and then its state, so a job finishing in between shows as
-  // completed without its result for one poll: wait for the result too.
-  async function fit(asOf?: string) {
-    const res = await svc.app.inject({ method: 'POST', url: '/v1/model/fit', headers: auth(), ...(asOf ? { payload: { as_of: asOf } } : {}) });
+  async function fit(asOf?: string, activate?: boolean) {
+    const payload = asOf ? { as_of: asOf, ...(activate === undefined ? {} : { activate }) } : undefined;
+    const res = await svc.app.inject({ method: 'POST', url: '/v1/model/fit', headers: auth(), ...(payload ? { payload } : {}) });
     expect(res.statusCode, res.body).toBe(202);
     const { job_id } = res.json();
     return eventually(async () => {
       const j = await get(`/v1/jobs/${job_id}`);
-      return (j.status === 'completed' && j.result) || j.status === 'failed' ? j : undefined;
+      return j.status === 'completed' || j.status === 'failed' ? j : undefined;
     }, 120_000, 'fit job');
   }
 
-  describe('after POST /v1/model/fit with as_of 1997-09-30', () => {
+  describe('after POST /v1/model/fit with as_of 1997-09-30 and activate: true', () => {
     let model: Record<string, any>;
     beforeAll(async () => {
       // Predictions are "as of now": set the clock to the calibration end so they are comparable with the references.
       clock.set(new Date(AS_OF));
-      const job = await fit(AS_OF);
-      expect(job).toMatchObject({ status: 'completed', kind: 'fit_model', result: { status: 'fitted', buyers: 2357, customers: 2357 } });
+      const job = await fit(AS_OF, true);
+      expect(job).toMatchObject({ status: 'completed', kind: 'fit_model', result: { status: 'fitted', activated: true, buyers: 2357, customers: 2357 } });
       model = await get('/v1/model');
     });
 
@@ -108,7 +115,9 @@ describe('predictions on the CDNOW sample, end to end', () => {
     });
 
     it('says what it observed', () => {
-      expect(model).toMatchObject({ as_of: AS_OF, customers: 2357, last_attempt: { status: 'fitted', reason: null, customers: 2357, as_of: AS_OF } });
+      expect(model).toMatchObject({ as_of: AS_OF, customers: 2357, last_attempt: { status: 'fitted', activated: true, reason: null, customers: 2357, as_of: AS_OF } });
+      expect(model.last_attempt.bgnbd).toEqual(model.bgnbd);
+      expect(model.last_attempt.gamma_gamma).toEqual(model.gamma_gamma);
     });
 
     it('every customer is rescored with predictions: P(alive) and CLV of CDNOW ids 1–10', async () => {
@@ -179,6 +188,23 @@ describe('predictions on the CDNOW sample, end to end', () => {
       expect(after.fitted_at).toBe(model.fitted_at);
       expect(after.last_attempt).toMatchObject({ status: 'refused', as_of: '1997-01-01T23:59:59.000Z', reason: 'too few buyers: 18 (at least 20 needed)' });
       expect((await get('/v1/customers/1')).predictions.p_alive).toBeCloseTo(0.7266, 2);
+    });
+
+    it('a backtest (as_of, no activate) is recorded with its parameters but is not put in force and rescores no one', async () => {
+      const before = await get('/v1/customers/2');
+      const job = await fit('1997-06-30T23:59:59Z');
+      expect(job).toMatchObject({ status: 'completed', result: { status: 'fitted', activated: false, customers: 0, changed: 0 } });
+      expect(job.result.buyers).toBeGreaterThan(MIN_BUYERS);
+      const after = await get('/v1/model');
+      expect(after).toMatchObject({ bgnbd: model.bgnbd, gamma_gamma: model.gamma_gamma, fitted_at: model.fitted_at, as_of: AS_OF });
+      expect(after.last_attempt).toMatchObject({ status: 'fitted', activated: false, as_of: '1997-06-30T23:59:59.000Z', reason: null, customers: job.result.buyers });
+      expect(after.last_attempt.bgnbd.r).toBeGreaterThan(0);
+      expect(after.last_attempt.bgnbd).not.toEqual(model.bgnbd);
+      // a recompute after the backtest still scores with the model in force
+      await recomputeCustomers(svc.deps, ['2']);
+      const two = await get('/v1/customers/2');
+      expect(two.predictions).toEqual(before.predictions);
+      expect(two.at_risk).toEqual(before.at_risk);
     });
 
     it('without a body the fit observes every order up to now', async () => {

@@ -30,7 +30,7 @@ export const customerSchema = z
     predictions: z
       .object({ p_alive: z.number().nullable(), expected_orders_90d: z.number().nullable(), clv_12m: z.string().nullable() })
       .nullable()
-      .describe('null until a model fit exists'),
+      .describe('null until a model is in force, and for a customer with no purchase the model counts (free orders count)'),
     segments: z.array(z.string()),
     playbook: playbookSchema.nullable(),
     next_review_at: instant.nullable(),

@@ -4,6 +4,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Deps } from '../deps.ts';
 import type { KeyStore } from '../auth/api-keys.ts';
+import { fitOutcome } from '../pipeline/model-fit.ts';
 import { currentFit, latestFitAttempt, type StoredFit } from '../store/model.repo.ts';
 import { requireScope } from './auth.plugin.ts';
 import { jobAcceptedSchema } from './jobs.routes.ts';
@@ -12,26 +13,29 @@ import { AppError, problemSchema } from './problem.ts';
 /** as_of may run ahead of the server clock by the same skew ingest accepts */
 const MAX_FUTURE_MS = 5 * 60_000;
 
+const bgnbdSchema = z.object({ r: z.number(), alpha: z.number(), a: z.number(), b: z.number(), log_likelihood: z.number() });
+const gammaGammaSchema = z.object({ p: z.number(), q: z.number(), v: z.number(), log_likelihood: z.number() });
+
 const attemptSchema = z.object({
   attempted_at: z.string(),
   as_of: z.string(),
   status: z.enum(['fitted', 'refused']),
+  activated: z.boolean().describe('whether the fit became the model in force (false for a refused or not activated fit)'),
   reason: z.string().nullable().describe('why a fit was refused (the previous fit stays in force)'),
   customers: z.number().int().describe('buyers the fit saw'),
   duration_ms: z.number().int(),
+  bgnbd: bgnbdSchema.nullable().describe("this attempt's BG/NBD parameters; null when refused"),
+  gamma_gamma: gammaGammaSchema.nullable(),
 });
 
 const modelSchema = z
   .object({
-    bgnbd: z
-      .object({ r: z.number(), alpha: z.number(), a: z.number(), b: z.number(), log_likelihood: z.number() })
-      .nullable()
-      .describe('BG/NBD parameters (time in weeks); null until a fit succeeds'),
-    gamma_gamma: z.object({ p: z.number(), q: z.number(), v: z.number(), log_likelihood: z.number() }).nullable(),
+    bgnbd: bgnbdSchema.nullable().describe('BG/NBD parameters (time in weeks); null until a fit is activated'),
+    gamma_gamma: gammaGammaSchema.nullable(),
     fitted_at: z.string().nullable(),
     as_of: z.string().nullable().describe('orders after this instant were not observed by the fit'),
     customers: z.number().int().nullable().describe('buyers in the fit'),
-    last_attempt: attemptSchema.nullable().describe('the most recent fit attempt, successful or not'),
+    last_attempt: attemptSchema.nullable().describe('the most recent fit attempt: activated, not activated (a backtest) or refused'),
   })
   .meta({ id: 'Model' });
 
@@ -48,10 +52,12 @@ function presentModel(fit: StoredFit | undefined, attempt: StoredFit | undefined
       ? {
           attempted_at: iso(attempt.attemptedAt),
           as_of: iso(attempt.asOf),
-          status: attempt.status,
+          ...fitOutcome(attempt),
           reason: attempt.reason,
           customers: attempt.customers,
           duration_ms: attempt.durationMs,
+          bgnbd: attempt.params?.bgnbd ?? null,
+          gamma_gamma: attempt.params?.gamma_gamma ?? null,
         }
       : null,
   };
@@ -79,9 +85,18 @@ export async function modelRoutes(app: FastifyInstance, { deps, keys }: { deps: 
     schema: {
       operationId: 'fitModel',
       tags: ['predictions'],
-      summary: 'Fit the model now on every order up to as_of (default now), then rescore every customer',
+      summary: 'Fit the model on every order up to as_of (default now); an activated fit replaces the model in force and rescores every customer',
       body: z
-        .strictObject({ as_of: z.iso.datetime({ offset: true }).optional().describe('orders after this instant are not observed') })
+        .strictObject({
+          as_of: z.iso.datetime({ offset: true }).optional().describe('orders after this instant are not observed'),
+          activate: z
+            .boolean()
+            .optional()
+            .describe(
+              'whether a successful fit becomes the model in force and every customer is rescored. Default: true without as_of, ' +
+                'false with as_of (a backtest is recorded, shown as last_attempt in GET /v1/model, and changes nothing)',
+            ),
+        })
         .nullish()
         .describe('optional; no body fits on every order up to now'),
       response: { 202: jobAcceptedSchema, 400: problemSchema, ...errors },
@@ -94,7 +109,7 @@ export async function modelRoutes(app: FastifyInstance, { deps, keys }: { deps: 
       }
       const job = await deps.queues.maintenance.add(
         'fit_model',
-        { kind: 'fit_model', as_of: asOf?.toISOString() ?? null, reason: 'requested' },
+        { kind: 'fit_model', as_of: asOf?.toISOString() ?? null, activate: request.body?.activate ?? asOf === null, reason: 'requested' },
         { jobId: `job_${randomUUID()}` },
       );
       return reply.code(202).send({ job_id: job.id! });

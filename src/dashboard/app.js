@@ -12,11 +12,16 @@ import segments from './views/segments.js';
 const VIEWS = { overview, rfm, migration, 'at-risk': atRisk, customer, segments };
 const $ = (id) => document.getElementById(id);
 
-/** '#/customer/abc?x=1' → { name: 'customer', arg: 'abc', params }. */
+/** '#/customer/abc?x=1' → { name: 'customer', arg: 'abc', params }; a malformed one (#/customer/%E0) → the overview. */
 function parseRoute() {
   const [path, search = ''] = location.hash.replace(/^#\/?/, '').split('?');
   const [name, ...rest] = path.split('/');
-  return { name: VIEWS[name] ? name : 'overview', arg: rest.length ? decodeURIComponent(rest.join('/')) : undefined, params: new URLSearchParams(search) };
+  if (!VIEWS[name]) return { name: 'overview', arg: undefined, params: new URLSearchParams(search) };
+  try {
+    return { name, arg: rest.length ? decodeURIComponent(rest.join('/')) : undefined, params: new URLSearchParams(search) };
+  } catch {
+    return { name: 'overview', arg: undefined, params: new URLSearchParams() };
+  }
 }
 
 export function describeError(error) {

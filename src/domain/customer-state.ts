@@ -17,6 +17,8 @@ export interface PreviousState {
   pending_tier: string | null;
   pending_since: Date | null;
   next_review_at: Date | null;
+  /** optional: when the low_p_alive reason started, if the previous state had it (kept while it holds) */
+  low_p_alive_since?: Date | null;
   /** optional: when the previous state was computed; no change is dated before it */
   computed_at?: Date | null;
 }
@@ -111,6 +113,7 @@ export function deriveCustomerState(input: CustomerStateInput): DerivedState {
     now,
     interactionHistory(events, now),
     input.pAliveBelowSince ?? null,
+    previous?.low_p_alive_since ?? null,
   );
   const stage = lifecycleStage(metrics, atRisk.flagged, policy.lifecycle, now);
 

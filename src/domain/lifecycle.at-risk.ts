@@ -16,7 +16,8 @@ export function overdueThresholdDays(metrics: Metrics, params: AtRiskParams): nu
 // that holds is reported with the instant it started to hold; the overdue reasons start at
 // last_order_at + threshold as SPEC §5.3 words it (the strict comparison first holds 1 ms later).
 // low_p_alive starts when P(alive) fell below the bar under the model in force (pAliveSince, see
-// predictCustomer), else "now".
+// predictCustomer), else "now"; a refit moves pAliveSince to the new fit, so while the reason held
+// at the previous recompute its earlier since (previousPAliveSince) is kept.
 export function atRiskStatus(
   metrics: Metrics,
   params: AtRiskInput,
@@ -24,6 +25,7 @@ export function atRiskStatus(
   now: Date,
   history: InteractionHistory,
   pAliveSince: Date | null = null,
+  previousPAliveSince: Date | null = null,
 ): AtRiskStatus {
   const { recency_days: recency, last_order_at: last } = metrics;
   if (metrics.order_count === 0 || recency === null || last === null) return NOT_AT_RISK;
@@ -65,7 +67,7 @@ export function atRiskStatus(
     reasons.push({
       code: 'low_p_alive',
       detail: `probability of being alive ${pAlive.toFixed(2)} (below ${params.p_alive_below})`,
-      since: pAliveSince && pAliveSince.getTime() <= now.getTime() ? pAliveSince : now,
+      since: minDate([pAliveSince && pAliveSince.getTime() <= now.getTime() ? pAliveSince : now, notAfter(previousPAliveSince, now)])!,
     });
   }
   return { flagged: reasons.length > 0, since: minDate(reasons.map((r) => r.since)), reasons };
@@ -106,5 +108,13 @@ export function lowSatisfactionStart(ratings: { at: Date; value: number }[], max
   return start;
 }
 
+/** When a stored state's reason `code` started, if it held (reasons as stored: since an ISO string). */
+export function reasonSince(reasons: readonly unknown[], code: AtRiskReason['code']): Date | null {
+  const found = reasons.find((r): r is { code: string; since: string | Date } => (r as { code?: unknown })?.code === code);
+  const since = found ? new Date(found.since) : null;
+  return since && !Number.isNaN(since.getTime()) ? since : null;
+}
+
+const notAfter = (at: Date | null, now: Date) => (at && at.getTime() <= now.getTime() ? at : null);
 const days = (value: number) => Math.floor(value);
 const round1 = (value: number) => Math.round(value * 10) / 10;

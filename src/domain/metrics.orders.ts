@@ -11,6 +11,8 @@ export interface ResolvedOrder {
   /** amount minus every refund for this order, floored at 0 */
   net: string;
   cancelled: boolean;
+  /** some refund (an amount or whole_order) applies to the order */
+  refunded: boolean;
   /** not cancelled and net > 0: the orders every metric counts */
   counted: boolean;
   discounted: boolean;
@@ -60,6 +62,7 @@ export function resolveOrders(events: StoredEvent[], now: Date): ResolvedOrder[]
       amount: moneyString(o.amount),
       net: moneyString(net),
       cancelled: isCancelled,
+      refunded: wholeRefunds.has(o.orderId) || refunds.has(o.orderId),
       counted: !isCancelled && net.gt(0),
       discounted: o.discountAmount !== null && money(o.discountAmount).gt(0),
       channel: o.channel,

@@ -33,14 +33,16 @@ describe('summarizeOrders', () => {
 
 describe('modelPurchases', () => {
   const resolved = (over: Partial<ResolvedOrder>): ResolvedOrder => ({
-    id: 'e', orderId: 'o', occurredAt: at('2026-01-01T00:00:00Z'), amount: '10', net: '10', cancelled: false, counted: true,
+    id: 'e', orderId: 'o', occurredAt: at('2026-01-01T00:00:00Z'), amount: '10', net: '10', cancelled: false, refunded: false, counted: true,
     discounted: false, channel: null, region: null, items: [], ...over,
   });
   it.each([
     ['a counted order', resolved({}), true],
     ['a free order (amount 0)', resolved({ amount: '0', net: '0', counted: false }), true],
     ['a cancelled free order', resolved({ amount: '0', net: '0', counted: false, cancelled: true }), false],
-    ['a fully refunded order', resolved({ net: '0', counted: false }), false],
+    ['a fully refunded order', resolved({ net: '0', refunded: true, counted: false }), false],
+    ['a partly refunded order', resolved({ net: '4', refunded: true }), true],
+    ['a refunded free order', resolved({ amount: '0', net: '0', refunded: true, counted: false }), false],
     ['a cancelled order', resolved({ cancelled: true, counted: false }), false],
   ])('%s: %s', (_name, order, kept) => {
     expect(modelPurchases([order])).toHaveLength(kept ? 1 : 0);

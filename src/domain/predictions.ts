@@ -87,7 +87,7 @@ export interface FittedModel {
   fittedAt: Date;
 }
 
-/** p_alive, expected orders in 90 days and discounted 12-month CLV as of now; null for a prospect. */
+/** p_alive, expected orders in 90 days and discounted 12-month CLV as of now; null without a model purchase. */
 export function predictCustomer(
   fit: ModelParams,
   orders: readonly { occurredAt: Date; net: string }[],
@@ -115,12 +115,14 @@ export function predictCustomer(
 }
 
 /**
- * The model's purchases: counted orders plus orders of amount 0. A free order (a sample, a 100%
- * voucher) still shows the customer is alive, and the CDNOW data the model is checked against has
- * such purchases; cancelled and fully refunded orders do not count. Spend uses the net value.
+ * The model's purchases: counted orders plus free orders (amount 0) with no refund. A free order (a
+ * sample, a 100% voucher) still shows the customer is alive, and the CDNOW data the model is
+ * checked against has such purchases. Cancelled orders, fully refunded ones (net 0 after refunds,
+ * or any whole_order refund) and refunded free orders are not purchases. Spend is the net value,
+ * floored at 0. countedOrdersAsOf({ freeOrders: true }) in store/stats.repo.ts is the same rule in SQL.
  */
 export function modelPurchases(orders: readonly ResolvedOrder[]): ResolvedOrder[] {
-  return orders.filter((o) => o.counted || (!o.cancelled && money(o.amount).isZero()));
+  return orders.filter((o) => o.counted || (!o.cancelled && !o.refunded && money(o.amount).isZero()));
 }
 
 /** predictCustomer over a customer's stored events as of now; null without a fit */

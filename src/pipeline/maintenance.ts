@@ -6,7 +6,7 @@ import { compileRule } from '../store/rules.sql.ts';
 import { findSegment, toDefinition } from '../store/segments.repo.ts';
 import { enqueueRecomputes, type JobPayloads } from './queues.ts';
 import { recomputeCustomers, refreshStatsLocked } from './recompute.ts';
-import { runModelFit } from './model-fit.ts';
+import { activatesFit, fitOutcome, runModelFit } from './model-fit.ts';
 
 const SWEEP_PAGE = 1_000;
 const RESCORE_CHUNK = 500;
@@ -109,15 +109,15 @@ export async function processMaintenance(deps: Deps, job: Job<JobPayloads['maint
     case 'segment_membership':
       return refreshSegmentMembership(deps, data.segment, (p) => job.updateProgress(p));
     case 'fit_model':
-      return fitModelAndRescore(deps, data.as_of, (p) => job.updateProgress(p));
+      return fitModelAndRescore(deps, data, (p) => job.updateProgress(p));
   }
 }
 
-/** A new fit changes every buyer's predictions, so it is followed by a full rescore; a refused one by nothing. */
-async function fitModelAndRescore(deps: Deps, asOf: string | null, onProgress: Progress) {
-  const fit = await runModelFit(deps, asOf ? new Date(asOf) : deps.clock.now());
+/** A new fit in force changes every buyer's predictions, so it is followed by a full rescore; a refused or not activated one by nothing. */
+async function fitModelAndRescore(deps: Deps, data: { as_of: string | null; activate?: boolean }, onProgress: Progress) {
+  const fit = await runModelFit(deps, data.as_of ? new Date(data.as_of) : deps.clock.now(), { activate: activatesFit(data) });
   const rescored = fit.status === 'fitted' ? await recomputeWhere(deps, sql`true`, onProgress) : { customers: 0, changed: 0 };
-  return { fit_id: fit.id, status: fit.status, reason: fit.reason, buyers: fit.customers, ...rescored };
+  return { fit_id: fit.id, ...fitOutcome(fit), reason: fit.reason, buyers: fit.customers, ...rescored };
 }
 
 /** Job schedulers: the due-review sweep, the population statistics refresh and the model fit (each with a full rescore). */

@@ -16,7 +16,8 @@ export type MaintenanceJob =
   | { kind: 'refresh_stats'; rescore: boolean; reason: string }
   | { kind: 'segment_membership'; segment: string }
   /** fit the prediction model on orders up to as_of (null: when the job runs), then rescore everyone */
-  | { kind: 'fit_model'; as_of: string | null; reason: string };
+  /** activate: whether a successful fit becomes the model in force (absent: only when as_of is null) */
+  | { kind: 'fit_model'; as_of: string | null; activate?: boolean; reason: string };
 
 export type QueueName = keyof JobPayloads;
 

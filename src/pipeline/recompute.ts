@@ -2,6 +2,7 @@ import { inArray, sql } from 'drizzle-orm';
 import type { Deps } from '../deps.ts';
 import { deriveCustomerState, ruleRecordOf, type DerivedState, type PreviousState } from '../domain/customer-state.ts';
 import type { StoredEvent } from '../domain/events.types.ts';
+import { reasonSince } from '../domain/lifecycle.at-risk.ts';
 import type { LifecycleStage } from '../domain/lifecycle.types.ts';
 import type { TierPolicy } from '../domain/policy.ts';
 import type { Breakpoints } from '../domain/scores.ts';
@@ -166,6 +167,7 @@ export function previousState(row: CustomerRow): PreviousState | null {
     pending_tier: row.pendingTier,
     pending_since: row.pendingSince,
     next_review_at: row.nextReviewAt,
+    low_p_alive_since: reasonSince(row.atRiskReasons, 'low_p_alive'),
     computed_at: row.computedAt,
   };
 }

@@ -35,7 +35,8 @@ export function presentCustomer(row: CustomerRow, playbook: CustomerView['playbo
   };
 }
 
-// Null until a fit exists and for prospects; p_alive is never null when anything was predicted.
+// Null until a model is in force and without a model purchase (a prospect whose only orders are free
+// still has predictions); p_alive is never null when anything was predicted.
 function presentPredictions(row: CustomerRow): CustomerView['predictions'] {
   if (row.pAlive === null && row.expectedOrders90d === null && row.clv12m === null) return null;
   return { p_alive: row.pAlive, expected_orders_90d: row.expectedOrders90d, clv_12m: row.clv12m === null ? null : moneyString(row.clv12m) };

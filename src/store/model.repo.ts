@@ -47,7 +47,8 @@ export interface StoredFit {
   id: number;
   attemptedAt: Date;
   asOf: Date;
-  status: 'fitted' | 'refused';
+  /** fitted: the model in force from then on; evaluated: fitted, not activated; refused: see reason */
+  status: 'fitted' | 'evaluated' | 'refused';
   reason: string | null;
   customers: number;
   params: ModelParams | null;
@@ -62,7 +63,7 @@ export async function insertFit(db: DbOrTx, fit: Omit<StoredFit, 'id'>): Promise
   return toFit(row!);
 }
 
-/** The model in force: the newest successful fit. */
+/** The model in force: the newest activated successful fit (an evaluated one never replaces it). */
 export async function currentFit(db: DbOrTx): Promise<StoredFit | undefined> {
   const [row] = await db.select().from(modelFits).where(eq(modelFits.status, 'fitted')).orderBy(desc(modelFits.id)).limit(1);
   return row ? toFit(row) : undefined;

@@ -23,7 +23,8 @@ export async function rfmGrid(db: DbOrTx) {
 
 /**
  * Step of the revenue buckets of the Pareto curve: buyers are grouped by ln(net revenue) in steps
- * of 1/40 (each bucket spans ~2.5% of revenue). Grouping needs one hash aggregate instead of a sort
+ * of 1/40 (each bucket's upper bound is e^(1/40) ≈ 1.025 times its lower one: about 2.5% wide in
+ * net revenue per buyer). Grouping needs one hash aggregate instead of a sort
  * of every buyer, and each point of the curve is still exact: the share of buyers with at least a
  * bucket's lower bound, and the share of revenue they bring.
  */

@@ -49,7 +49,8 @@ export const customers = pgTable(
     atRiskSince: instant('at_risk_since'),
     atRiskReasons: jsonb('at_risk_reasons').$type<unknown[]>().notNull().default([]),
     nextReviewAt: instant('next_review_at'),
-    // BG/NBD + Gamma-Gamma predictions as of computed_at; null until a model fit exists, and for prospects.
+    // BG/NBD + Gamma-Gamma predictions as of computed_at; null until a model is in force and for customers
+    // without a model purchase (modelPurchases); a prospect whose only orders are free has them.
     pAlive: doublePrecision('p_alive'),
     expectedOrders90d: doublePrecision('expected_orders_90d'),
     clv12m: money('clv_12m'),
@@ -233,7 +234,8 @@ export const modelFits = pgTable(
     attemptedAt: instant('attempted_at').notNull(),
     /** orders after this instant were not observed */
     asOf: instant('as_of').notNull(),
-    status: text('status').$type<'fitted' | 'refused'>().notNull(),
+    /** fitted: in force from then on; evaluated: fitted but not activated (a backtest); refused */
+    status: text('status').$type<'fitted' | 'evaluated' | 'refused'>().notNull(),
     reason: text('reason'),
     /** buyers in the fit */
     customers: integer('customers').notNull(),

@@ -14,7 +14,8 @@ export interface PopulationStats {
  * Counted orders (not cancelled, net of refunds > 0) as of an instant, straight from the stored
  * events: `customer_id, occurred_at, net`. Population statistics and the model fit both read this,
  * so neither depends on how many customers have been recomputed yet. `freeOrders` also keeps
- * orders of amount 0 (the model's purchases, see domain/predictions.ts).
+ * orders of amount 0 that have no refund (the model's purchases, modelPurchases in
+ * domain/predictions.ts); net is floored at 0 as in the domain.
  */
 export const countedOrdersAsOf = (now: Date, options: { freeOrders?: boolean } = {}) => sql`
   with orders as (
@@ -26,11 +27,11 @@ export const countedOrdersAsOf = (now: Date, options: { freeOrders?: boolean } =
     from events where type = 'refund' and occurred_at <= ${now}
     group by 1, 2
   )
-  select o.customer_id, o.occurred_at, o.amount - coalesce(r.refunded, 0) as net
+  select o.customer_id, o.occurred_at, greatest(o.amount - coalesce(r.refunded, 0), 0) as net
   from orders o
   left join refunds r using (customer_id, order_id)
   -- a whole-order refund (no amount) takes the order's net value to 0, as in the domain
-  where (o.amount - coalesce(r.refunded, 0) > 0${options.freeOrders ? sql` or o.amount = 0` : sql``})
+  where (o.amount - coalesce(r.refunded, 0) > 0${options.freeOrders ? sql` or (o.amount = 0 and r.order_id is null)` : sql``})
     and r.whole_order is not true
     and not exists (
       select 1 from events c

@@ -1,22 +1,30 @@
 import { get, query } from '../api.js';
-import { chart } from '../charts.js';
+import { chart, encodeHTML } from '../charts.js';
 import { card, h } from '../dom.js';
 import { compareTiers, fmt, label, t } from '../i18n.js';
 
 const DAY = 86_400_000;
-const isoDate = (d) => d.toISOString().slice(0, 10);
+const pad = (n) => String(n).padStart(2, '0');
+/** The local calendar day of an instant, as <input type=date> shows it. */
+const localDate = (d) => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
 
 /**
  * `from` and `to` are days (the tier "at" a day is the tier at the end of it, or now for today) or
- * exact RFC 3339 instants, which links may carry.
+ * exact RFC 3339 instants, which links may carry. A day is the user's local day, as the date input
+ * gives it: its end is local 23:59:59.999, and instants are shown as their local day.
  */
 function range(params, now = new Date()) {
   const instant = (v) => (v && /^\d{4}-\d{2}-\d{2}T/.test(v) && !Number.isNaN(Date.parse(v)) ? new Date(v) : null);
-  const endOfDay = (v) => (/^\d{4}-\d{2}-\d{2}$/.test(v ?? '') ? new Date(Math.min(Date.parse(`${v}T23:59:59.999Z`), now.getTime())) : null);
+  const endOfDay = (v) => {
+    const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(v ?? '');
+    if (!m) return null;
+    const end = new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]), 23, 59, 59, 999);
+    return Number.isNaN(end.getTime()) ? null : new Date(Math.min(end.getTime(), now.getTime()));
+  };
   const at = (v) => instant(v) ?? endOfDay(v);
   const toAt = at(params.get('to')) ?? now;
   const fromAt = at(params.get('from')) ?? new Date(toAt.getTime() - 30 * DAY);
-  return { from: isoDate(fromAt), to: isoDate(toAt), fromAt: fromAt.toISOString(), toAt: toAt.toISOString() };
+  return { from: localDate(fromAt), to: localDate(toAt), fromAt: fromAt.toISOString(), toAt: toAt.toISOString() };
 }
 
 async function load({ params }) {
@@ -62,7 +70,7 @@ function draw(root, { report, range: r }) {
   const nodes = [...new Set(links.flatMap((l) => [l.source, l.target]))].map((name) => ({ name }));
   const display = (name) => label('tier', name.slice(name.indexOf(':') + 1) || null);
   chart(flow, {
-    tooltip: { trigger: 'item', formatter: (p) => (p.dataType === 'edge' ? `${display(p.data.source)} → ${display(p.data.target)}: ${fmt.int(p.data.value)}` : `${display(p.name)}`) },
+    tooltip: { trigger: 'item', formatter: (p) => encodeHTML(p.dataType === 'edge' ? `${display(p.data.source)} → ${display(p.data.target)}: ${fmt.int(p.data.value)}` : display(p.name)) },
     series: [{
       type: 'sankey', left: 20, right: 90, top: 20, bottom: 20, nodeAlign: 'justify', emphasis: { focus: 'adjacency' },
       label: { formatter: (p) => `${display(p.name)}` },

@@ -1,5 +1,5 @@
 import { report } from '../api.js';
-import { chart } from '../charts.js';
+import { chart, encodeHTML } from '../charts.js';
 import { card, dataTable, h, kpi, table } from '../dom.js';
 import { compareTiers, fmt, label, t } from '../i18n.js';
 
@@ -61,7 +61,7 @@ function draw(root, { summary, pareto }) {
   });
 
   chart(stageChart, {
-    tooltip: { trigger: 'item', formatter: (p) => `${p.name}: ${fmt.int(p.value)} (${fmt.pct(p.value / Math.max(summary.customers, 1))})` },
+    tooltip: { trigger: 'item', formatter: (p) => encodeHTML(`${p.name}: ${fmt.int(p.value)} (${fmt.pct(p.value / Math.max(summary.customers, 1))})`) },
     series: [{
       type: 'funnel', left: '8%', width: '84%', top: 10, bottom: 10, sort: 'descending', gap: 2, minSize: '30%',
       label: { show: true, position: 'inside', formatter: (p) => `${p.name}  ${fmt.int(p.value)}`, color: '#fff' },

@@ -1,5 +1,5 @@
 import { get, query, report } from '../api.js';
-import { chart } from '../charts.js';
+import { chart, encodeHTML } from '../charts.js';
 import { card, h } from '../dom.js';
 import { fmt, label, t } from '../i18n.js';
 import { customerList, PAGE_SIZE } from './customer-table.js';
@@ -30,7 +30,8 @@ function draw(root, { grid, selected, page }) {
     tooltip: {
       formatter: (p) => {
         const c = p.data.cell;
-        return `R${c.r_score} · F${c.f_score} · ${label('segment', c.segment)}<br>${t('common.customers')}: ${fmt.int(c.customers)}<br>${t('common.revenue')}: ${fmt.money(c.net_revenue)}`;
+        const lines = [`R${c.r_score} · F${c.f_score} · ${label('segment', c.segment)}`, `${t('common.customers')}: ${fmt.int(c.customers)}`, `${t('common.revenue')}: ${fmt.money(c.net_revenue)}`];
+        return lines.map(encodeHTML).join('<br>');
       },
     },
     grid: { left: 70, right: 20, top: 10, bottom: 80 },
