@@ -42,26 +42,40 @@ export interface RecomputeResult {
   messages: number;
 }
 
-/**
- * Rebuilds customers from all their stored events and writes state and history in one transaction.
- * Rows are locked in id order, so recomputes of one customer never interleave and batches never
- * deadlock; the events are read after the lock, so the last recompute sees every committed event.
- */
-export async function recomputeCustomers(deps: Deps, customerIds: string[]): Promise<RecomputeResult> {
-  const ids = [...new Set(customerIds)].sort();
-  if (ids.length === 0) return { customers: 0, changed: 0, history: 0, messages: 0 };
-  const stop = deps.metrics.recomputeDuration.startTimer();
-  const now = deps.clock.now();
+/** What every customer of a batch is scored against, read once per batch (or once per rescore). */
+export interface RecomputeContext {
+  policy: TierPolicy;
+  policySince: Date;
+  stats: PopulationStats;
+  segmentDefs: SegmentDefinition[];
+}
+
+export async function loadRecomputeContext(deps: Deps, now: Date): Promise<RecomputeContext> {
   const [storedPolicy, stats, segmentDefs] = await Promise.all([
     currentPolicy(deps.db),
     ensurePopulationStats(deps, now),
     loadSegmentOrder(deps),
   ]);
+  return { policy: storedPolicy.policy, policySince: storedPolicy.createdAt, stats, segmentDefs };
+}
+
+/**
+ * Rebuilds customers from all their stored events and writes state and history in one transaction.
+ * Rows are locked in id order, so recomputes of one customer never interleave and batches never
+ * deadlock; the events are read after the lock, so the last recompute sees every committed event.
+ * `preloaded` lets a long run (a rescore) read the policy, statistics and segments once.
+ */
+export async function recomputeCustomers(deps: Deps, customerIds: string[], preloaded?: RecomputeContext): Promise<RecomputeResult> {
+  const ids = [...new Set(customerIds)].sort();
+  if (ids.length === 0) return { customers: 0, changed: 0, history: 0, messages: 0 };
+  const stop = deps.metrics.recomputeDuration.startTimer();
+  const now = deps.clock.now();
+  const loaded = preloaded ?? (await loadRecomputeContext(deps, now));
   const result = await deps.db.transaction(async (tx) => {
     const rows = await tx.select().from(customers).where(inArray(customers.id, ids)).orderBy(customers.id).for('update');
     const eventsByCustomer = groupByCustomer((await loadCustomerEvents(tx, ids)).map(toStoredEvent));
     const membership = await membershipOf(tx, ids);
-    const context = { now, policy: storedPolicy.policy, policySince: storedPolicy.createdAt, stats, segmentDefs };
+    const context = { now, ...loaded };
     const plans = rows.map((row) => planCustomer(row, eventsByCustomer.get(row.id) ?? [], membership.get(row.id) ?? [], context));
     const updates = plans.map((p) => p.update);
     const history = plans.flatMap((p) => p.history);
@@ -86,12 +100,8 @@ export async function recomputeCustomers(deps: Deps, customerIds: string[]): Pro
   return result;
 }
 
-interface PlanContext {
+interface PlanContext extends RecomputeContext {
   now: Date;
-  policy: TierPolicy;
-  stats: PopulationStats;
-  segmentDefs: SegmentDefinition[];
-  policySince: Date;
 }
 
 type Membership = { segmentKey: string; customerId: string };
