@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { Deps } from '../deps.ts';
 import type { KeyStore } from '../auth/api-keys.ts';
 import { findEvent } from '../store/events.repo.ts';
+import { createIngestBatcher } from '../pipeline/ingest.batcher.ts';
 import { semanticProblems, toIngestEvents, type IngestContext } from '../pipeline/ingest.prepare.ts';
 import { requireScope } from './auth.plugin.ts';
 import { acceptedSchema, batchSchema, eventSchema, MAX_BATCH_EVENTS, storedEventSchema, type EventInput } from './events.schemas.ts';
@@ -25,16 +26,18 @@ export async function eventRoutes(app: FastifyInstance, { deps, keys }: { deps: 
     }
   }
 
+  const backlog = cachedWaitingCount(deps.queues.ingest);
+  const batcher = createIngestBatcher(deps.queues.ingest, backlog.added);
+
   async function enqueue(events: EventInput[], ctx: IngestContext): Promise<number> {
-    const waiting = await deps.queues.ingest.getWaitingCount().catch(() => {
+    const waiting = await backlog.read().catch(() => {
       throw unavailable('The event queue is unreachable; retry shortly.', 5);
     });
     if (waiting > deps.config.INGEST_MAX_WAITING) {
       throw unavailable(`The ingest backlog holds ${waiting} batches; retry shortly.`, 5);
     }
-    const payload = { receivedAt: ctx.receivedAt.toISOString(), events: toIngestEvents(events, ctx) };
-    // 202 is only sent once Redis holds the job: add() resolves after the write is acknowledged.
-    await deps.queues.ingest.add('ingest', payload).catch(() => {
+    // 202 is only sent once Redis holds the job: the batcher resolves after the write is acknowledged.
+    await batcher.add(ctx.receivedAt, toIngestEvents(events, ctx)).catch(() => {
       throw unavailable('The event queue is unreachable; nothing was accepted. Retry shortly.', 5);
     });
     deps.metrics.eventsAccepted.inc(events.length);
@@ -98,6 +101,31 @@ export async function eventRoutes(app: FastifyInstance, { deps, keys }: { deps: 
       return event;
     },
   });
+}
+
+/** How long a read of the ingest backlog is reused: the limit is a guard against a growing queue, not an exact count. */
+const BACKLOG_TTL_MS = 100;
+
+/** The waiting count, read at most every BACKLOG_TTL_MS, plus the jobs this process added since. */
+function cachedWaitingCount(queue: Deps['queues']['ingest']) {
+  let value: { n: number; at: number } | undefined;
+  let inFlight: Promise<number> | undefined;
+  return {
+    read(): Promise<number> {
+      if (value && Date.now() - value.at < BACKLOG_TTL_MS) return Promise.resolve(value.n);
+      inFlight ??= queue
+        .getWaitingCount()
+        .then((n) => {
+          value = { n, at: Date.now() };
+          return n;
+        })
+        .finally(() => (inFlight = undefined));
+      return inFlight;
+    },
+    added(): void {
+      if (value) value.n += 1;
+    },
+  };
 }
 
 function unavailable(detail: string, retryAfterSeconds: number): AppError {

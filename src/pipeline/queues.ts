@@ -30,6 +30,8 @@ export interface IngestEvent {
   order_id: string | null;
   data: Record<string, unknown>;
   properties: Record<string, unknown> | null;
+  /** When this event's request was received, if not the job's `receivedAt` (requests share jobs). */
+  received_at?: string;
 }
 
 export type Queues = { [N in QueueName]: Queue<JobPayloads[N], unknown, string> };

@@ -100,3 +100,13 @@ export async function listDirty(redis: Redis, prefix: string): Promise<string[]>
   for (let shard = 0; shard < RECOMPUTE_SHARDS; shard++) all.push(...(await redis.zrange(dirtyKeys(prefix, shard).order, '0', '-1')));
   return all;
 }
+
+export async function countDirty(redis: Redis, prefix: string): Promise<number> {
+  const pipeline = redis.pipeline();
+  for (let shard = 0; shard < RECOMPUTE_SHARDS; shard++) pipeline.zcard(dirtyKeys(prefix, shard).order);
+  const results = (await pipeline.exec()) ?? [];
+  return results.reduce((sum, [err, n]) => {
+    if (err) throw err;
+    return sum + (n as number);
+  }, 0);
+}
