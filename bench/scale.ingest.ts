@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import { sql } from 'drizzle-orm';
 import type { Deps } from '../src/deps.ts';
-import { median, sleep } from './support.ts';
+import { checkInterrupted, median, sleep } from './support.ts';
 import { waitForRecomputes } from './scale.rescore.ts';
 
 const RUN = randomBytes(3).toString('hex');
@@ -74,6 +74,7 @@ export async function waitStored(deps: Deps, target: number, timeoutMs = 300_000
   for (;;) {
     if ((await storedEvents(deps)) >= target) return performance.now();
     if (Date.now() > deadline) throw new Error(`fewer than ${target} events stored in time`);
+    checkInterrupted();
     await sleep(25);
   }
 }
@@ -85,6 +86,7 @@ export async function waitIngestIdle(deps: Deps, timeoutMs = 600_000): Promise<v
     const counts = await deps.queues.ingest.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
     if (Object.values(counts).every((n) => n === 0)) return;
     if (Date.now() > deadline) throw new Error('ingest queue did not drain in time');
+    checkInterrupted();
     await sleep(50);
   }
 }

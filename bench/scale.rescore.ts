@@ -6,7 +6,7 @@ import { refreshAndRescore } from '../src/pipeline/maintenance.ts';
 import { enqueueRecomputes } from '../src/pipeline/queues.ts';
 import { loadRecomputeContext, recomputeCustomers } from '../src/pipeline/recompute.ts';
 import { countDirty } from '../src/pipeline/recompute.dirty.ts';
-import { sleep } from './support.ts';
+import { checkInterrupted, sleep } from './support.ts';
 
 /** Seconds of `SELECT customer_id, max(ts), count(*), sum(amount) … GROUP BY customer_id`, work_mem 256 MB. */
 export async function bareAggregateSeconds(deps: Deps): Promise<number> {
@@ -64,6 +64,7 @@ export async function waitForRecomputes(deps: Deps, timeoutMs: number): Promise<
     const pending = Object.values(counts).reduce((a, b) => a + b, 0);
     if (pending === 0 && (await countDirty(deps.redis, deps.config.QUEUE_PREFIX)) === 0) return;
     if (Date.now() > deadline) throw new Error('recomputes did not finish in time');
+    checkInterrupted();
     await sleep(20);
   }
 }

@@ -9,7 +9,8 @@ import { orderSegments, segmentMembership, type SegmentDefinition } from '../dom
 import { loadCustomerEvents, toStoredEvent } from '../store/events.repo.ts';
 import { insertHistory, type NewHistoryRow } from '../store/history.repo.ts';
 import { currentPolicy } from '../store/policies.repo.ts';
-import { customers, webhookMessages } from '../store/schema.ts';
+import { customers } from '../store/schema.ts';
+import { insertMessages } from '../store/webhooks.repo.ts';
 import { applyMembershipChanges, listSegments, membershipOf, toDefinition } from '../store/segments.repo.ts';
 import { latestPopulationStats, refreshPopulationStats, type PopulationStats } from '../store/stats.repo.ts';
 import { messagesForChanges, segmentMessages } from '../webhooks/messages.ts';
@@ -86,7 +87,7 @@ export async function recomputeCustomers(deps: Deps, customerIds: string[], prel
     await writeUpdates(tx, updates);
     await insertHistory(tx, history);
     // The outbox: webhook messages commit (or roll back) with the changes they announce.
-    if (messages.length > 0) await tx.insert(webhookMessages).values(messages);
+    await insertMessages(tx, messages);
     return {
       customers: rows.length,
       changed: updates.filter((u, i) => u.sequence !== rows[i]!.sequence).length,

@@ -61,9 +61,17 @@ export async function insertEvents(db: DbOrTx, batch: IngestEvent[], receivedAt:
   return result.rows;
 }
 
+/**
+ * Creates the customers not seen before. Known ones are filtered out by a plain read first: an
+ * insert that meets an existing row would wait for any recompute holding that row's lock.
+ */
 export async function ensureCustomers(db: DbOrTx, ids: string[]): Promise<void> {
   if (ids.length === 0) return;
-  await db.execute(sql`insert into customers (id) select unnest(${sql.param(ids)}::text[]) on conflict do nothing`);
+  await db.execute(sql`
+    insert into customers (id)
+    select n.id from unnest(${sql.param(ids)}::text[]) as n(id)
+    where not exists (select 1 from customers c where c.id = n.id)
+    on conflict do nothing`);
 }
 
 /** Rebuilds traits from every stored `customer` event: per key, the latest `occurred_at` wins. */
