@@ -19,6 +19,9 @@ import { toUpdate, writeUpdates } from './recompute.write.ts';
 
 type CustomerRow = typeof customers.$inferSelect;
 
+/** Customers derived between two yields to the event loop. */
+const YIELD_EVERY = 25;
+
 /** Serializes population-statistics refreshes across processes. */
 const STATS_LOCK = 0x7469_6572;
 
@@ -77,7 +80,13 @@ export async function recomputeCustomers(deps: Deps, customerIds: string[], prel
     const eventsByCustomer = groupByCustomer((await loadCustomerEvents(tx, ids)).map(toStoredEvent));
     const membership = await membershipOf(tx, ids);
     const context = { now, ...loaded };
-    const plans = rows.map((row) => planCustomer(row, eventsByCustomer.get(row.id) ?? [], membership.get(row.id) ?? [], context));
+    const plans: ReturnType<typeof planCustomer>[] = [];
+    for (const row of rows) {
+      plans.push(planCustomer(row, eventsByCustomer.get(row.id) ?? [], membership.get(row.id) ?? [], context));
+      // Deriving a large batch is CPU work: give the event loop back now and then, so the ingest
+      // jobs sharing this process keep storing events while a batch is being derived.
+      if (plans.length % YIELD_EVERY === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
     const updates = plans.map((p) => p.update);
     const history = plans.flatMap((p) => p.history);
     const messages = plans.flatMap((p) => p.messages);

@@ -4,6 +4,19 @@ import type { JobPayloads } from './queues.ts';
 import { recomputeCustomers, type RecomputeResult } from './recompute.ts';
 import { finishDirty, takeDirty } from './recompute.dirty.ts';
 
+/** Longest pause before one batch while ingest jobs wait. */
+const MAX_INGEST_PAUSE_MS = 1_000;
+
+/**
+ * Storing events comes first: while ingest jobs wait, a drain pauses before each batch (10 ms per
+ * waiting job, at most a second). Recomputes lose nothing by waiting: the customers stay marked,
+ * and the longer they wait the more of their events one recompute covers.
+ */
+async function yieldToIngest(deps: Deps): Promise<void> {
+  const waiting = await deps.queues.ingest.getWaitingCount();
+  if (waiting > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(MAX_INGEST_PAUSE_MS, waiting * 10)));
+}
+
 /** Customers recomputed per transaction by a drain. */
 export const DRAIN_BATCH = 500;
 
@@ -18,6 +31,7 @@ export async function processRecompute(deps: Deps, job: Job<JobPayloads['recompu
   const prefix = deps.config.QUEUE_PREFIX;
   const total: RecomputeResult = { customers: 0, changed: 0, history: 0, messages: 0 };
   for (;;) {
+    await yieldToIngest(deps);
     const batch = await takeDirty(deps.redis, prefix, shard, DRAIN_BATCH);
     if (batch.ids.length === 0) return total;
     const result = await recomputeCustomers(deps, batch.ids);
