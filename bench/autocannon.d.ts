@@ -31,6 +31,8 @@ declare module 'autocannon' {
       timeout?: number;
       pipelining?: number;
       title?: string;
+      /** Requests per second across all connections (a paced load). */
+      overallRate?: number;
     }
 
     interface Histogram {
@@ -49,6 +51,8 @@ declare module 'autocannon' {
 
     interface Result {
       title?: string;
+      /** Requests per second across all connections (a paced load). */
+      overallRate?: number;
       url: string;
       duration: number;
       start: Date;

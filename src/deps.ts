@@ -53,7 +53,7 @@ export function createDeps(config: Config, overrides: Partial<Pick<Deps, 'logger
   workerConnection.on('error', (err) => logger.warn({ err: err.message }, 'redis worker connection error'));
   const queues = createQueues(redis, config.QUEUE_PREFIX);
   const metrics = createMetrics();
-  registerQueueDepths(metrics, queues);
+  registerQueueDepths(metrics, queues, redis, config.QUEUE_PREFIX);
   return {
     config,
     logger,

@@ -5,7 +5,7 @@ import type { Deps } from '../deps.ts';
 import type { KeyStore } from '../auth/api-keys.ts';
 import { findEvent } from '../store/events.repo.ts';
 import { semanticProblems, type IngestContext } from '../pipeline/ingest.prepare.ts';
-import { enqueueIngest } from './events.enqueue.ts';
+import { createIngestEnqueuer } from './events.enqueue.ts';
 import { requireScope } from './auth.plugin.ts';
 import { acceptedSchema, batchSchema, eventSchema, MAX_BATCH_EVENTS, storedEventSchema, type EventInput } from './events.schemas.ts';
 import { AppError, notFound, validationProblems, problemSchema, validationError, type FieldProblem } from './problem.ts';
@@ -26,7 +26,7 @@ export async function eventRoutes(app: FastifyInstance, { deps, keys }: { deps: 
     }
   }
 
-  const enqueue = (events: EventInput[], ctx: IngestContext) => enqueueIngest(deps, events, ctx);
+  const enqueue = createIngestEnqueuer(deps);
 
   r.post('/v1/events', {
     schema: {

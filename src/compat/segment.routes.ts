@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Deps } from '../deps.ts';
 import type { KeyStore } from '../auth/api-keys.ts';
-import { enqueueIngest } from '../api/events.enqueue.ts';
+import { createIngestEnqueuer } from '../api/events.enqueue.ts';
 import { problemSchema } from '../api/problem.ts';
 import { segmentAuth } from './segment.auth.ts';
 import { registerSegmentBody } from './segment.body.ts';
@@ -33,6 +33,7 @@ export async function segmentCompatRoutes(app: FastifyInstance, { deps, keys }: 
   registerSegmentBody(app);
   const r = app.withTypeProvider<ZodTypeProvider>();
   const auth = segmentAuth(keys);
+  const enqueueIngest = createIngestEnqueuer(deps);
 
   /** 200 only once the job is in Redis; skipped messages are counted, never a reason to refuse. */
   async function ingest(request: FastifyRequest, messages: unknown[], batch: { sentAt?: unknown; context?: Record<string, unknown> }, pathType?: MessageType) {
@@ -40,7 +41,7 @@ export async function segmentCompatRoutes(app: FastifyInstance, { deps, keys }: 
     const sentAt = typeof batch.sentAt === 'string' ? batch.sentAt : undefined;
     const prepared = prepareMessages(messages, { receivedAt, sentAt, context: batch.context, currency: deps.config.CURRENCY }, pathType);
     if (prepared.events.length > 0) {
-      await enqueueIngest(deps, prepared.events, { receivedAt, currency: deps.config.CURRENCY, pathPrefix: '' });
+      await enqueueIngest(prepared.events, { receivedAt, currency: deps.config.CURRENCY, pathPrefix: '' });
     }
     for (const outcome of prepared.outcomes) {
       deps.metrics.segmentReceived.inc({ type: outcome.type });

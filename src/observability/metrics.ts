@@ -1,5 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Redis } from 'ioredis';
 import type { Queues } from '../pipeline/queues.ts';
+import { countDirty } from '../pipeline/recompute.dirty.ts';
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
@@ -38,10 +40,10 @@ export function createMetrics() {
 }
 
 /** Queue depths are read from Redis at scrape time. */
-export function registerQueueDepths(metrics: Metrics, queues: Queues): void {
+export function registerQueueDepths(metrics: Metrics, queues: Queues, redis: Redis, prefix: string): void {
   new Gauge({
     name: 'tierwise_queue_jobs',
-    help: 'Jobs per queue and state',
+    help: 'Jobs per queue and state (state customers_waiting: customers waiting for a recompute drain)',
     labelNames: ['queue', 'state'],
     registers: [metrics.registry],
     async collect() {
@@ -49,6 +51,7 @@ export function registerQueueDepths(metrics: Metrics, queues: Queues): void {
         const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized');
         for (const [state, n] of Object.entries(counts)) this.set({ queue: name, state }, n);
       }
+      this.set({ queue: 'recompute', state: 'customers_waiting' }, await countDirty(redis, prefix));
     },
   });
 }

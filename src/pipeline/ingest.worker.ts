@@ -23,6 +23,6 @@ export async function processIngest(deps: Deps, job: Job<JobPayloads['ingest']>)
   deps.metrics.eventsDuplicate.inc(duplicates);
   // Every customer of the job, not only those with new rows: if a previous attempt committed and
   // died before this line, its recomputes would otherwise be lost. Recomputes are idempotent.
-  await enqueueRecomputes(deps.queues.recompute, customerIds);
+  await enqueueRecomputes(deps, customerIds);
   return { stored: inserted.length, duplicates };
 }

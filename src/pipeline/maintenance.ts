@@ -5,11 +5,12 @@ import { customers } from '../store/schema.ts';
 import { compileRule } from '../store/rules.sql.ts';
 import { findSegment, toDefinition } from '../store/segments.repo.ts';
 import { enqueueRecomputes, type JobPayloads } from './queues.ts';
-import { recomputeCustomers, refreshStatsLocked } from './recompute.ts';
+import { loadRecomputeContext, recomputeCustomers, refreshStatsLocked } from './recompute.ts';
 import { activatesFit, fitOutcome, runModelFit } from './model-fit.ts';
 
 const SWEEP_PAGE = 1_000;
-const RESCORE_CHUNK = 500;
+const RESCORE_CHUNK = 1_000;
+const RESCORE_IN_FLIGHT = 2;
 
 /**
  * Enqueues a recompute for every customer whose `next_review_at` has passed. It walks the partial
@@ -35,7 +36,7 @@ export async function sweepDueReviews(deps: Deps): Promise<{ due: number }> {
       .limit(SWEEP_PAGE);
     if (page.length === 0) break;
     oldest ??= page[0]!.at!;
-    await enqueueRecomputes(deps.queues.recompute, page.map((p) => p.id));
+    await enqueueRecomputes(deps, page.map((p) => p.id));
     due += page.length;
     const last = page.at(-1)!;
     after = { at: last.at!, id: last.id };
@@ -48,14 +49,19 @@ export async function sweepDueReviews(deps: Deps): Promise<{ due: number }> {
 type Progress = (fraction: number) => Promise<unknown>;
 
 /**
- * Recomputes every customer matching `where`, in id-ordered chunks (one query and one update per
- * chunk, not one job per customer), reporting progress.
+ * Recomputes every customer matching `where` in id-ordered keyset batches (one locking read, one
+ * events read and one update per batch, not one job per customer), with the policy, statistics and
+ * segments read once. Two batches are in flight so Postgres reads one while the other is derived;
+ * each still locks its rows in id order, so neither deadlocks with the other or with the drains.
  */
 async function recomputeWhere(deps: Deps, where: SQL, onProgress?: Progress): Promise<{ customers: number; changed: number }> {
   const total = (await deps.db.execute<{ n: number }>(sql`select count(*)::int as n from ${customers} where ${where}`)).rows[0]!.n;
+  const context = await loadRecomputeContext(deps, deps.clock.now());
   let done = 0;
   let changed = 0;
   let after = '';
+  const inFlight = new Set<Promise<void>>();
+  const failures: unknown[] = [];
   for (;;) {
     const chunk = await deps.db
       .select({ id: customers.id })
@@ -64,11 +70,21 @@ async function recomputeWhere(deps: Deps, where: SQL, onProgress?: Progress): Pr
       .orderBy(asc(customers.id))
       .limit(RESCORE_CHUNK);
     if (chunk.length === 0) break;
-    changed += (await recomputeCustomers(deps, chunk.map((c) => c.id))).changed;
-    done += chunk.length;
     after = chunk.at(-1)!.id;
-    await onProgress?.(Math.min(1, done / Math.max(total, 1)));
+    const run: Promise<void> = recomputeCustomers(deps, chunk.map((c) => c.id), context)
+      .then(async (result) => {
+        changed += result.changed;
+        done += chunk.length;
+        await onProgress?.(Math.min(1, done / Math.max(total, 1)));
+      })
+      .catch((err: unknown) => void failures.push(err))
+      .finally(() => inFlight.delete(run));
+    inFlight.add(run);
+    if (inFlight.size >= RESCORE_IN_FLIGHT) await Promise.race(inFlight);
+    if (failures.length > 0 || chunk.length < RESCORE_CHUNK) break;
   }
+  await Promise.all(inFlight);
+  if (failures.length > 0) throw failures[0];
   await onProgress?.(1);
   return { customers: done, changed };
 }

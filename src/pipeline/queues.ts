@@ -1,9 +1,12 @@
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { markDirty } from './recompute.dirty.ts';
 
 /** Every queue and the payload of its jobs: the one registry producers and workers share. */
 export interface JobPayloads {
   ingest: { receivedAt: string; events: IngestEvent[] };
-  recompute: { customerId: string };
+  /** Drains one shard of the customers waiting for a recompute (recompute.dirty.ts). */
+  recompute: { shard: number };
   maintenance: MaintenanceJob;
   /** Moves outbox messages to deliveries and claims due deliveries. */
   relay: Record<string, never>;
@@ -30,6 +33,8 @@ export interface IngestEvent {
   order_id: string | null;
   data: Record<string, unknown>;
   properties: Record<string, unknown> | null;
+  /** When this event's request was received, if not the job's `receivedAt` (requests share jobs). */
+  received_at?: string;
 }
 
 export type Queues = { [N in QueueName]: Queue<JobPayloads[N], unknown, string> };
@@ -61,17 +66,29 @@ export function createQueues(connection: ConnectionOptions, prefix: string): Que
   };
 }
 
+/** Where recompute requests go: the Redis holding the waiting customers, its key prefix and the queue. */
+export interface RecomputeTarget {
+  redis: Redis;
+  config: { QUEUE_PREFIX: string };
+  queues: Pick<Queues, 'recompute'>;
+}
+
 /**
- * One recompute job per customer at a time: while one runs, later requests collapse into a
- * single waiting job, so 1,000 queued events cost a handful of recomputes.
+ * Marks customers as waiting for a recompute, then asks for a drain of each shard they fell in.
+ * Per shard at most one drain runs and one waits; a drain recomputes up to a batch of waiting
+ * customers per transaction, and a customer asked for many times waits only once, so 1,000
+ * queued events cost a handful of recomputes.
  */
-export function enqueueRecomputes(queue: Queues['recompute'], customerIds: Iterable<string>): Promise<unknown> {
-  const jobs = [...new Set(customerIds)].map((customerId) => ({
-    name: 'recompute',
-    data: { customerId },
-    opts: { deduplication: { id: customerId, keepLastIfActive: true } },
-  }));
-  return jobs.length === 0 ? Promise.resolve() : queue.addBulk(jobs);
+export async function enqueueRecomputes(target: RecomputeTarget, customerIds: Iterable<string>): Promise<void> {
+  const shards = await markDirty(target.redis, target.config.QUEUE_PREFIX, customerIds);
+  if (shards.length === 0) return;
+  await target.queues.recompute.addBulk(
+    shards.map((shard) => ({
+      name: 'drain',
+      data: { shard },
+      opts: { deduplication: { id: `drain-${shard}`, keepLastIfActive: true } },
+    })),
+  );
 }
 
 /** Asks for a relay pass soon; at most one runs and one waits at any time. */

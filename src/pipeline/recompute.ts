@@ -12,7 +12,8 @@ import { loadCustomerEvents, toStoredEvent } from '../store/events.repo.ts';
 import { currentFit } from '../store/model.repo.ts';
 import { insertHistory, type NewHistoryRow } from '../store/history.repo.ts';
 import { currentPolicy } from '../store/policies.repo.ts';
-import { customers, webhookMessages } from '../store/schema.ts';
+import { customers } from '../store/schema.ts';
+import { insertMessages } from '../store/webhooks.repo.ts';
 import { applyMembershipChanges, listSegments, membershipOf, toDefinition } from '../store/segments.repo.ts';
 import { latestPopulationStats, refreshPopulationStats, type PopulationStats } from '../store/stats.repo.ts';
 import { messagesForChanges, segmentMessages } from '../webhooks/messages.ts';
@@ -20,6 +21,9 @@ import { nudgeRelay } from './queues.ts';
 import { toUpdate, writeUpdates } from './recompute.write.ts';
 
 type CustomerRow = typeof customers.$inferSelect;
+
+/** Customers derived between two yields to the event loop. */
+const YIELD_EVERY = 25;
 
 /** Serializes population-statistics refreshes across processes. */
 const STATS_LOCK = 0x7469_6572;
@@ -45,29 +49,50 @@ export interface RecomputeResult {
   messages: number;
 }
 
-/**
- * Rebuilds customers from all their stored events and writes state and history in one transaction.
- * Rows are locked in id order, so recomputes of one customer never interleave and batches never
- * deadlock; the events are read after the lock, so the last recompute sees every committed event.
- */
-export async function recomputeCustomers(deps: Deps, customerIds: string[]): Promise<RecomputeResult> {
-  const ids = [...new Set(customerIds)].sort();
-  if (ids.length === 0) return { customers: 0, changed: 0, history: 0, messages: 0 };
-  const stop = deps.metrics.recomputeDuration.startTimer();
-  const now = deps.clock.now();
-  const [storedPolicy, stats, segmentDefs, fit] = await Promise.all([
+/** What every customer of a batch is scored against, read once per batch (or once per rescore). */
+export interface RecomputeContext {
+  policy: TierPolicy;
+  policySince: Date;
+  stats: PopulationStats;
+  segmentDefs: SegmentDefinition[];
+  fit: FittedModel | null;
+}
+
+export async function loadRecomputeContext(deps: Deps, now: Date): Promise<RecomputeContext> {
+  const [storedPolicy, stats, segmentDefs, stored] = await Promise.all([
     currentPolicy(deps.db),
     ensurePopulationStats(deps, now),
     loadSegmentOrder(deps),
     currentFit(deps.db),
   ]);
+  const fit = stored?.params ? { params: stored.params, fittedAt: stored.attemptedAt } : null;
+  return { policy: storedPolicy.policy, policySince: storedPolicy.createdAt, stats, segmentDefs, fit };
+}
+
+/**
+ * Rebuilds customers from all their stored events and writes state and history in one transaction.
+ * Rows are locked in id order, so recomputes of one customer never interleave and batches never
+ * deadlock; the events are read after the lock, so the last recompute sees every committed event.
+ * `preloaded` lets a long run (a rescore) read the policy, statistics and segments once.
+ */
+export async function recomputeCustomers(deps: Deps, customerIds: string[], preloaded?: RecomputeContext): Promise<RecomputeResult> {
+  const ids = [...new Set(customerIds)].sort();
+  if (ids.length === 0) return { customers: 0, changed: 0, history: 0, messages: 0 };
+  const stop = deps.metrics.recomputeDuration.startTimer();
+  const now = deps.clock.now();
+  const loaded = preloaded ?? (await loadRecomputeContext(deps, now));
   const result = await deps.db.transaction(async (tx) => {
     const rows = await tx.select().from(customers).where(inArray(customers.id, ids)).orderBy(customers.id).for('update');
     const eventsByCustomer = groupByCustomer((await loadCustomerEvents(tx, ids)).map(toStoredEvent));
     const membership = await membershipOf(tx, ids);
-    const model = fit?.params ? { params: fit.params, fittedAt: fit.attemptedAt } : null;
-    const context = { now, policy: storedPolicy.policy, policySince: storedPolicy.createdAt, stats, segmentDefs, fit: model };
-    const plans = rows.map((row) => planCustomer(row, eventsByCustomer.get(row.id) ?? [], membership.get(row.id) ?? [], context));
+    const context = { now, ...loaded };
+    const plans: ReturnType<typeof planCustomer>[] = [];
+    for (const row of rows) {
+      plans.push(planCustomer(row, eventsByCustomer.get(row.id) ?? [], membership.get(row.id) ?? [], context));
+      // Deriving a large batch is CPU work: give the event loop back now and then, so the ingest
+      // jobs sharing this process keep storing events while a batch is being derived.
+      if (plans.length % YIELD_EVERY === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
     const updates = plans.map((p) => p.update);
     const history = plans.flatMap((p) => p.history);
     const messages = plans.flatMap((p) => p.messages);
@@ -77,7 +102,7 @@ export async function recomputeCustomers(deps: Deps, customerIds: string[]): Pro
     await writeUpdates(tx, updates);
     await insertHistory(tx, history);
     // The outbox: webhook messages commit (or roll back) with the changes they announce.
-    if (messages.length > 0) await tx.insert(webhookMessages).values(messages);
+    await insertMessages(tx, messages);
     return {
       customers: rows.length,
       changed: updates.filter((u, i) => u.sequence !== rows[i]!.sequence).length,
@@ -91,13 +116,8 @@ export async function recomputeCustomers(deps: Deps, customerIds: string[]): Pro
   return result;
 }
 
-interface PlanContext {
+interface PlanContext extends RecomputeContext {
   now: Date;
-  policy: TierPolicy;
-  stats: PopulationStats;
-  segmentDefs: SegmentDefinition[];
-  policySince: Date;
-  fit: FittedModel | null;
 }
 
 type Membership = { segmentKey: string; customerId: string };

@@ -34,36 +34,44 @@ export async function loadCustomerEvents(db: DbOrTx, customerIds: string[]): Pro
 }
 
 /**
- * Stores a batch in one statement. Duplicate event ids (and second orders with a stored order id)
- * are skipped by the unique indexes, so the first stored copy wins forever.
- * Returns the events actually inserted.
+ * Stores a batch in one statement (the rows travel as one JSON parameter, not eight parameters per
+ * event). Duplicate event ids (and second orders with a stored order id) are skipped by the unique
+ * indexes, so the first stored copy wins forever. Returns the events actually inserted.
  */
 export async function insertEvents(db: DbOrTx, batch: IngestEvent[], receivedAt: Date) {
   if (batch.length === 0) return [];
-  return db
-    .insert(events)
-    .values(
-      batch.map((e) => ({
-        id: e.id,
-        customerId: e.customer_id,
-        type: e.type,
-        occurredAt: new Date(e.occurred_at),
-        receivedAt,
-        orderId: e.order_id,
-        data: e.data,
-        properties: e.properties,
-      })),
-    )
-    .onConflictDoNothing()
-    .returning({ id: events.id, customerId: events.customerId, type: events.type });
+  const fallback = receivedAt.toISOString();
+  const rows = batch.map((e) => ({
+    id: e.id,
+    customer_id: e.customer_id,
+    type: e.type,
+    occurred_at: e.occurred_at,
+    received_at: e.received_at ?? fallback,
+    order_id: e.order_id,
+    data: e.data,
+    properties: e.properties,
+  }));
+  const result = await db.execute<{ id: string; customerId: string; type: string }>(sql`
+    insert into events (id, customer_id, type, occurred_at, received_at, order_id, data, properties)
+    select x.id, x.customer_id, x.type, x.occurred_at, x.received_at, x.order_id, x.data, nullif(x.properties, 'null'::jsonb)
+    from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as x(
+      id text, customer_id text, type text, occurred_at timestamptz, received_at timestamptz, order_id text, data jsonb, properties jsonb)
+    on conflict do nothing
+    returning id, customer_id as "customerId", type`);
+  return result.rows;
 }
 
+/**
+ * Creates the customers not seen before. Known ones are filtered out by a plain read first: an
+ * insert that meets an existing row would wait for any recompute holding that row's lock.
+ */
 export async function ensureCustomers(db: DbOrTx, ids: string[]): Promise<void> {
   if (ids.length === 0) return;
-  await db
-    .insert(customers)
-    .values(ids.map((id) => ({ id })))
-    .onConflictDoNothing();
+  await db.execute(sql`
+    insert into customers (id)
+    select n.id from unnest(${sql.param(ids)}::text[]) as n(id)
+    where not exists (select 1 from customers c where c.id = n.id)
+    on conflict do nothing`);
 }
 
 /** Rebuilds traits from every stored `customer` event: per key, the latest `occurred_at` wins. */

@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, inArray, lt, or } from 'drizzle-orm';
+import { and, desc, eq, gte, inArray, lt, or, sql } from 'drizzle-orm';
 import type { DbOrTx } from './db.ts';
 import { webhookAttempts, webhookDeliveries, webhookEndpoints, webhookMessages } from './schema.ts';
 
@@ -97,4 +97,14 @@ export async function recoverFailed(db: DbOrTx, endpointId: string, since: Date,
     .where(and(eq(webhookDeliveries.endpointId, endpointId), eq(webhookDeliveries.status, 'failed'), gte(webhookDeliveries.createdAt, since)))
     .returning({ id: webhookDeliveries.id });
   return rows.length;
+}
+
+/** Outbox rows in one statement, the messages as one JSON parameter. */
+export async function insertMessages(db: DbOrTx, messages: { id: string; type: string; body: string; createdAt: Date }[]): Promise<void> {
+  if (messages.length === 0) return;
+  const json = messages.map((m) => ({ id: m.id, type: m.type, body: m.body, created_at: m.createdAt }));
+  await db.execute(sql`
+    insert into webhook_messages (id, type, body, created_at)
+    select x.id, x.type, x.body, x.created_at
+    from jsonb_to_recordset(${JSON.stringify(json)}::jsonb) as x(id text, type text, body text, created_at timestamptz)`);
 }

@@ -1,0 +1,219 @@
+/**
+ * `npm run bench`: generates a synthetic shop in SQL, then measures every scale figure next to its
+ * baseline in one run, and writes bench/RESULTS.md. The API and the workers run as separate child
+ * processes (`tierwise api`, `tierwise worker`) so their peak RSS is their own.
+ *
+ *   npm run bench                      # 1,000,000 customers, 10,000,000 orders, 3 runs of each figure
+ *   npm run bench -- --scale 0.01      # 10,000 customers, 100,000 orders
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { parseArgs } from 'node:util';
+import { performance } from 'node:perf_hooks';
+import pg from 'pg';
+import { createDeps, type Deps } from '../src/deps.ts';
+import { migrateDb } from '../src/store/db.ts';
+import { refreshAndRescore } from '../src/pipeline/maintenance.ts';
+import { benchConfig, checkInterrupted, cleanupStep, createDatabase, handleInterrupts, intEnv, machine, median, removeThrowaways, runMain, sleep } from './support.ts';
+import { generateShop, type Seed } from './scale.generate.ts';
+import { bareAggregateSeconds, drainedRecomputeRate, naiveRecomputeRate, sampleCustomerIds, waitForRecomputes } from './scale.rescore.ts';
+import { measureFirstPages, measureSweep } from './scale.sweep.ts';
+import { batchBody, discardBacklog, measureEndToEnd, measureLatency, orderEvent, runLoad } from './scale.ingest.ts';
+import { serviceEnv, spawnNoop, spawnService, waitReady, type Child } from './scale.processes.ts';
+import { measureImportHook, type ImportFigures } from './scale.import-hook.ts';
+import { writeResults, type Figures } from './scale.results.ts';
+
+const { values: args } = parseArgs({
+  options: { scale: { type: 'string', default: '1' }, output: { type: 'string' }, seed: { type: 'string', default: 'rescore' } },
+});
+if (args.seed !== 'rescore' && args.seed !== 'sql') throw new Error(`--seed must be rescore or sql, got ${args.seed}`);
+const SEED = args.seed as Seed;
+const SCALE = Number(args.scale);
+if (!(SCALE > 0 && SCALE <= 10)) throw new Error(`--scale must be in (0, 10], got ${args.scale}`);
+const CUSTOMERS = Math.round(1_000_000 * SCALE);
+const ORDERS = Math.round(10_000_000 * SCALE);
+const RUNS = intEnv('BENCH_RUNS', 3);
+const SECONDS = intEnv('BENCH_SECONDS', 10);
+/** Full rescores are minutes each at 1M customers; this may be set lower than BENCH_RUNS. */
+const RESCORE_RUNS = intEnv('BENCH_RESCORE_RUNS', RUNS);
+/** Past this many seconds a rescore is stopped and its time extrapolated from its progress (0: never). */
+const RESCORE_CAP_S = intEnv('BENCH_RESCORE_CAP_S', 0, 0);
+/** Ingest loads spread over this many of the shop's customers, so their recomputes coalesce as a real shop's would. */
+const LOAD_CUSTOMERS = Math.min(CUSTOMERS, 20_000);
+const ADMIN_KEY = `bench-admin-${randomBytes(12).toString('hex')}`;
+const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
+
+handleInterrupts();
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Seconds for a rescore job; past `capS` the run stops and the time is extrapolated from the job's progress. */
+async function timeRescoreJob(baseUrl: string, capS: number): Promise<{ seconds: number; complete: boolean; progress: number }> {
+  const headers = { authorization: `Bearer ${ADMIN_KEY}` };
+  const t0 = performance.now();
+  const res = await fetch(`${baseUrl}/v1/rescore`, { method: 'POST', headers });
+  const { job_id } = (await res.json()) as { job_id: string };
+  for (;;) {
+    await sleep(100);
+    const job = (await (await fetch(`${baseUrl}/v1/jobs/${job_id}`, { headers })).json()) as { status: string; progress: number; error?: string };
+    const seconds = (performance.now() - t0) / 1000;
+    if (job.status === 'completed') return { seconds, complete: true, progress: 1 };
+    if (job.status === 'failed') throw new Error(`rescore failed: ${job.error}`);
+    if (capS > 0 && seconds > capS && job.progress > 0) return { seconds: seconds / job.progress, complete: false, progress: job.progress };
+    checkInterrupted();
+  }
+}
+
+async function measure(deps: Deps): Promise<Figures> {
+  const t0 = performance.now();
+  const client = new pg.Client({ connectionString: deps.config.DATABASE_URL });
+  client.on('error', (err) => log(`generator connection: ${err.message}`));
+  await client.connect();
+  try {
+    await generateShop(client, { customers: CUSTOMERS, orders: ORDERS }, deps.clock.now(), log, SEED);
+  } finally {
+    await client.end();
+  }
+  const generateSeconds = (performance.now() - t0) / 1000;
+  log(`generated in ${generateSeconds.toFixed(1)} s`);
+  let seedSeconds = Number.NaN;
+  if (SEED === 'rescore') {
+    const s0 = performance.now();
+    await refreshAndRescore(deps, { rescore: true });
+    seedSeconds = (performance.now() - s0) / 1000;
+    log(`seed rescore ${seedSeconds.toFixed(1)} s`);
+  }
+
+  const port = await freePort();
+  const apiUrl = `http://127.0.0.1:${port}`;
+  const env = serviceEnv(deps.config, {
+    TIERWISE_ADMIN_KEY: ADMIN_KEY, PORT: String(port), RATE_LIMIT_MAX: '100000000', INGEST_MAX_WAITING: '1000000',
+    SWEEP_INTERVAL_MS: '3600000', STATS_REFRESH_CRON: '0 0 1 1 *',
+  });
+  const api = spawnService('api', env);
+  let worker = spawnService('worker', env);
+  const children: Child[] = [api, worker];
+  try {
+    await waitReady(apiUrl);
+    const noop = await spawnNoop(await freePort());
+    children.push(noop.child);
+
+    const rescore: number[] = [];
+    let rescoreExtrapolated = 0;
+    const aggregate: number[] = [];
+    for (let run = 0; run < Math.max(RUNS, RESCORE_RUNS); run++) {
+      aggregate.push(await bareAggregateSeconds(deps));
+      if (run < RESCORE_RUNS) {
+        const timed = await timeRescoreJob(apiUrl, RESCORE_CAP_S);
+        rescore.push(timed.seconds);
+        if (!timed.complete) {
+          rescoreExtrapolated = Math.max(rescoreExtrapolated, 1 - timed.progress);
+          // Stop the unfinished rescore: a fresh worker, and the job removed.
+          worker.process.kill('SIGKILL');
+          await deps.queues.maintenance.obliterate({ force: true });
+          worker = spawnService('worker', env);
+          children.push(worker);
+          log(`rescore stopped at ${(timed.progress * 100).toFixed(0)}% after ${RESCORE_CAP_S} s; time extrapolated`);
+        }
+      }
+      log(`rescore run ${run + 1}: ${rescore[run]?.toFixed(1) ?? '-'} s, bare aggregate ${aggregate.at(-1)!.toFixed(1)} s`);
+    }
+
+    const sample = Math.min(CUSTOMERS, Math.max(2_000, Math.round(20_000 * Math.sqrt(SCALE))));
+    const naive: number[] = [];
+    const drained: number[] = [];
+    for (let run = 0; run < RUNS; run++) {
+      naive.push(await naiveRecomputeRate(deps, await sampleCustomerIds(deps, Math.min(1_000, Math.round(sample / 4)), run * 2)));
+      drained.push(await drainedRecomputeRate(deps, await sampleCustomerIds(deps, sample, run * 2 + 1)));
+      log(`recompute run ${run + 1}: drained ${drained.at(-1)!.toFixed(0)}/s, naive ${naive.at(-1)!.toFixed(0)}/s`);
+    }
+
+    const sweeps = [];
+    for (let run = 0; run < RUNS; run++) {
+      sweeps.push(await measureSweep(deps, 0.01));
+      log(`sweep run ${run + 1}: ${sweeps.at(-1)!.due} due, sweep ${sweeps.at(-1)!.sweepSeconds.toFixed(2)} s, recomputed ${sweeps.at(-1)!.untilRecomputedSeconds.toFixed(2)} s`);
+    }
+
+    const pages = await measureFirstPages(apiUrl, ADMIN_KEY, 200);
+    log(`first pages: ${pages.map((p) => `${p.name} p99 ${p.p99.toFixed(1)} ms`).join('; ')}`);
+
+    const ingest = { noop: [] as number[], single: [] as number[], batch: [] as number[], singleP99: [] as number[] };
+    for (let run = 0; run < RUNS; run++) {
+      const connections = 20;
+      // The acceptance figures are the API's own: the worker is paused (SIGSTOP) while they are taken
+      // and what they accepted is dropped unstored (storing is what the end-to-end runs measure).
+      worker.process.kill('SIGSTOP');
+      const base = await runLoad({ url: `${noop.url}/noop`, seconds: SECONDS, connections, body: () => orderEvent(LOAD_CUSTOMERS), eventsPerRequest: 1 });
+      const single = await runLoad({ url: `${apiUrl}/v1/events`, key: ADMIN_KEY, seconds: SECONDS, connections, body: () => orderEvent(LOAD_CUSTOMERS), eventsPerRequest: 1 });
+      const batch = await runLoad({ url: `${apiUrl}/v1/events/batch`, key: ADMIN_KEY, seconds: SECONDS, connections: 8, body: () => batchBody(LOAD_CUSTOMERS, 1_000), eventsPerRequest: 1_000 });
+      await discardBacklog(deps);
+      worker.process.kill('SIGCONT');
+      if (single.bad + batch.bad + base.bad > 0) throw new Error(`ingest run ${run + 1}: failed requests`);
+      ingest.noop.push(base.reqPerSec);
+      ingest.single.push(single.reqPerSec);
+      ingest.singleP99.push(single.p99);
+      ingest.batch.push(batch.eventsPerSec);
+      log(`ingest run ${run + 1}: no-op ${base.reqPerSec.toFixed(0)} req/s, single ${single.reqPerSec.toFixed(0)} req/s, batch ${batch.eventsPerSec.toFixed(0)} events/s`);
+    }
+
+    const e2e = [];
+    for (let run = 0; run < RUNS; run++) {
+      e2e.push(await measureEndToEnd(deps, `${apiUrl}/v1/events/batch`, ADMIN_KEY, LOAD_CUSTOMERS, SECONDS));
+      log(`end to end run ${run + 1}: stored ${e2e.at(-1)!.storedPerSec.toFixed(0)} events/s, ${e2e.at(-1)!.customersRecomputedPerSec.toFixed(0)} customers recomputed/s, ${e2e.at(-1)!.backlogEvents} events still queued`);
+      await discardBacklog(deps);
+    }
+    const latency = [];
+    for (let run = 0; run < RUNS; run++) {
+      latency.push(await measureLatency(deps, apiUrl, ADMIN_KEY, LOAD_CUSTOMERS, 1_000, SECONDS));
+      log(`latency run ${run + 1}: p50 ${latency.at(-1)!.p50.toFixed(0)} ms, p99 ${latency.at(-1)!.p99.toFixed(0)} ms (${latency.at(-1)!.seen}/${latency.at(-1)!.probes} probes)`);
+    }
+
+    const importFigures: ImportFigures | null = await measureImportHook(deps, RUNS, log);
+
+    return {
+      scale: SCALE, customers: CUSTOMERS, orders: ORDERS, runs: RUNS, generateSeconds, seedSeconds,
+      rescore: median(rescore), rescoreExtrapolated, seed: SEED, aggregate: median(aggregate), rescoreRuns: rescore, aggregateRuns: aggregate,
+      recomputeDrained: median(drained), recomputeNaive: median(naive), recomputeSample: sample,
+      sweep: {
+        due: median(sweeps.map((s) => s.due)), sweepSeconds: median(sweeps.map((s) => s.sweepSeconds)),
+        untilRecomputedSeconds: median(sweeps.map((s) => s.untilRecomputedSeconds)), countSeconds: median(sweeps.map((s) => s.countSeconds)),
+      },
+      pages,
+      ingest: { noop: median(ingest.noop), single: median(ingest.single), batch: median(ingest.batch), singleP99: median(ingest.singleP99) },
+      e2e: {
+        storedPerSec: median(e2e.map((e) => e.storedPerSec)), acceptedPerSec: median(e2e.map((e) => e.acceptedPerSec)),
+        customersRecomputedPerSec: median(e2e.map((e) => e.customersRecomputedPerSec)),
+      },
+      latency: { p50: median(latency.map((l) => l.p50)), p99: median(latency.map((l) => l.p99)), rate: median(latency.map((l) => l.backgroundEventsPerSec)) },
+      import: importFigures,
+      rss: { api: api.peakRssMiB(), worker: worker.peakRssMiB() },
+    };
+  } finally {
+    for (const child of children) await child.stop();
+  }
+}
+
+async function main(): Promise<number> {
+  log(machine());
+  log(`scale ${SCALE}: ${CUSTOMERS.toLocaleString('en-US')} customers, ${ORDERS.toLocaleString('en-US')} orders, ${RUNS} runs`);
+  await createDatabase();
+  const deps = createDeps(benchConfig({ TIERWISE_ADMIN_KEY: ADMIN_KEY }));
+  try {
+    await migrateDb(deps.db);
+    const figures = await measure(deps);
+    const path = await writeResults(figures, deps, args.output);
+    log(`wrote ${path}`);
+    return 0;
+  } finally {
+    await cleanupStep('closing connections', () => deps.close());
+    await removeThrowaways();
+  }
+}
+
+runMain(main);

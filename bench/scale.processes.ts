@@ -1,0 +1,85 @@
+/** The API, the workers and the bare Fastify baseline as separate child processes, with their peak RSS. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Config } from '../src/config.ts';
+import { sleep } from './support.ts';
+
+const BIN = fileURLToPath(new URL('../bin/tierwise.js', import.meta.url));
+const NOOP = fileURLToPath(new URL('./scale.noop.ts', import.meta.url));
+
+export interface Child {
+  name: string;
+  process: ChildProcess;
+  /** Peak resident set size so far (VmHWM), MiB. */
+  peakRssMiB(): number;
+  stop(): Promise<void>;
+}
+
+function track(name: string, child: ChildProcess): Child {
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4_000);
+  });
+  child.on('exit', (code, signal) => {
+    if (code !== 0 && code !== null && signal === null) console.error(`${name} exited with ${code}:\n${stderr}`);
+  });
+  return {
+    name,
+    process: child,
+    peakRssMiB() {
+      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN);
+      return kb / 1024;
+    },
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGCONT');
+      child.kill('SIGTERM');
+      await Promise.race([exited, sleep(15_000)]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    },
+  };
+}
+
+export function serviceEnv(config: Config, extra: Record<string, string>): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    DATABASE_URL: config.DATABASE_URL,
+    REDIS_URL: config.REDIS_URL,
+    QUEUE_PREFIX: config.QUEUE_PREFIX,
+    LOG_LEVEL: 'warn',
+    ...extra,
+  };
+}
+
+/** `tierwise api` or `tierwise worker`. */
+export function spawnService(command: 'api' | 'worker', env: NodeJS.ProcessEnv): Child {
+  return track(command, spawn(process.execPath, [BIN, command], { env, stdio: ['ignore', 'ignore', 'pipe'] }));
+}
+
+/** The bare Fastify server; resolves with its base URL. */
+export async function spawnNoop(port: number): Promise<{ child: Child; url: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', NOOP], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout!.once('data', (chunk: Buffer) => resolve(chunk.toString().trim()));
+    child.once('exit', (code) => reject(new Error(`no-op server exited with ${code}`)));
+  });
+  return { child: track('noop', child), url };
+}
+
+/** Waits until GET /readyz answers 200. */
+export async function waitReady(baseUrl: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const res = await fetch(`${baseUrl}/readyz`);
+      if (res.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`${baseUrl} not ready in time`);
+    await sleep(200);
+  }
+}

@@ -1,0 +1,70 @@
+/** Full rescore against the bare SQL aggregate over the same events, and the recompute throughput. */
+import { performance } from 'node:perf_hooks';
+import { sql } from 'drizzle-orm';
+import type { Deps } from '../src/deps.ts';
+import { refreshAndRescore } from '../src/pipeline/maintenance.ts';
+import { enqueueRecomputes } from '../src/pipeline/queues.ts';
+import { loadRecomputeContext, recomputeCustomers } from '../src/pipeline/recompute.ts';
+import { countDirty } from '../src/pipeline/recompute.dirty.ts';
+import { checkInterrupted, sleep } from './support.ts';
+
+/** Seconds of `SELECT customer_id, max(ts), count(*), sum(amount) … GROUP BY customer_id`, work_mem 256 MB. */
+export async function bareAggregateSeconds(deps: Deps): Promise<number> {
+  const client = await deps.pool.connect();
+  try {
+    await client.query('begin');
+    await client.query(`set local work_mem = '256MB'`);
+    const t0 = performance.now();
+    // The outer aggregate reads every column, so all of them are computed, without shipping 1M rows.
+    await client.query(`
+      select count(*), max(last_at), sum(n), sum(total) from (
+        select customer_id, max(occurred_at) as last_at, count(*) as n, sum((data ->> 'amount')::numeric) as total
+        from events where type = 'order' group by customer_id) a`);
+    const seconds = (performance.now() - t0) / 1000;
+    await client.query('commit');
+    return seconds;
+  } finally {
+    client.release();
+  }
+}
+
+export async function rescoreSeconds(deps: Deps): Promise<{ seconds: number; customers: number; changed: number }> {
+  const t0 = performance.now();
+  const result = await refreshAndRescore(deps, { rescore: true });
+  return { seconds: (performance.now() - t0) / 1000, customers: result.customers, changed: result.changed };
+}
+
+export async function sampleCustomerIds(deps: Deps, n: number, salt: number): Promise<string[]> {
+  const rows = await deps.db.execute<{ id: string }>(
+    sql`select id from customers order by md5(id || ${String(salt)}) limit ${n}`,
+  );
+  return rows.rows.map((r) => r.id);
+}
+
+/** The baseline: one transaction per customer, one after another. */
+export async function naiveRecomputeRate(deps: Deps, ids: string[]): Promise<number> {
+  const context = await loadRecomputeContext(deps, deps.clock.now());
+  const t0 = performance.now();
+  for (const id of ids) await recomputeCustomers(deps, [id], context);
+  return ids.length / ((performance.now() - t0) / 1000);
+}
+
+/** Customers/s the worker process drains once `ids` are asked for all at once. */
+export async function drainedRecomputeRate(deps: Deps, ids: string[], timeoutMs = 600_000): Promise<number> {
+  const t0 = performance.now();
+  await enqueueRecomputes(deps, ids);
+  await waitForRecomputes(deps, timeoutMs);
+  return ids.length / ((performance.now() - t0) / 1000);
+}
+
+export async function waitForRecomputes(deps: Deps, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const counts = await deps.queues.recompute.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+    const pending = Object.values(counts).reduce((a, b) => a + b, 0);
+    if (pending === 0 && (await countDirty(deps.redis, deps.config.QUEUE_PREFIX)) === 0) return;
+    if (Date.now() > deadline) throw new Error('recomputes did not finish in time');
+    checkInterrupted();
+    await sleep(20);
+  }
+}

@@ -1,0 +1,112 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'drizzle-orm';
+import { auth, manualClock, settle, startService, type TestService } from './harness.ts';
+import { planPopulation, toEvents } from './population.fixture.ts';
+import { processIngest } from '../src/pipeline/ingest.worker.ts';
+import { refreshAndRescore } from '../src/pipeline/maintenance.ts';
+import { enqueueRecomputes } from '../src/pipeline/queues.ts';
+import { recomputeCustomers, refreshStatsLocked } from '../src/pipeline/recompute.ts';
+import { finishDirty, listDirty, markDirty, shardOf, takeDirty } from '../src/pipeline/recompute.dirty.ts';
+import { startWorkers } from '../src/pipeline/workers.ts';
+import { upsertSegment } from '../src/store/segments.repo.ts';
+
+const NOW = new Date('2026-06-15T12:00:00Z');
+const DAY = 86_400_000;
+const plan = planPopulation(300, NOW, 11);
+const ids = plan.map((c) => c.id);
+
+/** Stores the population through the API and the ingest worker (no recompute yet). */
+async function seed(svc: TestService) {
+  await upsertSegment(svc.deps.db, { key: 'regulars', name: 'Regulars', rule: { field: 'order_count', op: 'gte', value: 4 } }, NOW);
+  const events = toEvents(plan);
+  for (let i = 0; i < events.length; i += 1_000) {
+    const res = await svc.app.inject({ method: 'POST', url: '/v1/events/batch', payload: { events: events.slice(i, i + 1_000) }, headers: auth() });
+    expect(res.statusCode, res.body).toBe(202);
+  }
+  for (const job of await svc.deps.queues.ingest.getJobs(['waiting'])) await processIngest(svc.deps, job);
+  await refreshStatsLocked(svc.deps, svc.deps.clock.now());
+}
+
+/** Everything a recompute writes, without the columns that differ by construction (row ids, message ids). */
+async function snapshot(svc: TestService) {
+  const rows = async (query: ReturnType<typeof sql>) => (await svc.deps.db.execute(query)).rows;
+  const messages = await rows(sql`select body from webhook_messages`);
+  return {
+    customers: await rows(sql`select id, metrics, order_count, net_revenue::text, last_order_at, region, preferred_channel,
+      price_sensitivity, r_score, f_score, m_score, value_score, rfm_segment, abc_class, tier, pending_tier, pending_since,
+      lifecycle_stage, at_risk, at_risk_since, at_risk_reasons, next_review_at, computed_at, sequence from customers order by id`),
+    history: await rows(sql`select customer_id, kind, before, after, reasons, changed_at, sequence from customer_history order by customer_id, id`),
+    members: await rows(sql`select segment_key, customer_id, entered_at from segment_members order by 1, 2`),
+    messages: messages
+      .map((m) => {
+        const { id: _id, ...rest } = JSON.parse(m.body as string);
+        return JSON.stringify(rest);
+      })
+      .sort(),
+  };
+}
+
+describe('batched recompute and full rescore', () => {
+  const clock = manualClock(NOW);
+  let single: TestService;
+  let batched: TestService;
+  beforeAll(async () => {
+    [single, batched] = await Promise.all([startService({ clock, workers: false }), startService({ clock, workers: false })]);
+    await Promise.all([seed(single), seed(batched)]);
+  });
+  afterAll(async () => {
+    await single?.close();
+    await batched?.close();
+  });
+
+  it('write the same state, history, membership and outbox rows as one recompute per customer', async () => {
+    for (const id of ids) await recomputeCustomers(single.deps, [id]);
+    // The ingest asked for every customer; the real workers drain the shards in batches.
+    expect((await listDirty(batched.deps.redis, batched.config.QUEUE_PREFIX)).sort()).toEqual([...ids].sort());
+    const workers = await startWorkers(batched.deps);
+    await settle(batched, 0);
+    await workers.close();
+    expect(await listDirty(batched.deps.redis, batched.config.QUEUE_PREFIX)).toEqual([]);
+
+    const expected = await snapshot(single);
+    expect(expected.history.length).toBeGreaterThan(ids.length);
+    expect(expected.members.length).toBeGreaterThan(0);
+    expect(await snapshot(batched)).toEqual(expected);
+
+    // Months later, with new statistics: customers slip to at risk and lapsed.
+    clock.set(new Date(NOW.getTime() + 120 * DAY));
+    await refreshStatsLocked(single.deps, clock.now());
+    for (const id of ids) await recomputeCustomers(single.deps, [id]);
+    const rescored = await refreshAndRescore(batched.deps, { rescore: true });
+    expect(rescored.customers).toBe(ids.length);
+
+    const later = await snapshot(single);
+    const stageMoves = later.history.length - expected.history.length;
+    expect(stageMoves).toBeGreaterThan(0);
+    expect(later.history.some((h) => h.kind === 'lifecycle_stage' && h.after === 'lapsed' && Date.parse(String(h.changed_at)) > NOW.getTime())).toBe(true);
+    expect(await snapshot(batched)).toEqual(later);
+  });
+
+  it('keeps a customer waiting when it is asked for again while its batch is recomputed', async () => {
+    const { redis, config } = batched.deps;
+    const prefix = config.QUEUE_PREFIX;
+    const a = 'wait-0';
+    const b = Array.from({ length: 100 }, (_, i) => `wait-${i + 1}`).find((id) => shardOf(id) === shardOf(a))!;
+    const shard = shardOf(a);
+    await markDirty(redis, prefix, [a, b, a]);
+    const batch = await takeDirty(redis, prefix, shard, 10);
+    expect(batch.ids).toEqual([a, b]);
+    await markDirty(redis, prefix, [a]);
+    await finishDirty(redis, prefix, shard, batch);
+    expect(await listDirty(redis, prefix)).toEqual([a]);
+    await finishDirty(redis, prefix, shard, await takeDirty(redis, prefix, shard, 10));
+    expect(await listDirty(redis, prefix)).toEqual([]);
+  });
+
+  it('coalesces requests for one customer into one waiting entry', async () => {
+    const { redis, config } = batched.deps;
+    for (let i = 0; i < 50; i++) await enqueueRecomputes(batched.deps, ['hot-1', 'hot-2']);
+    expect((await listDirty(redis, config.QUEUE_PREFIX)).sort()).toEqual(['hot-1', 'hot-2']);
+    expect(await batched.deps.queues.recompute.count()).toBeLessThanOrEqual(2);
+  });
+});
