@@ -190,7 +190,7 @@ async function measure(deps: Deps): Promise<Figures> {
         storedPerSec: median(e2e.map((e) => e.storedPerSec)), acceptedPerSec: median(e2e.map((e) => e.acceptedPerSec)),
         customersRecomputedPerSec: median(e2e.map((e) => e.customersRecomputedPerSec)),
       },
-      latency: { p50: median(latency.map((l) => l.p50)), p99: median(latency.map((l) => l.p99)), rate: median(latency.map((l) => l.backgroundEventsPerSec)) },
+      latency: { p50: median(latency.map((l) => l.p50).filter(Number.isFinite)), p99: median(latency.map((l) => l.p99).filter(Number.isFinite)), rate: median(latency.map((l) => l.backgroundEventsPerSec)) },
       import: importFigures,
       rss: { api: api.peakRssMiB(), worker: worker.peakRssMiB() },
     };
