@@ -81,8 +81,13 @@ export interface RecomputeTarget {
  */
 export async function enqueueRecomputes(target: RecomputeTarget, customerIds: Iterable<string>): Promise<void> {
   const shards = await markDirty(target.redis, target.config.QUEUE_PREFIX, customerIds);
+  await requestDrains(target.queues.recompute, shards);
+}
+
+/** A drain per shard; while one runs, later requests collapse into a single waiting one. */
+export async function requestDrains(queue: Queues['recompute'], shards: number[]): Promise<void> {
   if (shards.length === 0) return;
-  await target.queues.recompute.addBulk(
+  await queue.addBulk(
     shards.map((shard) => ({
       name: 'drain',
       data: { shard },
