@@ -181,9 +181,13 @@ export function formatImportBench(r: ImportBenchResult): string {
 // ---------------------------------------------------------------------------------------------
 // Run alone: a throwaway database `<NAME>_import`, dropped at the end (also after a failure or Ctrl-C).
 
-async function main(): Promise<number> {
-  handleInterrupts();
+/**
+ * Runs `benchImport` in a throwaway database `<NAME>_import` with its own queue prefix, both dropped
+ * at the end (also after a failure), so it can run alone or inside the scale benchmark.
+ */
+export async function runImportBench(options: { rows: number; rounds: number; retailRounds: number; log?: (line: string) => void }): Promise<ImportBenchResult> {
   const database = `${NAME}_import`;
+  const prefix = `${NAME}_import`;
   const server = new URL(SERVER_URL);
   server.pathname = '/postgres';
   const admin = new pg.Client({ connectionString: server.toString() });
@@ -191,17 +195,11 @@ async function main(): Promise<number> {
   await admin.query(`create database "${database}"`);
   const url = new URL(SERVER_URL);
   url.pathname = `/${database}`;
-  const deps = createDeps(benchConfig({ DATABASE_URL: url.toString() }));
+  const deps = createDeps(benchConfig({ DATABASE_URL: url.toString(), QUEUE_PREFIX: prefix }));
   try {
     await migrateDb(deps.db);
-    console.log(`Tierwise import benchmark — ${machine()}; database ${database}\n`);
-    const result = await benchImport(deps, {
-      rows: intEnv('BENCH_IMPORT_ROWS', 1_000_000),
-      rounds: intEnv('BENCH_RUNS', 3),
-      retailRounds: intEnv('BENCH_RETAIL_RUNS', 3),
-    });
-    console.log(`\n${formatImportBench(result)}`);
-    return 0;
+    (options.log ?? console.log)(`import benchmark: ${machine()}; database ${database}`);
+    return await benchImport(deps, options);
   } finally {
     await cleanupStep('closing connections', () => deps.close());
     await cleanupStep(`dropping database ${database}`, async () => {
@@ -215,11 +213,11 @@ async function main(): Promise<number> {
     });
     await admin.end();
     // The rescore may nudge the webhook relay: its queue keys live under this run's prefix.
-    await cleanupStep(`deleting Redis keys ${NAME}:*`, async () => {
+    await cleanupStep(`deleting Redis keys ${prefix}:*`, async () => {
       const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
       try {
         for (let cursor = '0'; ; ) {
-          const [next, keys] = await redis.scan(cursor, 'MATCH', `${NAME}:*`, 'COUNT', 1000);
+          const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
           if (keys.length > 0) await redis.unlink(...keys);
           if ((cursor = next) === '0') break;
         }
@@ -228,6 +226,17 @@ async function main(): Promise<number> {
       }
     });
   }
+}
+
+async function main(): Promise<number> {
+  handleInterrupts();
+  const result = await runImportBench({
+    rows: intEnv('BENCH_IMPORT_ROWS', 1_000_000),
+    rounds: intEnv('BENCH_RUNS', 3),
+    retailRounds: intEnv('BENCH_RETAIL_RUNS', 3),
+  });
+  console.log(`\n${formatImportBench(result)}`);
+  return 0;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) runMain(main);

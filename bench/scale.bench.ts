@@ -20,7 +20,7 @@ import { bareAggregateSeconds, drainedRecomputeRate, naiveRecomputeRate, sampleC
 import { measureFirstPages, measureSweep } from './scale.sweep.ts';
 import { batchBody, discardBacklog, measureEndToEnd, measureLatency, orderEvent, runLoad } from './scale.ingest.ts';
 import { serviceEnv, spawnNoop, spawnService, waitReady, type Child } from './scale.processes.ts';
-import { measureImportHook, type ImportFigures } from './scale.import-hook.ts';
+import { measureImport, type ImportFigures } from './scale.import.ts';
 import { writeResults, type Figures } from './scale.results.ts';
 
 const { values: args } = parseArgs({
@@ -174,7 +174,7 @@ async function measure(deps: Deps): Promise<Figures> {
       log(`latency run ${run + 1}: p50 ${latency.at(-1)!.p50.toFixed(0)} ms, p99 ${latency.at(-1)!.p99.toFixed(0)} ms (${latency.at(-1)!.seen}/${latency.at(-1)!.probes} probes)`);
     }
 
-    const importFigures: ImportFigures | null = await measureImportHook(deps, RUNS, log);
+    const importFigures: ImportFigures | null = await measureImport(RUNS, log);
 
     return {
       scale: SCALE, customers: CUSTOMERS, orders: ORDERS, runs: RUNS, generateSeconds, seedSeconds,
