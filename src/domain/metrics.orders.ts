@@ -33,8 +33,29 @@ export interface InteractionHistory {
 // Events are only ever "as of now": anything stamped later is ignored (ingest allows a few
 // minutes of skew), and a fixed (occurredAt, id) order makes every tie deterministic.
 export function pastEvents(events: StoredEvent[], now: Date): StoredEvent[] {
-  const limit = now.getTime();
-  return events.filter((e) => e.occurredAt.getTime() <= limit).sort(byTimeThenId);
+  return memoized(pastCache, events, now, () => {
+    const limit = now.getTime();
+    return events.filter((e) => e.occurredAt.getTime() <= limit).sort(byTimeThenId);
+  });
+}
+
+// One recompute reads a customer's past events, resolved orders and interactions from metrics,
+// predictions, at-risk status, review instants and change detection, each time from the same
+// events array and the same `now`. Event lists are never mutated once built (and the results
+// handed out here are never mutated either), so each is computed once per (array, now) and
+// forgotten with the array.
+type Memo<T> = WeakMap<StoredEvent[], { at: number; value: T }>;
+const pastCache: Memo<StoredEvent[]> = new WeakMap();
+const resolvedCache: Memo<ResolvedOrder[]> = new WeakMap();
+const interactionCache: Memo<InteractionHistory> = new WeakMap();
+
+function memoized<T>(cache: Memo<T>, events: StoredEvent[], now: Date, compute: () => T): T {
+  const at = now.getTime();
+  const hit = cache.get(events);
+  if (hit && hit.at === at) return hit.value;
+  const value = compute();
+  cache.set(events, { at, value });
+  return value;
 }
 
 // Refunds and cancellations are collected before they are applied, so their arrival order (and
@@ -42,6 +63,10 @@ export function pastEvents(events: StoredEvent[], now: Date): StoredEvent[] {
 // A whole-order refund carries no amount (the sender may not know it, or the order may arrive
 // later): it takes the order's net value to 0 whatever the order's amount turns out to be.
 export function resolveOrders(events: StoredEvent[], now: Date): ResolvedOrder[] {
+  return memoized(resolvedCache, events, now, () => resolveOrdersOnce(events, now));
+}
+
+function resolveOrdersOnce(events: StoredEvent[], now: Date): ResolvedOrder[] {
   const firsts = new Map<string, OrderEvent>();
   const refunds = new Map<string, Decimal>();
   const wholeRefunds = new Set<string>();
@@ -77,6 +102,10 @@ export function countedOrders(events: StoredEvent[], now: Date): ResolvedOrder[]
 }
 
 export function interactionHistory(events: StoredEvent[], now: Date): InteractionHistory {
+  return memoized(interactionCache, events, now, () => interactionHistoryOnce(events, now));
+}
+
+function interactionHistoryOnce(events: StoredEvent[], now: Date): InteractionHistory {
   const interactions = pastEvents(events, now).filter((e): e is InteractionEvent => e.type === 'interaction');
   return {
     interactions: interactions.map((e) => e.occurredAt),
