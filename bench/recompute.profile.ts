@@ -7,8 +7,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
-import { createDeps } from '../src/deps.ts';
-import { loadRecomputeContext, recomputeCustomers } from '../src/pipeline/recompute.ts';
+import { createDeps, type Deps } from '../src/deps.ts';
+import { loadRecomputeContext, recomputeCustomers, type RecomputeContext } from '../src/pipeline/recompute.ts';
 import { migrateDb } from '../src/store/db.ts';
 import { generateShop } from './scale.generate.ts';
 import { NAME, benchConfig, cleanupStep, createDatabase, handleInterrupts, checkInterrupted, int, intEnv, machine, median, removeThrowaways, runMain } from './support.ts';
@@ -33,6 +33,30 @@ async function addItemsAndInteractions(client: pg.Client, now: Date): Promise<vo
     [now],
   );
   await client.query('vacuum (analyze) events');
+}
+
+/**
+ * One more batch on fresh connections with auto_explain (analyze, buffers) sending every
+ * statement's plan to the client as a notice: the row lock select, the events load, the
+ * membership read, the update and the inserts, exactly as recomputeCustomers issues them.
+ */
+async function explainBatch(deps: Deps, ids: string[], context: RecomputeContext): Promise<void> {
+  for (const setting of [
+    `session_preload_libraries = 'auto_explain'`,
+    'auto_explain.log_min_duration = 0',
+    'auto_explain.log_analyze = on',
+    'auto_explain.log_buffers = on',
+    `auto_explain.log_level = 'notice'`,
+  ]) {
+    await deps.pool.query(`alter database "${NAME}" set ${setting}`);
+  }
+  const explained = createDeps(benchConfig({}));
+  explained.pool.on('connect', (client) => client.on('notice', (n) => console.log(`\n${n.message}`)));
+  try {
+    await recomputeCustomers(explained, ids, context);
+  } finally {
+    await explained.close();
+  }
 }
 
 async function main(): Promise<number> {
@@ -71,6 +95,7 @@ async function main(): Promise<number> {
       console.log(`  pass ${r + 1}: ${int(rates[r]!)} customers/s`);
     }
     console.log(`recompute, batches of ${BATCH}: median ${int(median(rates))} customers/s over ${RUNS} passes`);
+    if (process.env.EXPLAIN === '1') await explainBatch(deps, ids.slice(0, BATCH), context);
     return 0;
   } finally {
     await cleanupStep('closing connections', () => deps.close());

@@ -8,7 +8,7 @@ import type { TierPolicy } from '../domain/policy.ts';
 import type { Breakpoints } from '../domain/scores.ts';
 import { predictFromEvents, type FittedModel } from '../domain/predictions.ts';
 import { orderSegments, segmentMembership, type SegmentDefinition } from '../domain/segments.ts';
-import { loadCustomerEvents, toStoredEvent } from '../store/events.repo.ts';
+import { loadStoredEvents } from '../store/events.repo.ts';
 import { currentFit } from '../store/model.repo.ts';
 import { insertHistory, type NewHistoryRow } from '../store/history.repo.ts';
 import { currentPolicy } from '../store/policies.repo.ts';
@@ -83,7 +83,7 @@ export async function recomputeCustomers(deps: Deps, customerIds: string[], prel
   const loaded = preloaded ?? (await loadRecomputeContext(deps, now));
   const result = await deps.db.transaction(async (tx) => {
     const rows = await tx.select().from(customers).where(inArray(customers.id, ids)).orderBy(customers.id).for('update');
-    const eventsByCustomer = groupByCustomer((await loadCustomerEvents(tx, ids)).map(toStoredEvent));
+    const eventsByCustomer = groupByCustomer(await loadStoredEvents(tx, ids));
     const membership = await membershipOf(tx, ids);
     const context = { now, ...loaded };
     const plans: ReturnType<typeof planCustomer>[] = [];

@@ -34,6 +34,21 @@ export async function loadCustomerEvents(db: DbOrTx, customerIds: string[]): Pro
 }
 
 /**
+ * A recompute's read: the customers' events already in the domain's shape, with only the columns
+ * the domain reads. It skips drizzle's row mapping and the ORDER BY (a batch's events often
+ * overflow work_mem and were sorted on disk): pastEvents (domain/metrics.orders.ts) orders each
+ * customer's events by (occurredAt, id) itself, and groupByCustomer does not need them sorted.
+ */
+export async function loadStoredEvents(db: DbOrTx, customerIds: string[]): Promise<StoredEvent[]> {
+  if (customerIds.length === 0) return [];
+  const result = await db.execute<{ id: string; customerId: string; type: string; occurredAt: string; data: Record<string, unknown> }>(sql`
+    select id, customer_id as "customerId", type, occurred_at as "occurredAt", data
+    from events where customer_id = any(${sql.param(customerIds)})`);
+  // The driver hands timestamptz over as text here; new Date(text) is how drizzle maps it too.
+  return result.rows.map((row) => toStoredEvent({ ...row, occurredAt: new Date(row.occurredAt) }));
+}
+
+/**
  * Stores a batch in one statement (the rows travel as one JSON parameter, not eight parameters per
  * event). Duplicate event ids (and second orders with a stored order id) are skipped by the unique
  * indexes, so the first stored copy wins forever. Returns the events actually inserted.
@@ -93,7 +108,7 @@ export async function mergeTraits(db: DbOrTx, customerIds: string[]): Promise<vo
 }
 
 /** A stored row in the shape the pure domain reads. */
-export function toStoredEvent(row: EventRow): StoredEvent {
+export function toStoredEvent(row: Pick<EventRow, 'id' | 'customerId' | 'type' | 'occurredAt' | 'data'>): StoredEvent {
   const base = { id: row.id, customerId: row.customerId, occurredAt: row.occurredAt };
   const d = row.data as Record<string, any>;
   switch (row.type) {
