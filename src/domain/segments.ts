@@ -40,7 +40,8 @@ export function orderSegments(segments: readonly SegmentDefinition[]): SegmentOr
 export function segmentMembership(ordered: readonly SegmentDefinition[], record: RuleRecord): string[] {
   const member: string[] = [];
   for (const segment of ordered) {
-    if (evaluateRule(segment.rule, { ...record, segments: member })) member.push(segment.key);
+    // Object.assign: a spread followed by a property is many times slower in Node 20 (customer-state.ts).
+    if (evaluateRule(segment.rule, Object.assign({}, record, { segments: member }))) member.push(segment.key);
   }
   return member.sort();
 }
