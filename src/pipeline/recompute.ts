@@ -20,7 +20,32 @@ import { messagesForChanges, segmentMessages } from '../webhooks/messages.ts';
 import { nudgeRelay } from './queues.ts';
 import { toUpdate, writeUpdates } from './recompute.write.ts';
 
-type CustomerRow = typeof customers.$inferSelect;
+/**
+ * The columns a recompute reads back from a customer: what the previous state, the unchanged-state
+ * check and segment rules need. Not `metrics` (the largest column, rebuilt from the events anyway)
+ * nor the listing copies.
+ */
+const recomputeColumns = {
+  id: customers.id,
+  traits: customers.traits,
+  sequence: customers.sequence,
+  computedAt: customers.computedAt,
+  tier: customers.tier,
+  pendingTier: customers.pendingTier,
+  pendingSince: customers.pendingSince,
+  lifecycleStage: customers.lifecycleStage,
+  atRisk: customers.atRisk,
+  atRiskReasons: customers.atRiskReasons,
+  nextReviewAt: customers.nextReviewAt,
+  rScore: customers.rScore,
+  fScore: customers.fScore,
+  mScore: customers.mScore,
+  valueScore: customers.valueScore,
+  rfmSegment: customers.rfmSegment,
+  abcClass: customers.abcClass,
+};
+
+type CustomerRow = Pick<typeof customers.$inferSelect, keyof typeof recomputeColumns>;
 
 /** Customers derived between two yields to the event loop. */
 const YIELD_EVERY = 25;
@@ -82,7 +107,7 @@ export async function recomputeCustomers(deps: Deps, customerIds: string[], prel
   const now = deps.clock.now();
   const loaded = preloaded ?? (await loadRecomputeContext(deps, now));
   const result = await deps.db.transaction(async (tx) => {
-    const rows = await tx.select().from(customers).where(inArray(customers.id, ids)).orderBy(customers.id).for('update');
+    const rows = await tx.select(recomputeColumns).from(customers).where(inArray(customers.id, ids)).orderBy(customers.id).for('update');
     const eventsByCustomer = groupByCustomer(await loadStoredEvents(tx, ids));
     const membership = await membershipOf(tx, ids);
     const context = { now, ...loaded };
