@@ -8,7 +8,8 @@ import { fitModel } from '../src/domain/predictions.ts';
 import { createDb, createPool, migrateDb } from '../src/store/db.ts';
 import { loadFitInput } from '../src/store/model.repo.ts';
 import { benchConfig, checkInterrupted, cleanupStep, createDatabase, int, removeThrowaways } from './support.ts';
-import { mulberry32, type SyntheticBuyer } from './model-fit.simulate.ts';
+import { mulberry32 } from '../test/seeded-random.ts';
+import type { SyntheticBuyer } from './model-fit.simulate.ts';
 
 const DAY_MS = 86_400_000;
 const AS_OF = Date.parse('2026-09-30T23:59:59.999Z');

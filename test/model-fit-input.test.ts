@@ -12,6 +12,7 @@ import { compressRows, modelPurchases, summarizeOrders, type CustomerSummary } f
 import { DAY_MS } from '../src/domain/time.ts';
 import type { IngestEvent } from '../src/pipeline/queues.ts';
 import { groupByCustomer } from '../src/pipeline/recompute.ts';
+import { mulberry32 } from './seeded-random.ts';
 
 // fixed by default; FIT_INPUT_SEED=<n> explores other cases
 const SEED = Number(process.env.FIT_INPUT_SEED ?? 0xf17_2026);
@@ -19,16 +20,6 @@ const CUSTOMERS = 400;
 const AS_OF = new Date('2026-06-30T23:59:59.999Z');
 const START = AS_OF.getTime() - 120 * DAY_MS;
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rnd = mulberry32(SEED);
 const chance = (p: number) => rnd() < p;
 const int = (lo: number, hi: number) => lo + Math.floor(rnd() * (hi - lo + 1));

@@ -30,6 +30,7 @@ import { priceSensitivity, type Metrics } from '../src/domain/metrics.ts';
 import { money, moneyString } from '../src/domain/money.ts';
 import { ABC_CLASSES, RFM_SEGMENTS, type AbcClass, type RfmSegment } from '../src/domain/scores.ts';
 import { ageDays, DAY_MS } from '../src/domain/time.ts';
+import { mulberry32 } from './seeded-random.ts';
 
 // fixed by default; RULES_SQL_SEED=<n> explores other cases
 const SEED = Number(process.env.RULES_SQL_SEED ?? 0x5eed_2026);
@@ -45,16 +46,6 @@ const HOSTILE = "'; drop table customers; --";
 // ---------------------------------------------------------------------------------------------
 // Seeded randomness
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rnd = mulberry32(SEED);
 const chance = (p: number) => rnd() < p;
 const int = (lo: number, hi: number) => lo + Math.floor(rnd() * (hi - lo + 1));
