@@ -12,6 +12,7 @@ import type { StoredEvent } from './events.types.ts';
 import { DEFAULT_POLICY } from './policy.ts';
 import { evaluateRule } from './rules.ts';
 import type { Breakpoints } from './scores.ts';
+import { previousStateOf } from './customer-state.fixtures.ts';
 
 const BP: Breakpoints = { recency_days: [10, 30, 60, 120], order_count: [1, 2, 3, 5], net_revenue: [10, 20, 50, 100] };
 const plusMs = (d: Date, ms: number) => new Date(d.getTime() + ms);
@@ -28,19 +29,6 @@ function derive(events: StoredEvent[], now: Date, previous: PreviousState | null
     predictions: null,
     ...over,
   });
-}
-
-function asPrevious(s: DerivedState, computedAt?: Date): PreviousState {
-  return {
-    tier: s.tier,
-    lifecycle_stage: s.lifecycle_stage,
-    at_risk: s.at_risk.flagged,
-    at_risk_reasons: s.at_risk.reasons.map((r) => r.code),
-    pending_tier: s.pending_tier,
-    pending_since: s.pending_since,
-    next_review_at: s.next_review_at,
-    computed_at: computedAt ?? null,
-  };
 }
 
 const summary = (s: DerivedState) => s.changes.map((c) => [c.kind, c.before, c.after, c.changed_at.toISOString()]);
@@ -92,14 +80,14 @@ describe('deriveCustomerState', () => {
 
   it('reports no change when nothing changed', () => {
     const first = derive(orders(3, 0, 1, '20'), day(3));
-    expect(derive(orders(3, 0, 1, '20'), day(4), asPrevious(first)).changes).toEqual([]);
+    expect(derive(orders(3, 0, 1, '20'), day(4), previousStateOf(first)).changes).toEqual([]);
   });
 
   it('dates time-driven changes at the instant they became true, even when noticed late', () => {
     const events = orders(3, 0, 10); // cadence 10: overdue after 30 days, at day 50
     const first = derive(events, day(45));
     expect(first.next_review_at).toEqual(plusMs(day(50), 1));
-    const swept = derive(events, plusMs(day(50), 45_000), asPrevious(first, day(45)));
+    const swept = derive(events, plusMs(day(50), 45_000), previousStateOf(first, day(45)));
     expect(summary(swept)).toEqual([
       ['lifecycle_stage', 'active', 'at_risk', day(50).toISOString()],
       ['at_risk', false, true, day(50).toISOString()],
@@ -112,7 +100,7 @@ describe('deriveCustomerState', () => {
   it('dates a sweep-driven tier change at the review instant', () => {
     const events = orders(3, 0, 1, '20'); // R5 → R4 at day 12 + 1 ms: value_score 75 → 67
     const first = derive(events, day(3));
-    const swept = derive(events, day(13), asPrevious(first, day(3)));
+    const swept = derive(events, day(13), previousStateOf(first, day(3)));
     expect(summary(swept)).toEqual([['tier', 'high', 'medium', plusMs(day(12), 1).toISOString()]]);
     expect(swept.changes[0]?.reasons.map((r) => r.code)).toEqual(['rule_matched', 'scores']);
   });
@@ -125,14 +113,14 @@ describe('deriveCustomerState', () => {
   ])('never dates a tier change before %s', (_name, inForceSince, expected) => {
     const events = orders(3, 0, 1, '20');
     const first = derive(events, day(3));
-    const swept = derive(events, day(13), asPrevious(first, day(3)), { inForceSince });
+    const swept = derive(events, day(13), previousStateOf(first, day(3)), { inForceSince });
     expect(summary(swept)).toEqual([['tier', 'high', 'medium', expected.toISOString()]]);
   });
 
   it('dates a lifecycle change no earlier than the policy, whatever the statistics', () => {
     const once = [order(0, '50')]; // one-time buyer: at risk from day 90
     const first = derive(once, day(10));
-    const later = derive(once, day(100), asPrevious(first, day(10)), { inForceSince: { policy: day(95), stats: day(99) } });
+    const later = derive(once, day(100), previousStateOf(first, day(10)), { inForceSince: { policy: day(95), stats: day(99) } });
     const stage = later.changes.find((c) => c.kind === 'lifecycle_stage');
     expect(stage?.changed_at.toISOString()).toBe(day(95).toISOString());
   });
@@ -140,7 +128,7 @@ describe('deriveCustomerState', () => {
   it('dates a data-driven change now, and clears at-risk now', () => {
     const events = orders(3, 0, 10);
     const flagged = derive(events, day(60));
-    const later = derive([...events, order(70, '10')], day(70), asPrevious(flagged, day(60)));
+    const later = derive([...events, order(70, '10')], day(70), previousStateOf(flagged, day(60)));
     expect(summary(later)).toEqual([
       ['tier', 'medium', 'high', day(70).toISOString()],
       ['lifecycle_stage', 'at_risk', 'active', day(70).toISOString()],
@@ -151,7 +139,7 @@ describe('deriveCustomerState', () => {
 
   it('a fully refunded customer becomes a prospect at once', () => {
     const buyer = derive([order(0, '15', { orderId: 'o1' })], day(1));
-    const refunded = derive([order(0, '15', { orderId: 'o1' }), refund(2, 'o1', '15')], day(2), asPrevious(buyer, day(1)));
+    const refunded = derive([order(0, '15', { orderId: 'o1' }), refund(2, 'o1', '15')], day(2), previousStateOf(buyer, day(1)));
     expect(refunded).toMatchObject({ tier: null, lifecycle_stage: 'prospect', scores: null, playbook: null });
     expect(refunded.changes.map((c) => [c.kind, c.after, c.reasons[0]?.code])).toEqual([
       ['tier', null, 'no_counted_orders'],
@@ -162,7 +150,7 @@ describe('deriveCustomerState', () => {
   it('never dates a change before the previous computation or after now', () => {
     // a late-arriving old order turns a prospect into a lapsed buyer; the lapse itself is years old
     const prospect = derive([interaction(0)], day(500));
-    const late = derive([interaction(0), order(1, '15')], day(501), asPrevious(prospect, day(500)));
+    const late = derive([interaction(0), order(1, '15')], day(501), previousStateOf(prospect, day(500)));
     expect(late.lifecycle_stage).toBe('lapsed');
     expect(late.changes.find((c) => c.kind === 'lifecycle_stage')?.changed_at).toEqual(day(500));
     const lowPAlive = derive([order(0, '15')], day(2), null, { predictions: { p_alive: 0.1, expected_orders_90d: null, clv_12m: null } });
@@ -173,10 +161,10 @@ describe('deriveCustomerState', () => {
     const policy = { ...DEFAULT_POLICY, downgrade_grace_days: 10 };
     const events = orders(3, 0, 1, '20');
     const first = derive(events, day(3), null, { policy });
-    const pending = derive(events, day(13), asPrevious(first, day(3)), { policy });
+    const pending = derive(events, day(13), previousStateOf(first, day(3)), { policy });
     expect(pending).toMatchObject({ tier: 'high', qualified_tier: 'medium', pending_tier: 'medium', pending_since: plusMs(day(12), 1), changes: [] });
     expect(pending.grace_ends_at).toEqual(plusMs(day(22), 1));
-    const ended = derive(events, day(23), asPrevious(pending, day(13)), { policy });
+    const ended = derive(events, day(23), previousStateOf(pending, day(13)), { policy });
     expect(summary(ended)).toEqual([['tier', 'high', 'medium', plusMs(day(22), 1).toISOString()]]);
     expect(ended.changes[0]?.reasons.map((r) => r.code)).toEqual(['rule_matched', 'scores', 'downgrade_grace_ended']);
   });

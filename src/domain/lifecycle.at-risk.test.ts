@@ -7,6 +7,7 @@ import { reasonSince } from './lifecycle.at-risk.ts';
 import { CDNOW_BGNBD, CDNOW_GAMMA_GAMMA } from './model.fixtures.ts';
 import { DEFAULT_POLICY, type TierPolicy } from './policy.ts';
 import { predictCustomer, type ModelParams } from './predictions.ts';
+import { previousStateOf } from './customer-state.fixtures.ts';
 
 const FIT: ModelParams = {
   bgnbd: { ...CDNOW_BGNBD, log_likelihood: -9582.43 },
@@ -39,22 +40,6 @@ function state(now: Date, fittedAt: Date, previous: PreviousState | null, params
   });
 }
 
-// The previous state as the recompute reads it back: reasons through their stored JSON.
-function stored(s: DerivedState, computedAt: Date): PreviousState {
-  const reasons = JSON.parse(JSON.stringify(s.at_risk.reasons)) as unknown[];
-  return {
-    tier: s.tier,
-    lifecycle_stage: s.lifecycle_stage,
-    at_risk: s.at_risk.flagged,
-    at_risk_reasons: s.at_risk.reasons.map((r) => r.code),
-    pending_tier: s.pending_tier,
-    pending_since: s.pending_since,
-    next_review_at: s.next_review_at,
-    low_p_alive_since: reasonSince(reasons, 'low_p_alive'),
-    computed_at: computedAt,
-  };
-}
-
 const lowPAlive = (s: DerivedState) => s.at_risk.reasons.find((r) => r.code === 'low_p_alive')?.since.toISOString() ?? null;
 const SLIGHTLY_DIFFERENT: ModelParams = { ...FIT, bgnbd: { ...FIT.bgnbd, r: FIT.bgnbd.r * 1.01, a: FIT.bgnbd.a * 0.99 } };
 
@@ -69,7 +54,7 @@ describe('low_p_alive since across daily refits', () => {
     const [fitted2, now2] = second.map(at) as [Date, Date];
     const s1 = state(now1, fitted1, null);
     expect(lowPAlive(s1)).toBe(fitted1.toISOString());
-    const previous = stored(s1, now1);
+    const previous = previousStateOf(s1, now1);
     const s2 = state(now2, fitted2, dropBetween ? { ...previous, low_p_alive_since: null } : previous, params);
     expect(s2.at_risk.reasons.map((r) => r.code)).toEqual(['low_p_alive']);
     expect(lowPAlive(s2)).toBe(expected);

@@ -5,6 +5,7 @@ import type { StoredEvent } from './events.types.ts';
 import { DEFAULT_POLICY, parsePolicy, type TierPolicy } from './policy.ts';
 import { evaluateRule, type Rule } from './rules.ts';
 import type { Breakpoints } from './scores.ts';
+import { previousStateOf } from './customer-state.fixtures.ts';
 
 const BP: Breakpoints = { recency_days: [10, 30, 60, 120], order_count: [1, 2, 3, 5], net_revenue: [10, 20, 50, 100] };
 const plusMs = (d: Date, ms: number) => new Date(d.getTime() + ms);
@@ -97,20 +98,11 @@ describe('nextReviewAt', () => {
     const events = orders(3, 0, 1, '20');
     const first = derive({ events, now: day(3), breakpoints: BP, policy: graceful.policy }, day(3)).state;
     expect(first.tier).toBe('high');
-    const previous = (s: typeof first): PreviousState => ({
-      tier: s.tier,
-      lifecycle_stage: s.lifecycle_stage,
-      at_risk: s.at_risk.flagged,
-      at_risk_reasons: s.at_risk.reasons.map((r) => r.code),
-      pending_tier: s.pending_tier,
-      pending_since: s.pending_since,
-      next_review_at: s.next_review_at,
-    });
     const dueAt = first.next_review_at!;
-    const pending = derive({ events, now: dueAt, breakpoints: BP, policy: graceful.policy, previous: previous(first) }, dueAt).state;
+    const pending = derive({ events, now: dueAt, breakpoints: BP, policy: graceful.policy, previous: previousStateOf(first) }, dueAt).state;
     expect(pending).toMatchObject({ qualified_tier: 'medium', tier: 'high', pending_tier: 'medium', pending_since: dueAt });
     const graceEnd = plusMs(dueAt, 10 * 86_400_000);
-    const scenario: Scenario = { events, now: dueAt, breakpoints: BP, policy: graceful.policy, previous: previous(pending) };
+    const scenario: Scenario = { events, now: dueAt, breakpoints: BP, policy: graceful.policy, previous: previousStateOf(pending) };
     expect(pending.next_review_at).toEqual(graceEnd);
     expect(derive(scenario, plusMs(graceEnd, -1)).state.tier).toBe('high');
     expect(derive(scenario, graceEnd).state).toMatchObject({ tier: 'medium', pending_tier: null });
