@@ -6,6 +6,7 @@
  * screenshot script.
  */
 import { planPopulation, toEvents } from './population.fixture.ts';
+import { eventually } from './eventually.ts';
 
 const REGIONS = ['Shanghai', 'Beijing', 'Guangdong', 'Zhejiang', 'Jiangsu', 'Sichuan'];
 const NAMES = ['Li Wei', 'Wang Fang', 'Zhang Min', 'Liu Yang', 'Chen Jing', 'Yang Lei', 'Zhao Li', 'Huang Tao'];
@@ -29,24 +30,15 @@ async function call(base: string, key: string, method: string, path: string, bod
   return text ? JSON.parse(text) : null;
 }
 
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 export async function seedShop(base: string, adminKey: string, options: { customers?: number; webhookUrl?: string; now?: Date } = {}): Promise<Shop> {
   const admin = (method: string, path: string, body?: unknown) => call(base, adminKey, method, path, body);
   const waitJob = (jobId: string) =>
-    until(`job ${jobId}`, async () => {
+    eventually(async () => {
       const job = await admin('GET', `/v1/jobs/${jobId}`);
       if (job.status === 'failed') throw new Error(`job ${jobId} failed: ${job.error}`);
       return job.status === 'completed' ? job : undefined;
-    });
+    }, 60_000, `job ${jobId}`);
   const now = options.now ?? new Date();
   const day = 86_400_000;
 
@@ -70,14 +62,14 @@ export async function seedShop(base: string, adminKey: string, options: { custom
   }));
   const events = [...traits, ...prospects, ...toEvents(plan), ...unhappy, ...ratings];
   for (let i = 0; i < events.length; i += 1000) await admin('POST', '/v1/events/batch', { events: events.slice(i, i + 1000) });
-  await until('events to be stored and every recompute to finish', async () => {
+  await eventually(async () => {
     // The service's own Prometheus metrics (API and workers run in one process here).
     const metrics = await (await fetch(`${base}/metrics`)).text();
     const value = (pattern: RegExp) => [...metrics.matchAll(pattern)].reduce((n, m) => n + Number(m[1]), 0);
     const stored = value(/^tierwise_events_(?:stored|duplicate)_total (\d+)/gm);
     const busy = value(/^tierwise_queue_jobs\{queue="(?:ingest|recompute)",state="(?:waiting|active|delayed|prioritized)"\} (\d+)/gm);
     return stored >= events.length && busy === 0 ? true : undefined;
-  });
+  }, 60_000, 'events to be stored and every recompute to finish');
   // Breakpoints settle once every customer is in; one rescore makes every score final.
   await waitJob((await admin('POST', '/v1/rescore')).job_id);
   const segments = {

@@ -12,6 +12,7 @@ import { buildApp } from '../src/app.ts';
 import { migrateDb } from '../src/store/db.ts';
 import { startWorkers, type Workers } from '../src/pipeline/workers.ts';
 import { createLogger } from '../src/deps.ts';
+import { eventually } from './eventually.ts';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789';
 
@@ -96,16 +97,7 @@ export async function startService(
 
 export const auth = (key = ADMIN_KEY) => ({ authorization: `Bearer ${key}` });
 
-/** Polls until `check` returns a value other than undefined, or fails after `timeoutMs`. */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 15_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+export { eventually } from './eventually.ts';
 
 /** Every queued event is stored and every recompute has run. */
 export async function settle(svc: TestService, expectedEvents: number) {
