@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { digestEvents } from './digest.ts';
 import {
   buildRuleRecord,
   deriveCustomerState,
@@ -19,7 +20,7 @@ const plusMs = (d: Date, ms: number) => new Date(d.getTime() + ms);
 
 function derive(events: StoredEvent[], now: Date, previous: PreviousState | null = null, over: Partial<CustomerStateInput> = {}) {
   return deriveCustomerState({
-    events,
+    digest: digestEvents(events, now),
     traits: {},
     now,
     stats: { breakpoints: BP, abc: { a_min: '100', b_min: '20' } },

@@ -1,7 +1,7 @@
 import { detectChanges, reviewInstants, type Change, type ScoreSet } from './customer-state.changes.ts';
-import type { StoredEvent } from './events.types.ts';
+import type { CustomerDigest } from './digest.ts';
 import { atRiskStatus, lifecycleStage, type AtRiskStatus, type LifecycleStage } from './lifecycle.ts';
-import { computeMetrics, countedOrders, interactionHistory, type Metrics } from './metrics.ts';
+import { metricsFromDigest, type Metrics } from './metrics.ts';
 import { applyDowngradeGrace, findTier, matchTier, tierKeys, type Playbook, type TierPolicy } from './policy.ts';
 import { nextReviewAt } from './review.ts';
 import type { Predictions, Rule, RuleRecord } from './rules.ts';
@@ -24,7 +24,8 @@ export interface PreviousState {
 }
 
 export interface CustomerStateInput {
-  events: StoredEvent[];
+  /** the customer's events reduced (digestEvents), holding at now (digestHoldsAt) */
+  digest: CustomerDigest;
   traits: Record<string, unknown>;
   now: Date;
   stats: { breakpoints: Breakpoints | null; abc: AbcCutoffs | null };
@@ -96,8 +97,8 @@ export function ruleRecordOf(state: DerivedState, input: Pick<CustomerStateInput
 }
 
 export function deriveCustomerState(input: CustomerStateInput): DerivedState {
-  const { events, traits, now, stats, policy, previous, segments, predictions } = input;
-  const metrics = computeMetrics(events, traits, now);
+  const { digest, traits, now, stats, policy, previous, segments, predictions } = input;
+  const metrics = metricsFromDigest(digest, traits, now);
   const rfm = stats.breakpoints ? scoreRfm(metrics, stats.breakpoints) : null;
   const scores: ScoreSet | null = rfm && {
     r_score: rfm.r,
@@ -112,7 +113,7 @@ export function deriveCustomerState(input: CustomerStateInput): DerivedState {
     { ...policy.at_risk, lapsed_after_days: policy.lifecycle.lapsed_after_days },
     predictions?.p_alive ?? null,
     now,
-    interactionHistory(events, now),
+    digest.interactions,
     input.pAliveBelowSince ?? null,
     previous?.low_p_alive_since ?? null,
   );
@@ -135,7 +136,7 @@ export function deriveCustomerState(input: CustomerStateInput): DerivedState {
   });
 
   const next_review_at = nextReviewAt({
-    events,
+    digest,
     metrics,
     breakpoints: stats.breakpoints,
     policy,
@@ -151,7 +152,7 @@ export function deriveCustomerState(input: CustomerStateInput): DerivedState {
     now,
     policy,
     metrics,
-    countedOrderTimes: countedOrders(events, now).map((o) => o.occurredAt),
+    countedOrderTimes: digest.orders.filter((o) => o.counted).map((o) => o.occurredAt),
     scores,
     match,
     grace,

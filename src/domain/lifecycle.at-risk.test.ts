@@ -1,6 +1,7 @@
 // low_p_alive's since across successive fits: the daily refit must not restart the reason
 // (SPEC §5.3: since is when the earliest current reason started to hold).
 import { describe, expect, it } from 'vitest';
+import { digestEvents } from './digest.ts';
 import { deriveCustomerState, type DerivedState, type PreviousState } from './customer-state.ts';
 import { order } from './events.fixtures.ts';
 import { reasonSince } from './lifecycle.at-risk.ts';
@@ -27,7 +28,7 @@ const ORDERS = EVENTS.map((e) => ({ occurredAt: e.occurredAt, net: e.amount }));
 function state(now: Date, fittedAt: Date, previous: PreviousState | null, params: ModelParams = FIT): DerivedState {
   const prediction = predictCustomer(params, ORDERS, now, POLICY.at_risk.p_alive_below, fittedAt)!;
   return deriveCustomerState({
-    events: EVENTS,
+    digest: digestEvents(EVENTS, now),
     traits: {},
     now,
     stats: { breakpoints: null, abc: null },

@@ -5,8 +5,8 @@
 import { conditionalExpectedPurchases, fitBgNbd, pAlive, pAliveFallsBelowAt, type BgNbdParams, type RfmRow } from './bgnbd.ts';
 import { customerLifetimeValue } from './clv.ts';
 import { expectedAverageSpend, fitGammaGamma, type GammaGammaParams, type SpendRow } from './gamma-gamma.ts';
-import type { StoredEvent } from './events.types.ts';
-import { resolveOrders, type ResolvedOrder } from './metrics.orders.ts';
+import type { CustomerDigest } from './digest.ts';
+import type { ResolvedOrder } from './metrics.orders.ts';
 import { money, sumMoney } from './money.ts';
 import type { Predictions } from './rules.fields.ts';
 import { DAY_MS } from './time.ts';
@@ -125,9 +125,9 @@ export function modelPurchases(orders: readonly ResolvedOrder[]): ResolvedOrder[
   return orders.filter((o) => o.counted || (!o.cancelled && !o.refunded && money(o.amount).isZero()));
 }
 
-/** predictCustomer over a customer's stored events as of now; null without a fit */
-export function predictFromEvents(fit: FittedModel | null, events: StoredEvent[], now: Date, pAliveBelow: number): PredictionResult | null {
-  return fit ? predictCustomer(fit.params, modelPurchases(resolveOrders(events, now)), now, pAliveBelow, fit.fittedAt) : null;
+/** predictCustomer over a customer's digest (its orders are the model's purchases) as of now; null without a fit */
+export function predictFromDigest(fit: FittedModel | null, digest: CustomerDigest, now: Date, pAliveBelow: number): PredictionResult | null {
+  return fit ? predictCustomer(fit.params, digest.orders, now, pAliveBelow, fit.fittedAt) : null;
 }
 
 // T moves in whole days, so the crossing is the first UTC midnight at which P(alive) < threshold

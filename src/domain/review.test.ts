@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { digestEvents } from './digest.ts';
 import { deriveCustomerState, ruleRecordOf, type CustomerStateInput, type PreviousState } from './customer-state.ts';
 import { day, interaction, order, orders } from './events.fixtures.ts';
 import type { StoredEvent } from './events.types.ts';
@@ -21,7 +22,7 @@ interface Scenario {
 
 function derive(s: Scenario, now: Date) {
   const input: CustomerStateInput = {
-    events: s.events,
+    digest: digestEvents(s.events, now),
     traits: {},
     now,
     stats: { breakpoints: s.breakpoints ?? null, abc: null },
@@ -113,7 +114,7 @@ describe('nextReviewAt', () => {
     const events = orders(3, 0, 10, '20');
     const now = day(25);
     const state = (pAliveBelowAt?: Date) =>
-      deriveCustomerState({ events, traits: {}, now, stats: { breakpoints: null, abc: null }, policy: DEFAULT_POLICY, previous: null, segments: [], predictions: null, pAliveBelowAt });
+      deriveCustomerState({ digest: digestEvents(events, now), traits: {}, now, stats: { breakpoints: null, abc: null }, policy: DEFAULT_POLICY, previous: null, segments: [], predictions: null, pAliveBelowAt });
     const base = state().next_review_at!;
 
     it.each([

@@ -1,13 +1,13 @@
-import type { StoredEvent } from './events.types.ts';
+import type { CustomerDigest } from './digest.ts';
 import { lifecycleStage, overdueThresholdDays, type AtRiskStatus } from './lifecycle.ts';
-import { countedOrders, interactionHistory, INTERACTION_WINDOW_DAYS, ORDER_WINDOW_DAYS, type Metrics } from './metrics.ts';
+import { INTERACTION_WINDOW_DAYS, ORDER_WINDOW_DAYS, type Metrics } from './metrics.ts';
 import type { TierPolicy } from './policy.ts';
 import type { Rule } from './rules.ts';
 import type { Breakpoints } from './scores.ts';
 import { addDays, DAY_MS, instantAgeExceeds, instantAgeReaches, minDate } from './time.ts';
 
 export interface NextReviewInput {
-  events: StoredEvent[];
+  digest: CustomerDigest;
   metrics: Metrics;
   breakpoints: Breakpoints | null;
   policy: TierPolicy;
@@ -27,7 +27,7 @@ export interface NextReviewInput {
 // loyal tenure while at risk): whatever has to happen first to make them matter is itself a
 // candidate, and the review at that instant will add them.
 export function nextReviewAt(input: NextReviewInput): Date | null {
-  const { events, metrics, breakpoints, policy, atRisk, now } = input;
+  const { digest, metrics, breakpoints, policy, atRisk, now } = input;
   const lc = policy.lifecycle;
   const candidates: (Date | null)[] = [];
   const last = metrics.last_order_at;
@@ -52,7 +52,7 @@ export function nextReviewAt(input: NextReviewInput): Date | null {
     }
   }
 
-  candidates.push(nextWindowExit(events, now), nextFutureEvent(events, now), input.pAliveBelowAt ?? null);
+  candidates.push(nextWindowExit(digest, now), digest.validUntil, input.pAliveBelowAt ?? null);
   if (input.pendingDowngrade) {
     candidates.push(addDays(input.pendingDowngrade.pendingSince, input.pendingDowngrade.graceDays));
   }
@@ -63,17 +63,12 @@ export function nextReviewAt(input: NextReviewInput): Date | null {
 }
 
 /** the next instant a counted order leaves the 365-day window or an interaction the 90-day one */
-export function nextWindowExit(events: StoredEvent[], now: Date): Date | null {
+export function nextWindowExit(digest: CustomerDigest, now: Date): Date | null {
   const exits = [
-    ...countedOrders(events, now).map((o) => o.occurredAt.getTime() + ORDER_WINDOW_DAYS * DAY_MS),
-    ...interactionHistory(events, now).interactions.map((at) => at.getTime() + INTERACTION_WINDOW_DAYS * DAY_MS),
+    ...digest.orders.filter((o) => o.counted).map((o) => o.occurredAt.getTime() + ORDER_WINDOW_DAYS * DAY_MS),
+    ...digest.interactions.interactions.map((at) => at.getTime() + INTERACTION_WINDOW_DAYS * DAY_MS),
   ];
   return minDate(exits.filter((t) => t > now.getTime()).map((t) => new Date(t)));
-}
-
-// Ingest accepts a few minutes of clock skew: such an event starts counting when its time comes.
-function nextFutureEvent(events: StoredEvent[], now: Date): Date | null {
-  return minDate(events.map((e) => e.occurredAt).filter((at) => at.getTime() > now.getTime()));
 }
 
 // Rules may compare the two metrics that grow with time; each threshold they use is a potential

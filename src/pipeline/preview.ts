@@ -1,5 +1,6 @@
 import { asc, gt, inArray } from 'drizzle-orm';
 import type { Deps } from '../deps.ts';
+import { digestEvents } from '../domain/digest.ts';
 import type { TierPolicy } from '../domain/policy.ts';
 import { loadCustomerEvents, toStoredEvent } from '../store/events.repo.ts';
 import { currentFit } from '../store/model.repo.ts';
@@ -23,7 +24,7 @@ export async function previewPolicy(deps: Deps, policy: TierPolicy) {
     if (rows.length === 0) break;
     const events = groupByCustomer((await loadCustomerEvents(deps.db, rows.map((r) => r.id))).map(toStoredEvent));
     for (const row of rows) {
-      const to = derive(row, events.get(row.id) ?? [], now, policy, stats, undefined, null, fit).tier;
+      const to = derive(row, digestEvents(events.get(row.id) ?? [], now), now, policy, stats, undefined, null, fit).tier;
       const key = JSON.stringify([row.tier, to]);
       const move = moves.get(key) ?? { from: row.tier, to, customers: 0 };
       move.customers += 1;

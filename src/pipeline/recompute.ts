@@ -1,12 +1,13 @@
 import { inArray, sql } from 'drizzle-orm';
 import type { Deps } from '../deps.ts';
 import { deriveCustomerState, ruleRecordOf, type DerivedState, type PreviousState } from '../domain/customer-state.ts';
+import { digestEvents, type CustomerDigest } from '../domain/digest.ts';
 import type { StoredEvent } from '../domain/events.types.ts';
 import { reasonSince } from '../domain/lifecycle.at-risk.ts';
 import type { LifecycleStage } from '../domain/lifecycle.types.ts';
 import type { TierPolicy } from '../domain/policy.ts';
 import type { Breakpoints } from '../domain/scores.ts';
-import { predictFromEvents, type FittedModel } from '../domain/predictions.ts';
+import { predictFromDigest, type FittedModel } from '../domain/predictions.ts';
 import { orderSegments, segmentMembership, type SegmentDefinition } from '../domain/segments.ts';
 import { loadStoredEvents } from '../store/events.repo.ts';
 import { currentFit } from '../store/model.repo.ts';
@@ -113,7 +114,7 @@ export async function recomputeCustomers(deps: Deps, customerIds: string[], prel
     const context = { now, ...loaded };
     const plans: ReturnType<typeof planCustomer>[] = [];
     for (const row of rows) {
-      plans.push(planCustomer(row, eventsByCustomer.get(row.id) ?? [], membership.get(row.id) ?? [], context));
+      plans.push(planCustomer(row, digestEvents(eventsByCustomer.get(row.id) ?? [], now), membership.get(row.id) ?? [], context));
       // Deriving a large batch is CPU work: give the event loop back now and then, so the ingest
       // jobs sharing this process keep storing events while a batch is being derived.
       if (plans.length % YIELD_EVERY === 0) await new Promise((resolve) => setImmediate(resolve));
@@ -148,10 +149,10 @@ interface PlanContext extends RecomputeContext {
 type Membership = { segmentKey: string; customerId: string };
 
 /** Everything one customer's recompute writes: its new state, history rows, outbox messages, membership changes. */
-function planCustomer(row: CustomerRow, events: StoredEvent[], currentSegments: string[], ctx: PlanContext) {
+function planCustomer(row: CustomerRow, digest: CustomerDigest, currentSegments: string[], ctx: PlanContext) {
   const { now } = ctx;
   const before = [...currentSegments].sort();
-  const derived = derive(row, events, now, ctx.policy, ctx.stats, { segments: before, definitions: ctx.segmentDefs }, ctx.policySince, ctx.fit);
+  const derived = derive(row, digest, now, ctx.policy, ctx.stats, { segments: before, definitions: ctx.segmentDefs }, ctx.policySince, ctx.fit);
   const after = segmentMembership(ctx.segmentDefs, ruleRecordOf(derived, { segments: [], predictions: derived.predictions, traits: row.traits }));
   const segmentChange = { entered: after.filter((k) => !before.includes(k)), exited: before.filter((k) => !after.includes(k)) };
   const segmentsChanged = segmentChange.entered.length + segmentChange.exited.length > 0;
@@ -219,7 +220,7 @@ export function previousState(row: CustomerRow): PreviousState | null {
 
 export function derive(
   row: CustomerRow,
-  events: StoredEvent[],
+  digest: CustomerDigest,
   now: Date,
   policy: TierPolicy,
   stats: PopulationStats,
@@ -228,9 +229,9 @@ export function derive(
   fit: FittedModel | null = null,
 ): DerivedState {
   // Predictions need the model in force; the P(alive) crossing becomes a review instant.
-  const prediction = predictFromEvents(fit, events, now, policy.at_risk.p_alive_below);
+  const prediction = predictFromDigest(fit, digest, now, policy.at_risk.p_alive_below);
   return deriveCustomerState({
-    events,
+    digest,
     traits: row.traits,
     now,
     stats: { breakpoints: stats.breakpoints as Breakpoints | null, abc: stats.abc },
