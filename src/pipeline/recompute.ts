@@ -1,7 +1,7 @@
 import { inArray, sql } from 'drizzle-orm';
 import type { Deps } from '../deps.ts';
 import { deriveCustomerState, ruleRecordOf, type DerivedState, type PreviousState } from '../domain/customer-state.ts';
-import { digestEvents, type CustomerDigest } from '../domain/digest.ts';
+import { digestEvents, digestHoldsAt, unpackDigest, type CustomerDigest } from '../domain/digest.ts';
 import type { StoredEvent } from '../domain/events.types.ts';
 import { reasonSince } from '../domain/lifecycle.at-risk.ts';
 import type { LifecycleStage } from '../domain/lifecycle.types.ts';
@@ -9,10 +9,11 @@ import type { TierPolicy } from '../domain/policy.ts';
 import type { Breakpoints } from '../domain/scores.ts';
 import { predictFromDigest, type FittedModel } from '../domain/predictions.ts';
 import { orderSegments, segmentMembership, type SegmentDefinition } from '../domain/segments.ts';
-import { loadStoredEvents } from '../store/events.repo.ts';
+import { countEventsByCustomer, loadStoredEvents } from '../store/events.repo.ts';
 import { currentFit } from '../store/model.repo.ts';
 import { insertHistory, type NewHistoryRow } from '../store/history.repo.ts';
 import { currentPolicy } from '../store/policies.repo.ts';
+import type { DbOrTx } from '../store/db.ts';
 import { customers } from '../store/schema.ts';
 import { insertMessages } from '../store/webhooks.repo.ts';
 import { applyMembershipChanges, listSegments, membershipOf, toDefinition } from '../store/segments.repo.ts';
@@ -23,11 +24,12 @@ import { toUpdate, writeUpdates } from './recompute.write.ts';
 
 /**
  * The columns a recompute reads back from a customer: what the previous state, the unchanged-state
- * check and segment rules need. Not `metrics` (the largest column, rebuilt from the events anyway)
- * nor the listing copies.
+ * check and segment rules need, and the digest. Not `metrics` (the largest column, rebuilt from the
+ * digest anyway) nor the listing copies.
  */
 const recomputeColumns = {
   id: customers.id,
+  digest: customers.digest,
   traits: customers.traits,
   sequence: customers.sequence,
   computedAt: customers.computedAt,
@@ -96,10 +98,11 @@ export async function loadRecomputeContext(deps: Deps, now: Date): Promise<Recom
 }
 
 /**
- * Rebuilds customers from all their stored events and writes state and history in one transaction.
- * Rows are locked in id order, so recomputes of one customer never interleave and batches never
- * deadlock; the events are read after the lock, so the last recompute sees every committed event.
- * `preloaded` lets a long run (a rescore) read the policy, statistics and segments once.
+ * Rebuilds customers from their digests (digestsAsOf) and writes state and history in one
+ * transaction. Rows are locked in id order, so recomputes of one customer never interleave and
+ * batches never deadlock; the events are counted (and, where needed, read) after the lock, so the
+ * last recompute sees every committed event. `preloaded` lets a long run (a rescore) read the
+ * policy, statistics and segments once.
  */
 export async function recomputeCustomers(deps: Deps, customerIds: string[], preloaded?: RecomputeContext): Promise<RecomputeResult> {
   const ids = [...new Set(customerIds)].sort();
@@ -109,12 +112,12 @@ export async function recomputeCustomers(deps: Deps, customerIds: string[], prel
   const loaded = preloaded ?? (await loadRecomputeContext(deps, now));
   const result = await deps.db.transaction(async (tx) => {
     const rows = await tx.select(recomputeColumns).from(customers).where(inArray(customers.id, ids)).orderBy(customers.id).for('update');
-    const eventsByCustomer = groupByCustomer(await loadStoredEvents(tx, ids));
+    const digests = await digestsAsOf(tx, rows, now);
     const membership = await membershipOf(tx, ids);
     const context = { now, ...loaded };
     const plans: ReturnType<typeof planCustomer>[] = [];
     for (const row of rows) {
-      plans.push(planCustomer(row, digestEvents(eventsByCustomer.get(row.id) ?? [], now), membership.get(row.id) ?? [], context));
+      plans.push(planCustomer(row, digests.get(row.id)!, membership.get(row.id) ?? [], context));
       // Deriving a large batch is CPU work: give the event loop back now and then, so the ingest
       // jobs sharing this process keep storing events while a batch is being derived.
       if (plans.length % YIELD_EVERY === 0) await new Promise((resolve) => setImmediate(resolve));
@@ -140,6 +143,26 @@ export async function recomputeCustomers(deps: Deps, customerIds: string[], prel
   deps.metrics.customersRecomputed.inc(result.customers);
   if (result.messages > 0) await nudgeRelay(deps.queues.relay);
   return result;
+}
+
+/**
+ * Each customer's digest as of now: the stored one while it is current (taken from as many events
+ * as are stored now, and no event stamped after it has come of age), else one taken from the
+ * events, which are read for those customers only. So a rescore or a due review reads small
+ * digests, and a recompute after new events reads the events as before.
+ */
+async function digestsAsOf(tx: DbOrTx, rows: CustomerRow[], now: Date): Promise<Map<string, CustomerDigest>> {
+  const counts = await countEventsByCustomer(tx, rows.map((r) => r.id));
+  const digests = new Map<string, CustomerDigest>();
+  const stale: string[] = [];
+  for (const row of rows) {
+    const stored = unpackDigest(row.digest);
+    if (stored && stored.eventCount === (counts.get(row.id) ?? 0) && digestHoldsAt(stored, now)) digests.set(row.id, stored);
+    else stale.push(row.id);
+  }
+  const events = groupByCustomer(await loadStoredEvents(tx, stale));
+  for (const id of stale) digests.set(id, digestEvents(events.get(id) ?? [], now));
+  return digests;
 }
 
 interface PlanContext extends RecomputeContext {
@@ -182,7 +205,7 @@ function planCustomer(row: CustomerRow, digest: CustomerDigest, currentSegments:
     });
   }
   return {
-    update: toUpdate(row.id, derived, now, sequence),
+    update: toUpdate(row.id, derived, digest, now, sequence),
     history,
     messages: [
       ...messagesForChanges(row.id, derived, sequence, ctx.policy, after, now),

@@ -1,10 +1,12 @@
 import { sql } from 'drizzle-orm';
 import type { DerivedState } from '../domain/customer-state.ts';
+import { packDigest, type CustomerDigest, type PackedDigest } from '../domain/digest.ts';
 import type { DbOrTx } from '../store/db.ts';
 
 export interface CustomerUpdate {
   id: string;
   metrics: unknown;
+  digest: PackedDigest;
   order_count: number;
   net_revenue: string;
   last_order_at: string | null;
@@ -34,10 +36,11 @@ export interface CustomerUpdate {
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-export function toUpdate(id: string, d: DerivedState, now: Date, sequence: number): CustomerUpdate {
+export function toUpdate(id: string, d: DerivedState, digest: CustomerDigest, now: Date, sequence: number): CustomerUpdate {
   return {
     id,
     metrics: d.metrics,
+    digest: packDigest(digest),
     order_count: d.metrics.order_count,
     net_revenue: d.metrics.net_revenue,
     last_order_at: iso(d.metrics.last_order_at),
@@ -73,7 +76,7 @@ export async function writeUpdates(tx: DbOrTx, updates: CustomerUpdate[]): Promi
   if (updates.length === 0) return;
   await tx.execute(sql`
     update customers c set
-      metrics = x.metrics, order_count = x.order_count, net_revenue = x.net_revenue, last_order_at = x.last_order_at,
+      metrics = x.metrics, digest = x.digest, order_count = x.order_count, net_revenue = x.net_revenue, last_order_at = x.last_order_at,
       region = x.region, preferred_channel = x.preferred_channel, price_sensitivity = x.price_sensitivity,
       r_score = x.r_score, f_score = x.f_score, m_score = x.m_score, value_score = x.value_score,
       rfm_segment = x.rfm_segment, abc_class = x.abc_class, tier = x.tier,
@@ -82,7 +85,7 @@ export async function writeUpdates(tx: DbOrTx, updates: CustomerUpdate[]): Promi
       next_review_at = x.next_review_at, computed_at = x.computed_at, sequence = x.sequence,
       p_alive = x.p_alive, expected_orders_90d = x.expected_orders_90d, clv_12m = x.clv_12m
     from jsonb_to_recordset(${JSON.stringify(updates)}::jsonb) as x(
-      id text, metrics jsonb, order_count int, net_revenue numeric, last_order_at timestamptz,
+      id text, metrics jsonb, digest jsonb, order_count int, net_revenue numeric, last_order_at timestamptz,
       region text, preferred_channel text, price_sensitivity text,
       r_score smallint, f_score smallint, m_score smallint, value_score smallint,
       rfm_segment text, abc_class text, tier text, pending_tier text, pending_since timestamptz,

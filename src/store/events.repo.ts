@@ -48,6 +48,15 @@ export async function loadStoredEvents(db: DbOrTx, customerIds: string[]): Promi
   return result.rows.map((row) => toStoredEvent({ ...row, occurredAt: new Date(row.occurredAt) }));
 }
 
+/** How many events each customer has stored (customers with none are absent). */
+export async function countEventsByCustomer(db: DbOrTx, customerIds: string[]): Promise<Map<string, number>> {
+  if (customerIds.length === 0) return new Map();
+  const result = await db.execute<{ customerId: string; n: number }>(sql`
+    select customer_id as "customerId", count(*)::int as n
+    from events where customer_id = any(${sql.param(customerIds)}) group by customer_id`);
+  return new Map(result.rows.map((r) => [r.customerId, r.n]));
+}
+
 /**
  * Stores a batch in one statement (the rows travel as one JSON parameter, not eight parameters per
  * event). Duplicate event ids (and second orders with a stored order id) are skipped by the unique

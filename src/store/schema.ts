@@ -1,3 +1,4 @@
+import type { PackedDigest } from '../domain/digest.ts';
 import { sql } from 'drizzle-orm';
 import {
   bigint,
@@ -28,6 +29,9 @@ export const customers = pgTable(
     createdAt: instant('created_at').notNull().defaultNow(),
     // Derived state: null until the first recompute.
     metrics: jsonb('metrics').$type<Record<string, unknown>>(),
+    // The events reduced as of the last recompute (domain/digest.ts, packed): a rescore derives from
+    // it instead of the events while it is current.
+    digest: jsonb('digest').$type<PackedDigest>(),
     orderCount: integer('order_count').notNull().default(0),
     netRevenue: money('net_revenue').notNull().default('0'),
     lastOrderAt: instant('last_order_at'),
