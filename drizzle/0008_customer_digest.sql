@@ -1,1 +1,2 @@
-ALTER TABLE "customers" ADD COLUMN "digest" jsonb;
+ALTER TABLE "customers" ADD COLUMN "digest" jsonb;--> statement-breakpoint
+ALTER TABLE "customers" ADD COLUMN "state_hash" text;

@@ -9,6 +9,7 @@ import { recomputeCustomers, refreshStatsLocked } from '../src/pipeline/recomput
 import { finishDirty, listDirty, markDirty, shardOf, takeDirty } from '../src/pipeline/recompute.dirty.ts';
 import { startWorkers } from '../src/pipeline/workers.ts';
 import { upsertSegment } from '../src/store/segments.repo.ts';
+import { writeUpdates, type CustomerUpdate } from '../src/pipeline/recompute.write.ts';
 
 const NOW = new Date('2026-06-15T12:00:00Z');
 const DAY = 86_400_000;
@@ -85,6 +86,34 @@ describe('batched recompute and full rescore', () => {
     expect(stageMoves).toBeGreaterThan(0);
     expect(later.history.some((h) => h.kind === 'lifecycle_stage' && h.after === 'lapsed' && Date.parse(String(h.changed_at)) > NOW.getTime())).toBe(true);
     expect(await snapshot(batched)).toEqual(later);
+  });
+
+  it('a rescore that derives the same state writes nothing, and the API still measures recency up to now', async () => {
+    // Again at the same instant: the same statistics, so the same state; no row is written.
+    const before = await snapshot(batched);
+    const rescored = await refreshAndRescore(batched.deps, { rescore: true });
+    expect(rescored).toMatchObject({ customers: ids.length, changed: 0 });
+    expect(await snapshot(batched)).toEqual(before);
+
+    clock.advance(3 * DAY);
+    const now = clock.now();
+    const buyer = plan.find((c) => c.orders.length > 0)!.id;
+    const res = await batched.app.inject({ method: 'GET', url: `/v1/customers/${buyer}`, headers: auth() });
+    const { metrics } = res.json() as { metrics: { last_order_at: string; first_event_at: string; recency_days: number; tenure_days: number } };
+    expect(metrics.recency_days).toBe((now.getTime() - Date.parse(metrics.last_order_at)) / DAY);
+    expect(metrics.tenure_days).toBe((now.getTime() - Date.parse(metrics.first_event_at)) / DAY);
+  });
+
+  it('writes a row only if it still holds the state the update was derived from', async () => {
+    const db = batched.deps.db;
+    const id = ids[0]!;
+    const row = async () => (await db.execute<{ state_hash: string; sequence: number }>(sql`select state_hash, sequence from customers where id = ${id}`)).rows[0]!;
+    const stored = await row();
+    const update = { ...(await snapshot(batched)).customers.find((c) => c.id === id)!, id, sequence: stored.sequence + 7, state_hash: 'other' };
+    expect(await writeUpdates(db, [{ ...(update as unknown as CustomerUpdate), previous_hash: 'not-the-stored-one' }])).toEqual(new Set());
+    expect(await row()).toEqual(stored);
+    expect(await writeUpdates(db, [{ ...(update as unknown as CustomerUpdate), previous_hash: stored.state_hash }])).toEqual(new Set([id]));
+    expect(await row()).toEqual({ state_hash: 'other', sequence: stored.sequence + 7 });
   });
 
   it('keeps a customer waiting when it is asked for again while its batch is recomputed', async () => {

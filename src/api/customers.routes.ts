@@ -62,9 +62,10 @@ export async function customerRoutes(app: FastifyInstance, { deps, keys }: { dep
     handler: async (request) => {
       const { sort, limit, cursor, ...filters } = request.query;
       const decoded = cursor ? decodeCursor(cursor, listCursor) : undefined;
+      const now = deps.clock.now();
       if (decoded && decoded.s !== sort) throw validationError([{ path: 'cursor', message: 'belongs to another sort order' }]);
       const [rows, { policy }] = await Promise.all([
-        listCustomers(deps.db, { filters, sort, limit: limit + 1, after: decoded && { key: decoded.k, id: decoded.id }, now: deps.clock.now() }),
+        listCustomers(deps.db, { filters, sort, limit: limit + 1, after: decoded && { key: decoded.k, id: decoded.id }, now }),
         currentPolicy(deps.db),
       ]);
       const page = rows.slice(0, limit);
@@ -72,7 +73,7 @@ export async function customerRoutes(app: FastifyInstance, { deps, keys }: { dep
       const playbooks = new Map(policy.tiers.map((t) => [t.key, t.playbook ?? null]));
       const membership = await membershipOf(deps.db, page.map(({ row }) => row.id));
       return {
-        items: page.map(({ row }) => presentCustomer(row, row.tier === null ? null : (playbooks.get(row.tier) ?? null), membership.get(row.id))),
+        items: page.map(({ row }) => presentCustomer(row, now, row.tier === null ? null : (playbooks.get(row.tier) ?? null), membership.get(row.id))),
         next_cursor: rows.length > limit && last ? encodeCursor({ s: sort, k: last.sortKey, id: last.row.id }) : null,
       };
     },
@@ -88,7 +89,7 @@ export async function customerRoutes(app: FastifyInstance, { deps, keys }: { dep
     },
     onRequest: canRead,
     handler: async (request) => {
-      const [customer, { policy }] = await Promise.all([findCustomer(deps.db, request.params.id), currentPolicy(deps.db)]);
+      const [customer, { policy }] = await Promise.all([findCustomer(deps.db, request.params.id, deps.clock.now()), currentPolicy(deps.db)]);
       if (!customer) throw notFound(`Customer "${request.params.id}"`);
       const tier = policy.tiers.find((t) => t.key === customer.tier);
       return { ...customer, playbook: tier?.playbook ?? null };
@@ -112,7 +113,7 @@ export async function customerRoutes(app: FastifyInstance, { deps, keys }: { dep
       const { limit, cursor } = request.query;
       const before = cursor ? decodeCursor(cursor, historyCursor) : undefined;
       const rows = await listHistory(deps.db, request.params.id, limit + 1, before && { changedAt: new Date(before.at), id: before.id });
-      if (rows.length === 0 && !before && !(await findCustomer(deps.db, request.params.id))) {
+      if (rows.length === 0 && !before && !(await findCustomer(deps.db, request.params.id, deps.clock.now()))) {
         throw notFound(`Customer "${request.params.id}"`);
       }
       const page = rows.slice(0, limit);

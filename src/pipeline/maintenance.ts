@@ -5,7 +5,7 @@ import { customers } from '../store/schema.ts';
 import { compileRule } from '../store/rules.sql.ts';
 import { findSegment, toDefinition } from '../store/segments.repo.ts';
 import { enqueueRecomputes, type JobPayloads } from './queues.ts';
-import { loadRecomputeContext, recomputeCustomers, refreshStatsLocked } from './recompute.ts';
+import { loadRecomputeContext, refreshStatsLocked, rescoreBatch } from './recompute.ts';
 import { activatesFit, fitOutcome, runModelFit } from './model-fit.ts';
 
 const SWEEP_PAGE = 1_000;
@@ -49,10 +49,10 @@ export async function sweepDueReviews(deps: Deps): Promise<{ due: number }> {
 type Progress = (fraction: number) => Promise<unknown>;
 
 /**
- * Recomputes every customer matching `where` in id-ordered keyset batches (one locking read, one
- * events read and one update per batch, not one job per customer), with the policy, statistics and
- * segments read once. Two batches are in flight so Postgres reads one while the other is derived;
- * each still locks its rows in id order, so neither deadlocks with the other or with the drains.
+ * Recomputes every customer matching `where` in id-ordered keyset batches (rescoreBatch: one read
+ * of the customers with their digests, one guarded update of the changed ones per batch, not one
+ * job per customer), with the policy, statistics and segments read once. Two batches are in flight
+ * so Postgres reads or writes one while the other is derived.
  */
 async function recomputeWhere(deps: Deps, where: SQL, onProgress?: Progress): Promise<{ customers: number; changed: number }> {
   const total = (await deps.db.execute<{ n: number }>(sql`select count(*)::int as n from ${customers} where ${where}`)).rows[0]!.n;
@@ -70,8 +70,9 @@ async function recomputeWhere(deps: Deps, where: SQL, onProgress?: Progress): Pr
       .orderBy(asc(customers.id))
       .limit(RESCORE_CHUNK);
     if (chunk.length === 0) break;
+    const range = and(gt(customers.id, after), lte(customers.id, chunk.at(-1)!.id), where)!;
     after = chunk.at(-1)!.id;
-    const run: Promise<void> = recomputeCustomers(deps, chunk.map((c) => c.id), context)
+    const run: Promise<void> = rescoreBatch(deps, range, context)
       .then(async (result) => {
         changed += result.changed;
         done += chunk.length;

@@ -1,4 +1,4 @@
-import { inArray, sql } from 'drizzle-orm';
+import { inArray, sql, type SQL } from 'drizzle-orm';
 import type { Deps } from '../deps.ts';
 import { deriveCustomerState, ruleRecordOf, type DerivedState, type PreviousState } from '../domain/customer-state.ts';
 import { digestEvents, digestHoldsAt, unpackDigest, type CustomerDigest } from '../domain/digest.ts';
@@ -9,17 +9,17 @@ import type { TierPolicy } from '../domain/policy.ts';
 import type { Breakpoints } from '../domain/scores.ts';
 import { predictFromDigest, type FittedModel } from '../domain/predictions.ts';
 import { orderSegments, segmentMembership, type SegmentDefinition } from '../domain/segments.ts';
-import { countEventsByCustomer, loadStoredEvents } from '../store/events.repo.ts';
+import { loadStoredEvents } from '../store/events.repo.ts';
 import { currentFit } from '../store/model.repo.ts';
 import { insertHistory, type NewHistoryRow } from '../store/history.repo.ts';
 import { currentPolicy } from '../store/policies.repo.ts';
 import type { DbOrTx } from '../store/db.ts';
-import { customers } from '../store/schema.ts';
+import { customers, events, segmentMembers } from '../store/schema.ts';
 import { insertMessages } from '../store/webhooks.repo.ts';
-import { applyMembershipChanges, listSegments, membershipOf, toDefinition } from '../store/segments.repo.ts';
+import { applyMembershipChanges, listSegments, toDefinition } from '../store/segments.repo.ts';
 import { latestPopulationStats, refreshPopulationStats, type PopulationStats } from '../store/stats.repo.ts';
 import { messagesForChanges, segmentMessages } from '../webhooks/messages.ts';
-import { nudgeRelay } from './queues.ts';
+import { enqueueRecomputes, nudgeRelay } from './queues.ts';
 import { toUpdate, writeUpdates } from './recompute.write.ts';
 
 /**
@@ -30,6 +30,7 @@ import { toUpdate, writeUpdates } from './recompute.write.ts';
 const recomputeColumns = {
   id: customers.id,
   digest: customers.digest,
+  stateHash: customers.stateHash,
   traits: customers.traits,
   sequence: customers.sequence,
   computedAt: customers.computedAt,
@@ -48,7 +49,6 @@ const recomputeColumns = {
   abcClass: customers.abcClass,
 };
 
-type CustomerRow = Pick<typeof customers.$inferSelect, keyof typeof recomputeColumns>;
 
 /** Customers derived between two yields to the event loop. */
 const YIELD_EVERY = 25;
@@ -100,8 +100,8 @@ export async function loadRecomputeContext(deps: Deps, now: Date): Promise<Recom
 /**
  * Rebuilds customers from their digests (digestsAsOf) and writes state and history in one
  * transaction. Rows are locked in id order, so recomputes of one customer never interleave and
- * batches never deadlock; the events are counted (and, where needed, read) after the lock, so the
- * last recompute sees every committed event. `preloaded` lets a long run (a rescore) read the
+ * batches never deadlock; they are read (and the events counted, and where needed read) after the
+ * lock, so the last recompute sees every committed event. `preloaded` lets a long run read the
  * policy, statistics and segments once.
  */
 export async function recomputeCustomers(deps: Deps, customerIds: string[], preloaded?: RecomputeContext): Promise<RecomputeResult> {
@@ -109,40 +109,89 @@ export async function recomputeCustomers(deps: Deps, customerIds: string[], prel
   if (ids.length === 0) return { customers: 0, changed: 0, history: 0, messages: 0 };
   const stop = deps.metrics.recomputeDuration.startTimer();
   const now = deps.clock.now();
-  const loaded = preloaded ?? (await loadRecomputeContext(deps, now));
+  const context = { now, ...(preloaded ?? (await loadRecomputeContext(deps, now))) };
   const result = await deps.db.transaction(async (tx) => {
-    const rows = await tx.select(recomputeColumns).from(customers).where(inArray(customers.id, ids)).orderBy(customers.id).for('update');
-    const digests = await digestsAsOf(tx, rows, now);
-    const membership = await membershipOf(tx, ids);
-    const context = { now, ...loaded };
-    const plans: ReturnType<typeof planCustomer>[] = [];
-    for (const row of rows) {
-      plans.push(planCustomer(row, digests.get(row.id)!, membership.get(row.id) ?? [], context));
-      // Deriving a large batch is CPU work: give the event loop back now and then, so the ingest
-      // jobs sharing this process keep storing events while a batch is being derived.
-      if (plans.length % YIELD_EVERY === 0) await new Promise((resolve) => setImmediate(resolve));
-    }
-    const updates = plans.map((p) => p.update);
-    const history = plans.flatMap((p) => p.history);
-    const messages = plans.flatMap((p) => p.messages);
-    const entered = plans.flatMap((p) => p.entered);
-    const exited = plans.flatMap((p) => p.exited);
-    await applyMembershipChanges(tx, entered, exited, now);
-    await writeUpdates(tx, updates);
-    await insertHistory(tx, history);
-    // The outbox: webhook messages commit (or roll back) with the changes they announce.
-    await insertMessages(tx, messages);
-    return {
-      customers: rows.length,
-      changed: updates.filter((u, i) => u.sequence !== rows[i]!.sequence).length,
-      history: history.length,
-      messages: messages.length,
-    };
+    await tx.select({ id: customers.id }).from(customers).where(inArray(customers.id, ids)).orderBy(customers.id).for('update');
+    const rows = await readCustomers(tx, inArray(customers.id, ids));
+    return writePlans(tx, await planRows(tx, rows, context), now);
   });
   stop();
+  return finish(deps, result);
+}
+
+/**
+ * One batch of a rescore: the customers matching `where` (a bounded id range), read in one snapshot without row locks (a rescore holds no lock while it derives), derived, and
+ * written only where something changed and nothing else wrote the row since it was read. A
+ * customer some recompute wrote in between is asked for again (returned in `conflicted` and
+ * enqueued), so its change is neither lost nor announced twice.
+ */
+export async function rescoreBatch(deps: Deps, where: SQL, context: RecomputeContext): Promise<RecomputeResult> {
+  const now = deps.clock.now();
+  const rows = await readCustomers(deps.db, where);
+  const plans = await planRows(deps.db, rows, { now, ...context });
+  const { conflicted, ...result } = await deps.db.transaction((tx) => writePlans(tx, plans, now));
+  if (conflicted.length > 0) await enqueueRecomputes(deps, conflicted);
+  return finish(deps, result);
+}
+
+async function finish(deps: Deps, result: RecomputeResult): Promise<RecomputeResult> {
   deps.metrics.customersRecomputed.inc(result.customers);
   if (result.messages > 0) await nudgeRelay(deps.queues.relay);
-  return result;
+  return { customers: result.customers, changed: result.changed, history: result.history, messages: result.messages };
+}
+
+type CustomerRow = Awaited<ReturnType<typeof readCustomers>>[number];
+/** The stored columns a derivation reads (recomputeColumns). */
+type StoredColumns = Pick<typeof customers.$inferSelect, keyof typeof recomputeColumns>;
+
+/** Customers with what a recompute reads of them: the recompute columns, how many events are stored, and their saved segments. */
+function readCustomers(db: DbOrTx, where: SQL) {
+  return db
+    .select({
+      ...recomputeColumns,
+      eventCount: sql<number>`(select count(*)::int from ${events} e where e.customer_id = ${customers.id})`,
+      segments: sql<string[]>`array(select m.segment_key from ${segmentMembers} m where m.customer_id = ${customers.id})`,
+    })
+    .from(customers)
+    .where(where)
+    .orderBy(customers.id);
+}
+
+type Plan = ReturnType<typeof planCustomer>;
+
+async function planRows(db: DbOrTx, rows: CustomerRow[], context: PlanContext): Promise<Plan[]> {
+  const digests = await digestsAsOf(db, rows, context.now);
+  const plans: Plan[] = [];
+  for (const row of rows) {
+    plans.push(planCustomer(row, digests.get(row.id)!, row.segments, context));
+    // Deriving a large batch is CPU work: give the event loop back now and then, so the ingest
+    // jobs sharing this process keep storing events while a batch is being derived.
+    if (plans.length % YIELD_EVERY === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+  return plans;
+}
+
+/**
+ * Writes the plans whose state differs from the stored one (by fingerprint), each only if the row
+ * still holds the state it was derived from, then the membership, history and outbox rows of the
+ * rows written. The outbox: webhook messages commit (or roll back) with the changes they announce.
+ */
+async function writePlans(tx: DbOrTx, plans: Plan[], now: Date): Promise<RecomputeResult & { conflicted: string[] }> {
+  const pending = plans.filter((p) => p.update.state_hash !== p.previousHash);
+  const written = await writeUpdates(tx, pending.map((p) => Object.assign({}, p.update, { previous_hash: p.previousHash })));
+  const done = pending.filter((p) => written.has(p.update.id));
+  const history = done.flatMap((p) => p.history);
+  const messages = done.flatMap((p) => p.messages);
+  await applyMembershipChanges(tx, done.flatMap((p) => p.entered), done.flatMap((p) => p.exited), now);
+  await insertHistory(tx, history);
+  await insertMessages(tx, messages);
+  return {
+    customers: plans.length,
+    changed: done.filter((p) => p.update.sequence !== p.previousSequence).length,
+    history: history.length,
+    messages: messages.length,
+    conflicted: pending.filter((p) => !written.has(p.update.id)).map((p) => p.update.id),
+  };
 }
 
 /**
@@ -151,16 +200,15 @@ export async function recomputeCustomers(deps: Deps, customerIds: string[], prel
  * events, which are read for those customers only. So a rescore or a due review reads small
  * digests, and a recompute after new events reads the events as before.
  */
-async function digestsAsOf(tx: DbOrTx, rows: CustomerRow[], now: Date): Promise<Map<string, CustomerDigest>> {
-  const counts = await countEventsByCustomer(tx, rows.map((r) => r.id));
+async function digestsAsOf(db: DbOrTx, rows: CustomerRow[], now: Date): Promise<Map<string, CustomerDigest>> {
   const digests = new Map<string, CustomerDigest>();
   const stale: string[] = [];
   for (const row of rows) {
     const stored = unpackDigest(row.digest);
-    if (stored && stored.eventCount === (counts.get(row.id) ?? 0) && digestHoldsAt(stored, now)) digests.set(row.id, stored);
+    if (stored && stored.eventCount === row.eventCount && digestHoldsAt(stored, now)) digests.set(row.id, stored);
     else stale.push(row.id);
   }
-  const events = groupByCustomer(await loadStoredEvents(tx, stale));
+  const events = groupByCustomer(await loadStoredEvents(db, stale));
   for (const id of stale) digests.set(id, digestEvents(events.get(id) ?? [], now));
   return digests;
 }
@@ -170,6 +218,7 @@ interface PlanContext extends RecomputeContext {
 }
 
 type Membership = { segmentKey: string; customerId: string };
+
 
 /** Everything one customer's recompute writes: its new state, history rows, outbox messages, membership changes. */
 function planCustomer(row: CustomerRow, digest: CustomerDigest, currentSegments: string[], ctx: PlanContext) {
@@ -206,6 +255,8 @@ function planCustomer(row: CustomerRow, digest: CustomerDigest, currentSegments:
   }
   return {
     update: toUpdate(row.id, derived, digest, now, sequence),
+    previousHash: row.stateHash,
+    previousSequence: row.sequence,
     history,
     messages: [
       ...messagesForChanges(row.id, derived, sequence, ctx.policy, after, now),
@@ -226,7 +277,7 @@ export function groupByCustomer(events: StoredEvent[]): Map<string, StoredEvent[
   return map;
 }
 
-export function previousState(row: CustomerRow): PreviousState | null {
+export function previousState(row: StoredColumns): PreviousState | null {
   if (row.computedAt === null) return null;
   return {
     tier: row.tier,
@@ -242,7 +293,7 @@ export function previousState(row: CustomerRow): PreviousState | null {
 }
 
 export function derive(
-  row: CustomerRow,
+  row: StoredColumns,
   digest: CustomerDigest,
   now: Date,
   policy: TierPolicy,
@@ -277,7 +328,7 @@ async function loadSegmentOrder(deps: Deps): Promise<SegmentDefinition[]> {
   return ordered.order;
 }
 
-function materiallyDiffers(row: CustomerRow, d: DerivedState): boolean {
+function materiallyDiffers(row: StoredColumns, d: DerivedState): boolean {
   return (
     row.rScore !== (d.scores?.r_score ?? null) ||
     row.fScore !== (d.scores?.f_score ?? null) ||

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import type { DerivedState } from '../domain/customer-state.ts';
 import { packDigest, type CustomerDigest, type PackedDigest } from '../domain/digest.ts';
@@ -32,12 +33,13 @@ export interface CustomerUpdate {
   clv_12m: string | null;
   computed_at: string;
   sequence: number;
+  state_hash: string;
 }
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 export function toUpdate(id: string, d: DerivedState, digest: CustomerDigest, now: Date, sequence: number): CustomerUpdate {
-  return {
+  const update: CustomerUpdate = {
     id,
     metrics: d.metrics,
     digest: packDigest(digest),
@@ -64,17 +66,36 @@ export function toUpdate(id: string, d: DerivedState, digest: CustomerDigest, no
     ...predictionColumns(d),
     computed_at: now.toISOString(),
     sequence,
+    state_hash: '',
   };
+  update.state_hash = stateHash(update);
+  return update;
+}
+
+/**
+ * A fingerprint of everything an update stores except what only moves with the clock: when it was
+ * computed, and the two metrics measured up to now (`recency_days`, `tenure_days`, which the API
+ * measures up to the request instead). A recompute whose fingerprint equals the stored one would
+ * store nothing new, so it writes nothing.
+ */
+function stateHash(u: CustomerUpdate): string {
+  const metrics = Object.assign({}, u.metrics, { recency_days: null, tenure_days: null });
+  const stable = Object.assign({}, u, { metrics, computed_at: null, state_hash: null });
+  return createHash('sha1').update(JSON.stringify(stable)).digest('base64url');
 }
 
 function predictionColumns(d: DerivedState): Pick<CustomerUpdate, 'p_alive' | 'expected_orders_90d' | 'clv_12m'> {
   return { p_alive: d.predictions?.p_alive ?? null, expected_orders_90d: d.predictions?.expected_orders_90d ?? null, clv_12m: d.predictions?.clv_12m ?? null };
 }
 
-/** One statement for the whole batch. */
-export async function writeUpdates(tx: DbOrTx, updates: CustomerUpdate[]): Promise<void> {
-  if (updates.length === 0) return;
-  await tx.execute(sql`
+/**
+ * One statement for the whole batch. Each row is written only if its stored fingerprint is still
+ * `previous_hash`, the one the update was derived from (a rescore reads without row locks); the
+ * ids written come back.
+ */
+export async function writeUpdates(tx: DbOrTx, updates: (CustomerUpdate & { previous_hash: string | null })[]): Promise<Set<string>> {
+  if (updates.length === 0) return new Set();
+  const written = await tx.execute<{ id: string }>(sql`
     update customers c set
       metrics = x.metrics, digest = x.digest, order_count = x.order_count, net_revenue = x.net_revenue, last_order_at = x.last_order_at,
       region = x.region, preferred_channel = x.preferred_channel, price_sensitivity = x.price_sensitivity,
@@ -83,7 +104,7 @@ export async function writeUpdates(tx: DbOrTx, updates: CustomerUpdate[]): Promi
       pending_tier = x.pending_tier, pending_since = x.pending_since, lifecycle_stage = x.lifecycle_stage,
       at_risk = x.at_risk, at_risk_since = x.at_risk_since, at_risk_reasons = x.at_risk_reasons,
       next_review_at = x.next_review_at, computed_at = x.computed_at, sequence = x.sequence,
-      p_alive = x.p_alive, expected_orders_90d = x.expected_orders_90d, clv_12m = x.clv_12m
+      p_alive = x.p_alive, expected_orders_90d = x.expected_orders_90d, clv_12m = x.clv_12m, state_hash = x.state_hash
     from jsonb_to_recordset(${JSON.stringify(updates)}::jsonb) as x(
       id text, metrics jsonb, digest jsonb, order_count int, net_revenue numeric, last_order_at timestamptz,
       region text, preferred_channel text, price_sensitivity text,
@@ -91,6 +112,8 @@ export async function writeUpdates(tx: DbOrTx, updates: CustomerUpdate[]): Promi
       rfm_segment text, abc_class text, tier text, pending_tier text, pending_since timestamptz,
       lifecycle_stage text, at_risk boolean, at_risk_since timestamptz, at_risk_reasons jsonb,
       next_review_at timestamptz, computed_at timestamptz, sequence bigint,
-      p_alive float8, expected_orders_90d float8, clv_12m numeric)
-    where c.id = x.id`);
+      p_alive float8, expected_orders_90d float8, clv_12m numeric, state_hash text, previous_hash text)
+    where c.id = x.id and c.state_hash is not distinct from x.previous_hash
+    returning c.id`);
+  return new Set(written.rows.map((r) => r.id));
 }

@@ -32,6 +32,8 @@ export const customers = pgTable(
     // The events reduced as of the last recompute (domain/digest.ts, packed): a rescore derives from
     // it instead of the events while it is current.
     digest: jsonb('digest').$type<PackedDigest>(),
+    // Fingerprint of the stored state (pipeline/recompute.write.ts stateHash); null until the first recompute.
+    stateHash: text('state_hash'),
     orderCount: integer('order_count').notNull().default(0),
     netRevenue: money('net_revenue').notNull().default('0'),
     lastOrderAt: instant('last_order_at'),
