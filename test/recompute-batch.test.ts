@@ -89,11 +89,19 @@ describe('batched recompute and full rescore', () => {
   });
 
   it('a rescore that derives the same state writes nothing, and the API still measures recency up to now', async () => {
-    // Again at the same instant: the same statistics, so the same state; no row is written.
+    // Again at the same instant: the same statistics, so the same state; no row is written, and
+    // every customer is derived from its stored digest, none from its events.
     const before = await snapshot(batched);
+    const derivations = async () => {
+      const text = (await batched.app.inject({ method: 'GET', url: '/metrics' })).body;
+      const count = (source: string) => Number(new RegExp(`^tierwise_customer_derivations_total\\{source="${source}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+      return { digest: count('digest'), events: count('events') };
+    };
+    const counted = await derivations();
     const rescored = await refreshAndRescore(batched.deps, { rescore: true });
     expect(rescored).toMatchObject({ customers: ids.length, changed: 0 });
     expect(await snapshot(batched)).toEqual(before);
+    expect(await derivations()).toEqual({ digest: counted.digest + ids.length, events: counted.events });
 
     clock.advance(3 * DAY);
     const now = clock.now();

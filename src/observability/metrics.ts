@@ -30,6 +30,7 @@ export function createMetrics() {
       registers: [registry],
     }),
     customersRecomputed: counter('tierwise_customers_recomputed_total', 'Customers recomputed'),
+    customerDerivations: counter('tierwise_customer_derivations_total', 'Customers derived, by source: a stored digest, or their events', ['source']),
     webhookAttempts: counter('tierwise_webhook_attempts_total', 'Webhook delivery attempts by outcome', ['outcome']),
     sweepLag: new Gauge({
       name: 'tierwise_sweep_lag_seconds',

@@ -14,7 +14,7 @@ import { currentFit } from '../store/model.repo.ts';
 import { insertHistory, type NewHistoryRow } from '../store/history.repo.ts';
 import { currentPolicy } from '../store/policies.repo.ts';
 import type { DbOrTx } from '../store/db.ts';
-import { customers, events, segmentMembers } from '../store/schema.ts';
+import { customers } from '../store/schema.ts';
 import { insertMessages } from '../store/webhooks.repo.ts';
 import { applyMembershipChanges, listSegments, toDefinition } from '../store/segments.repo.ts';
 import { latestPopulationStats, refreshPopulationStats, type PopulationStats } from '../store/stats.repo.ts';
@@ -113,7 +113,7 @@ export async function recomputeCustomers(deps: Deps, customerIds: string[], prel
   const result = await deps.db.transaction(async (tx) => {
     await tx.select({ id: customers.id }).from(customers).where(inArray(customers.id, ids)).orderBy(customers.id).for('update');
     const rows = await readCustomers(tx, inArray(customers.id, ids));
-    return writePlans(tx, await planRows(tx, rows, context), now);
+    return writePlans(tx, await planRows(deps, tx, rows, context), now);
   });
   stop();
   return finish(deps, result);
@@ -128,7 +128,7 @@ export async function recomputeCustomers(deps: Deps, customerIds: string[], prel
 export async function rescoreBatch(deps: Deps, where: SQL, context: RecomputeContext): Promise<RecomputeResult> {
   const now = deps.clock.now();
   const rows = await readCustomers(deps.db, where);
-  const plans = await planRows(deps.db, rows, { now, ...context });
+  const plans = await planRows(deps, deps.db, rows, { now, ...context });
   const { conflicted, ...result } = await deps.db.transaction((tx) => writePlans(tx, plans, now));
   if (conflicted.length > 0) await enqueueRecomputes(deps, conflicted);
   return finish(deps, result);
@@ -149,8 +149,9 @@ function readCustomers(db: DbOrTx, where: SQL) {
   return db
     .select({
       ...recomputeColumns,
-      eventCount: sql<number>`(select count(*)::int from ${events} e where e.customer_id = ${customers.id})`,
-      segments: sql<string[]>`array(select m.segment_key from ${segmentMembers} m where m.customer_id = ${customers.id})`,
+      // Spelled out: drizzle renders a column of the outer table unqualified, which here would be events.id.
+      eventCount: sql<number>`(select count(*)::int from events e where e.customer_id = customers.id)`,
+      segments: sql<string[]>`array(select m.segment_key from segment_members m where m.customer_id = customers.id)`,
     })
     .from(customers)
     .where(where)
@@ -159,8 +160,10 @@ function readCustomers(db: DbOrTx, where: SQL) {
 
 type Plan = ReturnType<typeof planCustomer>;
 
-async function planRows(db: DbOrTx, rows: CustomerRow[], context: PlanContext): Promise<Plan[]> {
-  const digests = await digestsAsOf(db, rows, context.now);
+async function planRows(deps: Deps, db: DbOrTx, rows: CustomerRow[], context: PlanContext): Promise<Plan[]> {
+  const { digests, stale } = await digestsAsOf(db, rows, context.now);
+  deps.metrics.customerDerivations.inc({ source: 'digest' }, rows.length - stale);
+  deps.metrics.customerDerivations.inc({ source: 'events' }, stale);
   const plans: Plan[] = [];
   for (const row of rows) {
     plans.push(planCustomer(row, digests.get(row.id)!, row.segments, context));
@@ -200,7 +203,7 @@ async function writePlans(tx: DbOrTx, plans: Plan[], now: Date): Promise<Recompu
  * events, which are read for those customers only. So a rescore or a due review reads small
  * digests, and a recompute after new events reads the events as before.
  */
-async function digestsAsOf(db: DbOrTx, rows: CustomerRow[], now: Date): Promise<Map<string, CustomerDigest>> {
+async function digestsAsOf(db: DbOrTx, rows: CustomerRow[], now: Date): Promise<{ digests: Map<string, CustomerDigest>; stale: number }> {
   const digests = new Map<string, CustomerDigest>();
   const stale: string[] = [];
   for (const row of rows) {
@@ -210,7 +213,7 @@ async function digestsAsOf(db: DbOrTx, rows: CustomerRow[], now: Date): Promise<
   }
   const events = groupByCustomer(await loadStoredEvents(db, stale));
   for (const id of stale) digests.set(id, digestEvents(events.get(id) ?? [], now));
-  return digests;
+  return { digests, stale: stale.length };
 }
 
 interface PlanContext extends RecomputeContext {
