@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { auth, eventually, manualClock, settle, startService, type TestService } from './harness.ts';
+import { customerSchema } from '../src/api/customers.schemas.ts';
+import { currentPolicy } from '../src/store/policies.repo.ts';
+import { customers } from '../src/store/schema.ts';
 import { expectedScores, planPopulation, toEvents } from './population.fixture.ts';
 
 const NOW = new Date('2026-06-15T12:00:00Z');
@@ -27,6 +30,9 @@ describe('listing customers and reports', () => {
     }
     await settle(svc, events.length);
     await waitJob((await svc.app.inject({ method: 'POST', url: '/v1/rescore', headers: auth() })).json().job_id);
+    // The population names no region; three, written straight into the listing column, give the
+    // lifecycle-stage-in-one-region filter (its own index) something to find.
+    await svc.deps.db.execute(sql`update customers set region = 'r' || (hashtext(id) & 3) where hashtext(id) & 3 < 3`);
   });
   afterAll(async () => svc?.close());
 
@@ -41,6 +47,8 @@ describe('listing customers and reports', () => {
     ['min_net_revenue=250.5', sql`net_revenue >= 250.5`],
     ['max_recency_days=90', sql`last_order_at >= ${new Date(NOW.getTime() - 90 * 86_400_000)}`],
     ['tier=medium&at_risk=false&min_net_revenue=100', sql`tier = 'medium' and not at_risk and net_revenue >= 100`],
+    ['lifecycle_stage=active&region=r1', sql`lifecycle_stage = 'active' and region = 'r1'`],
+    ['lifecycle_stage=lapsed&region=r2&at_risk=false', sql`lifecycle_stage = 'lapsed' and region = 'r2' and not at_risk`],
   ];
 
   it.each(filters.flatMap(([q, where]) => ['id', '-net_revenue', 'last_order_at'].map((sort) => [q, sort, where] as const)))(
@@ -64,6 +72,48 @@ describe('listing customers and reports', () => {
       for (let i = 1; i < keys.length; i++) expect(keys[i]! >= keys[i - 1]!).toBe(true);
     },
   );
+
+  it('shows each customer exactly as the schema describes, the same in the listing and alone', async () => {
+    // Segment keys whose code point order differs from a linguistic collation's, and predictions.
+    const [first, second] = (await svc.deps.db.execute<{ id: string }>(sql`select id from customers order by id limit 2`)).rows.map((r) => r.id);
+    await svc.deps.db.execute(sql`insert into segment_members (segment_key, customer_id, entered_at)
+      select k, ${first}, now() from unnest(array['az', 'a_z', 'a0', 'a-z']) k`);
+    await svc.deps.db.execute(sql`update customers set p_alive = 0.125, expected_orders_90d = null, clv_12m = 12.3400 where id = ${first}`);
+    await svc.deps.db.execute(sql`update customers set p_alive = 1e-7, expected_orders_90d = 2.5, clv_12m = 0 where id = ${second}`);
+    const { policy } = await currentPolicy(svc.deps.db);
+    const rows = await svc.deps.db.select().from(customers).orderBy(customers.id);
+    const iso = (d: Date | null) => (d ? d.toISOString() : null);
+    const expected = rows.map((row) => ({
+      id: row.id,
+      traits: row.traits,
+      created_at: row.createdAt.toISOString(),
+      metrics: row.metrics,
+      scores: row.rScore === null ? null : { r_score: row.rScore, f_score: row.fScore, m_score: row.mScore, value_score: row.valueScore },
+      rfm_segment: row.rfmSegment,
+      abc_class: row.abcClass,
+      tier: row.tier,
+      lifecycle_stage: row.lifecycleStage,
+      at_risk: { flagged: row.atRisk, since: iso(row.atRiskSince), reasons: row.atRiskReasons },
+      predictions: row.pAlive === null ? null : { p_alive: row.pAlive, expected_orders_90d: row.expectedOrders90d, clv_12m: row.clv12m && String(Number(row.clv12m)) },
+      segments: row.id === first ? ['a-z', 'a0', 'a_z', 'az'] : [],
+      playbook: policy.tiers.find((t) => t.key === row.tier)?.playbook ?? null,
+      next_review_at: iso(row.nextReviewAt),
+      computed_at: iso(row.computedAt),
+      sequence: row.sequence,
+    }));
+    expect(expected.filter((c) => c.playbook !== null && c.at_risk.since !== null).length).toBeGreaterThan(0);
+    const listed: unknown[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { items: unknown[]; next_cursor: string | null } = await get(`/v1/customers?limit=1000${cursor ? `&cursor=${cursor}` : ''}`);
+      listed.push(...page.items);
+      cursor = page.next_cursor;
+    } while (cursor);
+    expect(listed).toEqual(expected);
+    // Nothing beyond the schema (parsing drops unknown keys) and every value of its type.
+    expect(listed.map((c) => customerSchema.parse(c))).toEqual(listed);
+    for (const id of [first, second]) expect(await get(`/v1/customers/${id}`)).toEqual(expected.find((c) => c.id === id));
+  });
 
   it('refuses bad filters and foreign cursors with the parameter named', async () => {
     const bad = await svc.app.inject({ method: 'GET', url: '/v1/customers?abc_class=Z&limit=5000', headers: auth() });

@@ -3,8 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Deps } from '../deps.ts';
 import type { KeyStore } from '../auth/api-keys.ts';
-import { findCustomer, presentCustomer } from '../store/customers.repo.ts';
-import { membershipOf } from '../store/segments.repo.ts';
+import { findCustomer, type Playbooks } from '../store/customers.repo.ts';
 import { CUSTOMER_SORTS, listCustomers } from '../store/customers.list.ts';
 import { LIFECYCLE_STAGES } from '../domain/lifecycle.types.ts';
 import { ABC_CLASSES, RFM_SEGMENTS } from '../domain/scores.ts';
@@ -41,6 +40,11 @@ const listCursor = z.object({ s: z.string(), k: z.string(), id: z.string() });
 const customerId = z.object({ id: z.string().min(1).max(128) });
 const historyCursor = z.object({ at: z.iso.datetime(), id: z.number().int() });
 
+async function currentPlaybooks(deps: Deps): Promise<Playbooks> {
+  const { policy } = await currentPolicy(deps.db);
+  return Object.fromEntries(policy.tiers.map((t) => [t.key, t.playbook ?? null]));
+}
+
 export async function customerRoutes(app: FastifyInstance, { deps, keys }: { deps: Deps; keys: KeyStore }) {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const canRead = requireScope(keys, 'customers:read');
@@ -59,23 +63,21 @@ export async function customerRoutes(app: FastifyInstance, { deps, keys }: { dep
       },
     },
     onRequest: canRead,
-    handler: async (request) => {
+    handler: async (request, reply) => {
       const { sort, limit, cursor, ...filters } = request.query;
       const decoded = cursor ? decodeCursor(cursor, listCursor) : undefined;
-      const now = deps.clock.now();
       if (decoded && decoded.s !== sort) throw validationError([{ path: 'cursor', message: 'belongs to another sort order' }]);
-      const [rows, { policy }] = await Promise.all([
-        listCustomers(deps.db, { filters, sort, limit: limit + 1, after: decoded && { key: decoded.k, id: decoded.id }, now }),
-        currentPolicy(deps.db),
-      ]);
+      const playbooks = await currentPlaybooks(deps);
+      const rows = await listCustomers(deps.db, {
+        filters, sort, limit: limit + 1, after: decoded && { key: decoded.k, id: decoded.id }, now: deps.clock.now(), playbooks,
+      });
       const page = rows.slice(0, limit);
       const last = page.at(-1);
-      const playbooks = new Map(policy.tiers.map((t) => [t.key, t.playbook ?? null]));
-      const membership = await membershipOf(deps.db, page.map(({ row }) => row.id));
-      return {
-        items: page.map(({ row }) => presentCustomer(row, now, row.tier === null ? null : (playbooks.get(row.tier) ?? null), membership.get(row.id))),
-        next_cursor: rows.length > limit && last ? encodeCursor({ s: sort, k: last.sortKey, id: last.row.id }) : null,
-      };
+      const nextCursor = rows.length > limit && last ? encodeCursor({ s: sort, k: last.sortKey, id: last.id }) : null;
+      // The items are JSON text from Postgres (customerJson): sent as they are, not parsed and serialized again.
+      return reply
+        .type('application/json; charset=utf-8')
+        .send(`{"items":[${page.map((r) => r.json).join(',')}],"next_cursor":${JSON.stringify(nextCursor)}}` as never);
     },
   });
 
@@ -89,10 +91,9 @@ export async function customerRoutes(app: FastifyInstance, { deps, keys }: { dep
     },
     onRequest: canRead,
     handler: async (request) => {
-      const [customer, { policy }] = await Promise.all([findCustomer(deps.db, request.params.id, deps.clock.now()), currentPolicy(deps.db)]);
+      const customer = await findCustomer(deps.db, request.params.id, deps.clock.now(), await currentPlaybooks(deps));
       if (!customer) throw notFound(`Customer "${request.params.id}"`);
-      const tier = policy.tiers.find((t) => t.key === customer.tier);
-      return { ...customer, playbook: tier?.playbook ?? null };
+      return customer;
     },
   });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { cancel, day, interaction, order, orders, refund, traitsEvent } from './events.fixtures.ts';
 import type { StoredEvent } from './events.types.ts';
-import { computeMetrics, countedOrders, metricsAsOf, priceSensitivity, type Metrics } from './metrics.ts';
+import { computeMetrics, countedOrders, priceSensitivity, type Metrics } from './metrics.ts';
 import { DAY_MS } from './time.ts';
 
 const NOW = day(400);
@@ -149,25 +149,5 @@ describe('countedOrders', () => {
   it('lists counted orders in time order with net values', () => {
     const list = countedOrders([order(5, '10', { orderId: 'b' }), order(1, '20', { orderId: 'a' }), refund(6, 'a', '5'), ...orders(1, 9, 1, '0')], NOW);
     expect(list.map((o) => [o.orderId, o.net])).toEqual([['a', '15'], ['b', '10']]);
-  });
-});
-
-describe('metricsAsOf', () => {
-  const stored = (events: StoredEvent[], at: Date) => JSON.parse(JSON.stringify(m(events, {}, at))) as Record<string, unknown>;
-
-  it.each([
-    ['a buyer, read 10 days after the recompute', [interaction(1), order(5, '10')], day(100), day(110)],
-    ['a prospect', [interaction(3)], day(100), day(250)],
-    ['read at the recompute instant', [order(5, '10')], day(100), day(100)],
-  ])('%s: recency and tenure as a recompute at the read instant measures them, the rest as stored', (_name, events, computedAt, now) => {
-    const read = metricsAsOf(stored(events, computedAt), now);
-    const fresh = m(events, {}, now);
-    expect(read['recency_days']).toBe(fresh.recency_days);
-    expect(read['tenure_days']).toBe(fresh.tenure_days);
-    expect({ ...read, recency_days: 0, tenure_days: 0 }).toEqual({ ...stored(events, computedAt), recency_days: 0, tenure_days: 0 });
-  });
-
-  it('a customer with no event at all has tenure 0 and no recency', () => {
-    expect(metricsAsOf(stored([], day(1)), day(9))).toMatchObject({ recency_days: null, tenure_days: 0 });
   });
 });

@@ -94,20 +94,6 @@ export function metricsFromDigest(digest: CustomerDigest, traits: Record<string,
   };
 }
 
-/**
- * Stored metrics (their JSON) with the two that grow with time, `recency_days` and `tenure_days`,
- * measured up to `now` instead of up to when they were computed: nothing else in them changes
- * without a review, so a state a rescore leaves as it is still reads as of now.
- */
-export function metricsAsOf(stored: Record<string, unknown>, now: Date): Record<string, unknown> {
-  const last = stored['last_order_at'];
-  const first = stored['first_event_at'];
-  return Object.assign({}, stored, {
-    recency_days: typeof last === 'string' ? ageDays(new Date(last), now) : null,
-    tenure_days: typeof first === 'string' ? ageDays(new Date(first), now) : 0,
-  });
-}
-
 export function priceSensitivity(discountShare: number | null): PriceSensitivity | null {
   if (discountShare === null) return null;
   if (discountShare >= 0.5) return 'high';

@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, gt, gte, sql, type SQL } from 'drizzle-orm';
 import type { DbOrTx } from './db.ts';
 import { customers } from './schema.ts';
+import { customerJson, type Playbooks } from './customers.repo.ts';
 
 export const CUSTOMER_SORTS = ['id', 'net_revenue', '-net_revenue', 'last_order_at', '-last_order_at'] as const;
 export type CustomerSort = (typeof CUSTOMER_SORTS)[number];
@@ -56,7 +57,14 @@ export function filterConditions(f: CustomerFilters, now: Date): SQL | undefined
 
 export async function listCustomers(
   db: DbOrTx,
-  options: { filters: CustomerFilters; sort: CustomerSort; limit: number; after?: { key: string; id: string } | undefined; now: Date },
+  options: {
+    filters: CustomerFilters;
+    sort: CustomerSort;
+    limit: number;
+    after?: { key: string; id: string } | undefined;
+    now: Date;
+    playbooks: Playbooks;
+  },
 ) {
   const key = SORT_KEYS[options.sort];
   const after = options.after;
@@ -72,7 +80,7 @@ export async function listCustomers(
   }
   const order = options.sort === 'id' ? [asc(customers.id)] : [key.descending ? desc(key.expr) : asc(key.expr), asc(customers.id)];
   return db
-    .select({ row: customers, sortKey: sql<string>`(${key.expr})::text` })
+    .select({ id: customers.id, json: customerJson(options.playbooks, options.now), sortKey: sql<string>`(${key.expr})::text` })
     .from(customers)
     .where(and(filterConditions(options.filters, options.now), page))
     .orderBy(...order)

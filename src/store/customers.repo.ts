@@ -1,51 +1,56 @@
-import { eq } from 'drizzle-orm';
+import { eq, sql, type SQL } from 'drizzle-orm';
 import type { CustomerView } from '../api/customers.schemas.ts';
+import type { Playbook } from '../domain/policy.ts';
 import type { DbOrTx } from './db.ts';
 import { customers } from './schema.ts';
-import { membershipOf } from './segments.repo.ts';
-import { metricsAsOf } from '../domain/metrics.ts';
-import { moneyString } from '../domain/money.ts';
 
-type CustomerRow = typeof customers.$inferSelect;
+/** Tier key → its playbook under the policy in force. */
+export type Playbooks = Record<string, Playbook | null>;
 
-const iso = (d: Date | null) => (d ? d.toISOString() : null);
-
-/** The API shape of a stored customer, with the metrics that grow with time measured up to `now` (metricsAsOf). */
-export function presentCustomer(row: CustomerRow, now: Date, playbook: CustomerView['playbook'] = null, segments: string[] = []): CustomerView {
-  const scored = row.rScore !== null && row.fScore !== null && row.mScore !== null && row.valueScore !== null;
-  return {
-    id: row.id,
-    traits: row.traits,
-    created_at: row.createdAt.toISOString(),
-    metrics: row.metrics && metricsAsOf(row.metrics, now),
-    scores: scored ? { r_score: row.rScore!, f_score: row.fScore!, m_score: row.mScore!, value_score: row.valueScore! } : null,
-    rfm_segment: row.rfmSegment,
-    abc_class: row.abcClass as CustomerView['abc_class'],
-    tier: row.tier,
-    lifecycle_stage: row.lifecycleStage,
-    at_risk: {
-      flagged: row.atRisk,
-      since: iso(row.atRiskSince),
-      reasons: row.atRiskReasons as CustomerView['at_risk']['reasons'],
-    },
-    predictions: presentPredictions(row),
-    segments: [...segments].sort(),
-    playbook,
-    next_review_at: iso(row.nextReviewAt),
-    computed_at: iso(row.computedAt),
-    sequence: row.sequence,
-  };
+/**
+ * A customer as the API shows it (customerSchema), as JSON text written by Postgres: a page of a
+ * hundred customers goes out as the database wrote it, without parsing their jsonb into objects in
+ * Node, checking them against the schema and stringifying them again. Instants as
+ * Date#toISOString() writes them, money as moneyString() does (trim_scale), segment keys in code
+ * point order. Predictions are null until a model is in force and without a model purchase (a
+ * prospect whose only orders are free still has predictions); p_alive is never null when anything
+ * was predicted. The tier's playbook comes from a jsonb parameter (Playbooks).
+ *
+ * The two metrics that grow with time, `recency_days` and `tenure_days`, are measured up to `now`
+ * (the request's instant) as ageDays (domain/time.ts) measures them, float8 ms over a day's ms:
+ * nothing else in the stored metrics changes without a review, so a state a rescore leaves as it
+ * is still reads as of now.
+ */
+export function customerJson(playbooks: Playbooks, now: Date): SQL<string> {
+  const iso = (column: string) => sql.raw(`to_char("customers"."${column}" at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`);
+  const daysSince = (field: 'last_order_at' | 'first_event_at') =>
+    sql`(extract(epoch from (${now.toISOString()}::timestamptz - ("customers"."metrics" ->> ${sql.raw(`'${field}'`)})::timestamptz)) * 1000)::float8 / 86400000`;
+  return sql<string>`json_build_object(
+  'id', "customers"."id",
+  'traits', "customers"."traits",
+  'created_at', ${iso('created_at')},
+  'metrics', "customers"."metrics" || jsonb_build_object('recency_days', ${daysSince('last_order_at')}, 'tenure_days', coalesce(${daysSince('first_event_at')}, 0)),
+  'scores', case when "customers"."r_score" is not null and "customers"."f_score" is not null
+      and "customers"."m_score" is not null and "customers"."value_score" is not null
+    then json_build_object('r_score', "customers"."r_score", 'f_score', "customers"."f_score",
+      'm_score', "customers"."m_score", 'value_score', "customers"."value_score") end,
+  'rfm_segment', "customers"."rfm_segment",
+  'abc_class', "customers"."abc_class",
+  'tier', "customers"."tier",
+  'lifecycle_stage', "customers"."lifecycle_stage",
+  'at_risk', json_build_object('flagged', "customers"."at_risk", 'since', ${iso('at_risk_since')}, 'reasons', "customers"."at_risk_reasons"),
+  'predictions', case when "customers"."p_alive" is not null or "customers"."expected_orders_90d" is not null or "customers"."clv_12m" is not null
+    then json_build_object('p_alive', "customers"."p_alive", 'expected_orders_90d', "customers"."expected_orders_90d",
+      'clv_12m', trim_scale("customers"."clv_12m")::text) end,
+  'segments', coalesce((select json_agg(m.segment_key order by m.segment_key collate "C") from segment_members m
+    where m.customer_id = "customers"."id"), '[]'),
+  'playbook', ${JSON.stringify(playbooks)}::jsonb -> "customers"."tier",
+  'next_review_at', ${iso('next_review_at')},
+  'computed_at', ${iso('computed_at')},
+  'sequence', "customers"."sequence")::text`;
 }
 
-// Null until a model is in force and without a model purchase (a prospect whose only orders are free
-// still has predictions); p_alive is never null when anything was predicted.
-function presentPredictions(row: CustomerRow): CustomerView['predictions'] {
-  if (row.pAlive === null && row.expectedOrders90d === null && row.clv12m === null) return null;
-  return { p_alive: row.pAlive, expected_orders_90d: row.expectedOrders90d, clv_12m: row.clv12m === null ? null : moneyString(row.clv12m) };
-}
-
-export async function findCustomer(db: DbOrTx, id: string, now: Date): Promise<CustomerView | undefined> {
-  const [row] = await db.select().from(customers).where(eq(customers.id, id)).limit(1);
-  if (!row) return undefined;
-  return presentCustomer(row, now, null, (await membershipOf(db, [id])).get(id) ?? []);
+export async function findCustomer(db: DbOrTx, id: string, now: Date, playbooks: Playbooks = {}): Promise<CustomerView | undefined> {
+  const [row] = await db.select({ json: customerJson(playbooks, now) }).from(customers).where(eq(customers.id, id)).limit(1);
+  return row && (JSON.parse(row.json) as CustomerView);
 }

@@ -67,12 +67,18 @@ export const customers = pgTable(
     index('customers_next_review_at_idx').on(t.nextReviewAt).where(sql`${t.nextReviewAt} is not null`),
     index('customers_tier_idx').on(t.tier, t.id),
     index('customers_lifecycle_idx').on(t.lifecycleStage, t.id),
+    // A stage in one region pages in id order through this, instead of walking the stage (or the
+    // primary key) and dropping the other regions.
+    index('customers_lifecycle_region_idx').on(t.lifecycleStage, t.region, t.id),
     index('customers_rfm_segment_idx').on(t.rfmSegment, t.id),
     index('customers_abc_idx').on(t.abcClass, t.id),
     // An RFM grid cell pages through it biggest spenders first; the grid report counts the cells on it.
     index('customers_rf_revenue_idx').on(t.rScore, t.fScore, t.netRevenue, t.id),
     index('customers_region_idx').on(t.region, t.id),
     index('customers_at_risk_idx').on(t.id).where(sql`${t.atRisk}`),
+    // The at-risk view pages its customers biggest spenders first; the top spenders are rarely at
+    // risk, so walking customers_net_revenue_idx reads most buyers before it fills a page.
+    index('customers_at_risk_revenue_idx').on(t.netRevenue, t.id).where(sql`${t.atRisk}`),
     index('customers_net_revenue_idx').on(t.netRevenue, t.id),
     index('customers_last_order_idx').on(t.lastOrderAt, t.id),
     // The listing sorts prospects (no order) first by this key; the index serves sorted pages under any filter.

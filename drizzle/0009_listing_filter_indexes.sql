@@ -1,0 +1,2 @@
+CREATE INDEX "customers_lifecycle_region_idx" ON "customers" USING btree ("lifecycle_stage","region","id");--> statement-breakpoint
+CREATE INDEX "customers_at_risk_revenue_idx" ON "customers" USING btree ("net_revenue","id") WHERE "customers"."at_risk";
