@@ -40,6 +40,11 @@ const RESCORE_RUNS = intEnv('BENCH_RESCORE_RUNS', RUNS);
 const RESCORE_CAP_S = intEnv('BENCH_RESCORE_CAP_S', 0, 0);
 /** Ingest loads spread over this many of the shop's customers, so their recomputes coalesce as a real shop's would. */
 const LOAD_CUSTOMERS = Math.min(CUSTOMERS, 20_000);
+const PARTS = ['rescore', 'recompute', 'sweep', 'pages', 'ingest', 'e2e', 'latency', 'import'] as const;
+/** The figures to measure (default all); the others are reported as n/a. */
+const ONLY = new Set((process.env.BENCH_PARTS || PARTS.join(',')).split(',').map((p) => p.trim()));
+for (const part of ONLY) if (!PARTS.includes(part as (typeof PARTS)[number])) throw new Error(`BENCH_PARTS: unknown part "${part}"; choose from ${PARTS.join(', ')}`);
+const runsOf = (part: (typeof PARTS)[number], runs = RUNS) => (ONLY.has(part) ? runs : 0);
 const ADMIN_KEY = `bench-admin-${randomBytes(12).toString('hex')}`;
 const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
 
@@ -107,7 +112,7 @@ async function measure(deps: Deps): Promise<Figures> {
     const rescore: number[] = [];
     let rescoreExtrapolated = 0;
     const aggregate: number[] = [];
-    for (let run = 0; run < Math.max(RUNS, RESCORE_RUNS); run++) {
+    for (let run = 0; run < runsOf('rescore', Math.max(RUNS, RESCORE_RUNS)); run++) {
       aggregate.push(await bareAggregateSeconds(deps));
       if (run < RESCORE_RUNS) {
         const timed = await timeRescoreJob(apiUrl, RESCORE_CAP_S);
@@ -128,23 +133,23 @@ async function measure(deps: Deps): Promise<Figures> {
     const sample = Math.min(CUSTOMERS, Math.max(2_000, Math.round(20_000 * Math.sqrt(SCALE))));
     const naive: number[] = [];
     const drained: number[] = [];
-    for (let run = 0; run < RUNS; run++) {
+    for (let run = 0; run < runsOf('recompute'); run++) {
       naive.push(await naiveRecomputeRate(deps, await sampleCustomerIds(deps, Math.min(1_000, Math.round(sample / 4)), run * 2)));
       drained.push(await drainedRecomputeRate(deps, await sampleCustomerIds(deps, sample, run * 2 + 1)));
       log(`recompute run ${run + 1}: drained ${drained.at(-1)!.toFixed(0)}/s, naive ${naive.at(-1)!.toFixed(0)}/s`);
     }
 
     const sweeps = [];
-    for (let run = 0; run < RUNS; run++) {
+    for (let run = 0; run < runsOf('sweep'); run++) {
       sweeps.push(await measureSweep(deps, 0.01));
       log(`sweep run ${run + 1}: ${sweeps.at(-1)!.due} due, sweep ${sweeps.at(-1)!.sweepSeconds.toFixed(2)} s, recomputed ${sweeps.at(-1)!.untilRecomputedSeconds.toFixed(2)} s`);
     }
 
-    const pages = await measureFirstPages(apiUrl, ADMIN_KEY, 200);
-    log(`first pages: ${pages.map((p) => `${p.name} p99 ${p.p99.toFixed(1)} ms`).join('; ')}`);
+    const pages = ONLY.has('pages') ? await measureFirstPages(apiUrl, ADMIN_KEY, 200) : [];
+    if (pages.length > 0) log(`first pages: ${pages.map((p) => `${p.name} p99 ${p.p99.toFixed(1)} ms`).join('; ')}`);
 
     const ingest = { noop: [] as number[], single: [] as number[], batch: [] as number[], singleP99: [] as number[] };
-    for (let run = 0; run < RUNS; run++) {
+    for (let run = 0; run < runsOf('ingest'); run++) {
       const connections = 20;
       // The acceptance figures are the API's own: the worker is paused (SIGSTOP) while they are taken
       // and what they accepted is dropped unstored (storing is what the end-to-end runs measure).
@@ -163,18 +168,18 @@ async function measure(deps: Deps): Promise<Figures> {
     }
 
     const e2e = [];
-    for (let run = 0; run < RUNS; run++) {
+    for (let run = 0; run < runsOf('e2e'); run++) {
       e2e.push(await measureEndToEnd(deps, `${apiUrl}/v1/events/batch`, ADMIN_KEY, LOAD_CUSTOMERS, SECONDS));
       log(`end to end run ${run + 1}: stored ${e2e.at(-1)!.storedPerSec.toFixed(0)} events/s, ${e2e.at(-1)!.customersRecomputedPerSec.toFixed(0)} customers recomputed/s, ${e2e.at(-1)!.backlogEvents} events still queued`);
       await discardBacklog(deps);
     }
     const latency = [];
-    for (let run = 0; run < RUNS; run++) {
+    for (let run = 0; run < runsOf('latency'); run++) {
       latency.push(await measureLatency(deps, apiUrl, ADMIN_KEY, LOAD_CUSTOMERS, 1_000, SECONDS));
       log(`latency run ${run + 1}: p50 ${latency.at(-1)!.p50.toFixed(0)} ms, p99 ${latency.at(-1)!.p99.toFixed(0)} ms (${latency.at(-1)!.seen}/${latency.at(-1)!.probes} probes)`);
     }
 
-    const importFigures: ImportFigures | null = await measureImport(RUNS, log);
+    const importFigures: ImportFigures | null = ONLY.has('import') ? await measureImport(RUNS, log) : null;
 
     return {
       scale: SCALE, customers: CUSTOMERS, orders: ORDERS, runs: RUNS, generateSeconds, seedSeconds,
