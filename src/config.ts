@@ -40,7 +40,8 @@ export const configSchema = z.object({
   /** The queues `tierwise worker` serves (`start` always serves all of them). */
   WORKER_QUEUES: queueList.default([...QUEUE_NAMES]),
   INGEST_CONCURRENCY: positiveInt.default(4),
-  RECOMPUTE_CONCURRENCY: positiveInt.default(8),
+  /** Recompute batches (up to 250 customers each) one worker process runs at once: its memory and CPU share. */
+  RECOMPUTE_CONCURRENCY: positiveInt.default(3),
   WEBHOOK_CONCURRENCY: positiveInt.default(16),
   /** Total time one webhook attempt may take. */
   WEBHOOK_TIMEOUT_MS: positiveInt.default(15_000),

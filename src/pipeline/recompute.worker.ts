@@ -3,6 +3,7 @@ import type { Deps } from '../deps.ts';
 import { requestDrains, type JobPayloads } from './queues.ts';
 import { recomputeCustomers, type RecomputeResult } from './recompute.ts';
 import { finishDirty, takeDirty } from './recompute.dirty.ts';
+import type { Limiter } from './recompute.limiter.ts';
 
 /** How long one drain job keeps taking batches before it hands over to a follow-up job. */
 const DRAIN_SLICE_MS = 2_000;
@@ -31,15 +32,16 @@ async function yieldToIngest(deps: Deps, budgetMs: number): Promise<number> {
 }
 
 /** Customers recomputed per transaction by a drain. */
-export const DRAIN_BATCH = 500;
+export const DRAIN_BATCH = 250;
 
 /**
  * Drains one shard: takes the oldest waiting customers, recomputes them in one transaction, then
  * removes those nobody asked for again meanwhile, until the shard is empty or its time slice ends.
+ * Each batch waits for one of the process's `batches` slots (RECOMPUTE_CONCURRENCY).
  * A drain killed between the commit and the removal leaves its customers waiting, and the retried
  * job recomputes them again, which adds no history or webhook rows (those follow real changes only).
  */
-export async function processRecompute(deps: Deps, job: Job<JobPayloads['recompute']>): Promise<RecomputeResult> {
+export async function processRecompute(deps: Deps, job: Job<JobPayloads['recompute']>, batches: Limiter): Promise<RecomputeResult> {
   const { shard } = job.data;
   const prefix = deps.config.QUEUE_PREFIX;
   const total: RecomputeResult = { customers: 0, changed: 0, history: 0, messages: 0 };
@@ -54,10 +56,14 @@ export async function processRecompute(deps: Deps, job: Job<JobPayloads['recompu
       return total;
     }
     paused += await yieldToIngest(deps, INGEST_PAUSE_BUDGET_MS - paused);
-    const batch = await takeDirty(deps.redis, prefix, shard, DRAIN_BATCH);
-    if (batch.ids.length === 0) return total;
-    const result = await recomputeCustomers(deps, batch.ids);
-    await finishDirty(deps.redis, prefix, shard, batch);
+    const result = await batches.run(async () => {
+      const batch = await takeDirty(deps.redis, prefix, shard, DRAIN_BATCH);
+      if (batch.ids.length === 0) return undefined;
+      const recomputed = await recomputeCustomers(deps, batch.ids);
+      await finishDirty(deps.redis, prefix, shard, batch);
+      return recomputed;
+    });
+    if (!result) return total;
     total.customers += result.customers;
     total.changed += result.changed;
     total.history += result.history;

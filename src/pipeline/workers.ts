@@ -2,6 +2,8 @@ import { Worker, type Job, type Processor } from 'bullmq';
 import type { Deps } from '../deps.ts';
 import { processIngest } from './ingest.worker.ts';
 import { processRecompute } from './recompute.worker.ts';
+import { createLimiter } from './recompute.limiter.ts';
+import { RECOMPUTE_SHARDS } from './recompute.dirty.ts';
 import { processMaintenance, scheduleMaintenance } from './maintenance.ts';
 import { relayOnce } from '../webhooks/relay.ts';
 import { processDelivery } from '../webhooks/delivery.worker.ts';
@@ -34,10 +36,12 @@ export async function startWorkers(deps: Deps, queues: readonly QueueName[] = QU
     );
     return worker;
   };
+  const recomputeBatches = createLimiter(config.RECOMPUTE_CONCURRENCY);
   const dispatcher = createGuardedDispatcher({ allowPrivate: config.WEBHOOK_ALLOW_PRIVATE_TARGETS });
   const starters: { [N in QueueName]: () => Worker<JobPayloads[N]> } = {
     ingest: () => make('ingest', config.INGEST_CONCURRENCY, (job) => processIngest(deps, job)),
-    recompute: () => make('recompute', config.RECOMPUTE_CONCURRENCY, (job) => processRecompute(deps, job)),
+    // One drain per shard runs at once; RECOMPUTE_CONCURRENCY bounds the batches among them.
+    recompute: () => make('recompute', RECOMPUTE_SHARDS, (job) => processRecompute(deps, job, recomputeBatches)),
     maintenance: () => make('maintenance', 1, (job) => processMaintenance(deps, job)),
     relay: () => make('relay', 1, () => relayOnce(deps)),
     webhooks: () => make('webhooks', config.WEBHOOK_CONCURRENCY, (job) => processDelivery(deps, dispatcher, job)),
