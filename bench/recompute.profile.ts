@@ -12,10 +12,11 @@ import { loadRecomputeContext, recomputeCustomers, type RecomputeContext } from 
 import { migrateDb } from '../src/store/db.ts';
 import { generateShop } from './scale.generate.ts';
 import { NAME, benchConfig, cleanupStep, createDatabase, handleInterrupts, checkInterrupted, int, intEnv, machine, median, removeThrowaways, runMain } from './support.ts';
+import { DRAIN_BATCH } from '../src/pipeline/recompute.worker.ts';
 
 const CUSTOMERS = intEnv('BENCH_CUSTOMERS', 20_000);
 const EVENTS = intEnv('BENCH_EVENTS', 15);
-const BATCH = intEnv('BENCH_BATCH', 500);
+const BATCH = intEnv('BENCH_BATCH', DRAIN_BATCH);
 const RUNS = intEnv('BENCH_RUNS', 3);
 
 /** Items on a third of the orders and one interaction per three orders, on top of the scale shop. */

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: generates a synthetic shop in SQL, then measures every scale figure next to its
  * baseline in one run, and writes bench/RESULTS.md. The API and the workers run as separate child
- * processes (`tierwise api`, `tierwise worker`) so their peak RSS is their own.
+ * processes (`tierwise api`, `tierwise worker --queues …`) so their peak RSS is their own.
  *
  *   npm run bench                      # 1,000,000 customers, 10,000,000 orders, 3 runs of each figure
  *   npm run bench -- --scale 0.01      # 10,000 customers, 100,000 orders
@@ -19,7 +19,7 @@ import { generateShop, type Seed } from './scale.generate.ts';
 import { bareAggregateSeconds, drainedRecomputeRate, naiveRecomputeRate, sampleCustomerIds, waitForRecomputes } from './scale.rescore.ts';
 import { measureFirstPages, measureSweep } from './scale.sweep.ts';
 import { batchBody, discardBacklog, measureEndToEnd, measureLatency, orderEvent, runLoad } from './scale.ingest.ts';
-import { serviceEnv, spawnNoop, spawnService, waitReady, type Child } from './scale.processes.ts';
+import { serviceEnv, spawnNoop, spawnService, spawnWorkers, waitReady, WORKER_LAYOUTS, type Child, type WorkerLayout } from './scale.processes.ts';
 import { measureImport, type ImportFigures } from './scale.import.ts';
 import { writeResults, type Figures } from './scale.results.ts';
 
@@ -40,6 +40,13 @@ const RESCORE_RUNS = intEnv('BENCH_RESCORE_RUNS', RUNS);
 const RESCORE_CAP_S = intEnv('BENCH_RESCORE_CAP_S', 0, 0);
 /** Ingest loads spread over this many of the shop's customers, so their recomputes coalesce as a real shop's would. */
 const LOAD_CUSTOMERS = Math.min(CUSTOMERS, 20_000);
+const PARTS = ['rescore', 'recompute', 'sweep', 'pages', 'ingest', 'e2e', 'latency', 'import'] as const;
+/** The figures to measure (default all); the others are reported as n/a. */
+const ONLY = new Set((process.env.BENCH_PARTS || PARTS.join(',')).split(',').map((p) => p.trim()));
+for (const part of ONLY) if (!PARTS.includes(part as (typeof PARTS)[number])) throw new Error(`BENCH_PARTS: unknown part "${part}"; choose from ${PARTS.join(', ')}`);
+const LAYOUT = (process.env.BENCH_WORKERS || 'split') as WorkerLayout;
+if (!(LAYOUT in WORKER_LAYOUTS)) throw new Error(`BENCH_WORKERS must be ${Object.keys(WORKER_LAYOUTS).join(' or ')}, got ${LAYOUT}`);
+const runsOf = (part: (typeof PARTS)[number], runs = RUNS) => (ONLY.has(part) ? runs : 0);
 const ADMIN_KEY = `bench-admin-${randomBytes(12).toString('hex')}`;
 const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
 
@@ -97,8 +104,8 @@ async function measure(deps: Deps): Promise<Figures> {
     SWEEP_INTERVAL_MS: '3600000', STATS_REFRESH_CRON: '0 0 1 1 *',
   });
   const api = spawnService('api', env);
-  let worker = spawnService('worker', env);
-  const children: Child[] = [api, worker];
+  let workers = spawnWorkers(env, LAYOUT);
+  const children: Child[] = [api, ...workers];
   try {
     await waitReady(apiUrl);
     const noop = await spawnNoop(await freePort());
@@ -107,18 +114,18 @@ async function measure(deps: Deps): Promise<Figures> {
     const rescore: number[] = [];
     let rescoreExtrapolated = 0;
     const aggregate: number[] = [];
-    for (let run = 0; run < Math.max(RUNS, RESCORE_RUNS); run++) {
+    for (let run = 0; run < runsOf('rescore', Math.max(RUNS, RESCORE_RUNS)); run++) {
       aggregate.push(await bareAggregateSeconds(deps));
       if (run < RESCORE_RUNS) {
         const timed = await timeRescoreJob(apiUrl, RESCORE_CAP_S);
         rescore.push(timed.seconds);
         if (!timed.complete) {
           rescoreExtrapolated = Math.max(rescoreExtrapolated, 1 - timed.progress);
-          // Stop the unfinished rescore: a fresh worker, and the job removed.
-          worker.process.kill('SIGKILL');
+          // Stop the unfinished rescore: fresh workers, and the job removed.
+          for (const worker of workers) worker.process.kill('SIGKILL');
           await deps.queues.maintenance.obliterate({ force: true });
-          worker = spawnService('worker', env);
-          children.push(worker);
+          workers = spawnWorkers(env, LAYOUT);
+          children.push(...workers);
           log(`rescore stopped at ${(timed.progress * 100).toFixed(0)}% after ${RESCORE_CAP_S} s; time extrapolated`);
         }
       }
@@ -128,32 +135,33 @@ async function measure(deps: Deps): Promise<Figures> {
     const sample = Math.min(CUSTOMERS, Math.max(2_000, Math.round(20_000 * Math.sqrt(SCALE))));
     const naive: number[] = [];
     const drained: number[] = [];
-    for (let run = 0; run < RUNS; run++) {
+    for (let run = 0; run < runsOf('recompute'); run++) {
       naive.push(await naiveRecomputeRate(deps, await sampleCustomerIds(deps, Math.min(1_000, Math.round(sample / 4)), run * 2)));
       drained.push(await drainedRecomputeRate(deps, await sampleCustomerIds(deps, sample, run * 2 + 1)));
       log(`recompute run ${run + 1}: drained ${drained.at(-1)!.toFixed(0)}/s, naive ${naive.at(-1)!.toFixed(0)}/s`);
     }
 
     const sweeps = [];
-    for (let run = 0; run < RUNS; run++) {
+    for (let run = 0; run < runsOf('sweep'); run++) {
       sweeps.push(await measureSweep(deps, 0.01));
       log(`sweep run ${run + 1}: ${sweeps.at(-1)!.due} due, sweep ${sweeps.at(-1)!.sweepSeconds.toFixed(2)} s, recomputed ${sweeps.at(-1)!.untilRecomputedSeconds.toFixed(2)} s`);
     }
 
-    const pages = await measureFirstPages(apiUrl, ADMIN_KEY, 200);
-    log(`first pages: ${pages.map((p) => `${p.name} p99 ${p.p99.toFixed(1)} ms`).join('; ')}`);
+    const pages = ONLY.has('pages') ? await measureFirstPages(apiUrl, ADMIN_KEY, 200) : [];
+    if (pages.length > 0) log(`first pages: ${pages.map((p) => `${p.name} p99 ${p.p99.toFixed(1)} ms`).join('; ')}`);
 
     const ingest = { noop: [] as number[], single: [] as number[], batch: [] as number[], singleP99: [] as number[] };
-    for (let run = 0; run < RUNS; run++) {
+    for (let run = 0; run < runsOf('ingest'); run++) {
       const connections = 20;
-      // The acceptance figures are the API's own: the worker is paused (SIGSTOP) while they are taken
+      // The acceptance figures are the API's own: the workers are paused (SIGSTOP) while they are taken
       // and what they accepted is dropped unstored (storing is what the end-to-end runs measure).
-      worker.process.kill('SIGSTOP');
+      for (const worker of workers) worker.process.kill('SIGSTOP');
       const base = await runLoad({ url: `${noop.url}/noop`, seconds: SECONDS, connections, body: () => orderEvent(LOAD_CUSTOMERS), eventsPerRequest: 1 });
       const single = await runLoad({ url: `${apiUrl}/v1/events`, key: ADMIN_KEY, seconds: SECONDS, connections, body: () => orderEvent(LOAD_CUSTOMERS), eventsPerRequest: 1 });
       const batch = await runLoad({ url: `${apiUrl}/v1/events/batch`, key: ADMIN_KEY, seconds: SECONDS, connections: 8, body: () => batchBody(LOAD_CUSTOMERS, 1_000), eventsPerRequest: 1_000 });
       await discardBacklog(deps);
-      worker.process.kill('SIGCONT');
+      for (const worker of workers) worker.process.kill('SIGCONT');
+      await waitForRecomputes(deps, 120_000);
       if (single.bad + batch.bad + base.bad > 0) throw new Error(`ingest run ${run + 1}: failed requests`);
       ingest.noop.push(base.reqPerSec);
       ingest.single.push(single.reqPerSec);
@@ -163,18 +171,19 @@ async function measure(deps: Deps): Promise<Figures> {
     }
 
     const e2e = [];
-    for (let run = 0; run < RUNS; run++) {
+    for (let run = 0; run < runsOf('e2e'); run++) {
       e2e.push(await measureEndToEnd(deps, `${apiUrl}/v1/events/batch`, ADMIN_KEY, LOAD_CUSTOMERS, SECONDS));
       log(`end to end run ${run + 1}: stored ${e2e.at(-1)!.storedPerSec.toFixed(0)} events/s, ${e2e.at(-1)!.customersRecomputedPerSec.toFixed(0)} customers recomputed/s, ${e2e.at(-1)!.backlogEvents} events still queued`);
       await discardBacklog(deps);
+      await waitForRecomputes(deps, 120_000);
     }
     const latency = [];
-    for (let run = 0; run < RUNS; run++) {
+    for (let run = 0; run < runsOf('latency'); run++) {
       latency.push(await measureLatency(deps, apiUrl, ADMIN_KEY, LOAD_CUSTOMERS, 1_000, SECONDS));
       log(`latency run ${run + 1}: p50 ${latency.at(-1)!.p50.toFixed(0)} ms, p99 ${latency.at(-1)!.p99.toFixed(0)} ms (${latency.at(-1)!.seen}/${latency.at(-1)!.probes} probes)`);
     }
 
-    const importFigures: ImportFigures | null = await measureImport(RUNS, log);
+    const importFigures: ImportFigures | null = ONLY.has('import') ? await measureImport(RUNS, log) : null;
 
     return {
       scale: SCALE, customers: CUSTOMERS, orders: ORDERS, runs: RUNS, generateSeconds, seedSeconds,
@@ -192,7 +201,7 @@ async function measure(deps: Deps): Promise<Figures> {
       },
       latency: { p50: median(latency.map((l) => l.p50).filter(Number.isFinite)), p99: median(latency.map((l) => l.p99).filter(Number.isFinite)), rate: median(latency.map((l) => l.backgroundEventsPerSec)) },
       import: importFigures,
-      rss: { api: api.peakRssMiB(), worker: worker.peakRssMiB() },
+      rss: { api: api.peakRssMiB(), workers: workers.map((w) => ({ name: w.name, mib: w.peakRssMiB() })) },
     };
   } finally {
     for (const child of children) await child.stop();

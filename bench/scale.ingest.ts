@@ -134,10 +134,14 @@ export async function measureEndToEnd(deps: Deps, url: string, key: string, cust
   };
 }
 
-/** Drops what is still queued (ingest jobs, waiting recomputes) so the next measurement starts idle. */
+/**
+ * Drops what is still queued (ingest jobs, waiting recomputes) so the next measurement starts idle.
+ * The recompute queue is not obliterated: a drain removed while running would leave its
+ * deduplication key behind and block its shard's next drain. With the shards emptied, every drain
+ * ends at its next batch; wait for that (waitForRecomputes) once the workers run.
+ */
 export async function discardBacklog(deps: Deps): Promise<void> {
   await deps.queues.ingest.obliterate({ force: true });
-  await deps.queues.recompute.obliterate({ force: true });
   const keys: string[] = [];
   for (let shard = 0; shard < RECOMPUTE_SHARDS; shard++) {
     const k = dirtyKeys(deps.config.QUEUE_PREFIX, shard);

@@ -54,9 +54,26 @@ export function serviceEnv(config: Config, extra: Record<string, string>): NodeJ
   };
 }
 
-/** `tierwise api` or `tierwise worker`. */
-export function spawnService(command: 'api' | 'worker', env: NodeJS.ProcessEnv): Child {
-  return track(command, spawn(process.execPath, [BIN, command], { env, stdio: ['ignore', 'ignore', 'pipe'] }));
+/** `tierwise api` or `tierwise worker [--queues …]`. */
+export function spawnService(command: 'api' | 'worker', env: NodeJS.ProcessEnv, args: string[] = [], name: string = command): Child {
+  return track(name, spawn(process.execPath, [BIN, command, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] }));
+}
+
+/**
+ * How the benchmark runs `tierwise worker`: `split` as the README recommends for production (one
+ * process storing events, one for recomputes and everything else), `one` with every queue in one process.
+ */
+export const WORKER_LAYOUTS = {
+  split: ['ingest', 'recompute,maintenance,relay,webhooks'],
+  one: [undefined],
+} as const;
+
+export type WorkerLayout = keyof typeof WORKER_LAYOUTS;
+
+export function spawnWorkers(env: NodeJS.ProcessEnv, layout: WorkerLayout): Child[] {
+  return WORKER_LAYOUTS[layout].map((queues) =>
+    queues === undefined ? spawnService('worker', env) : spawnService('worker', env, ['--queues', queues], `worker --queues ${queues}`),
+  );
 }
 
 /** The bare Fastify server; resolves with its base URL. */

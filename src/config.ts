@@ -1,10 +1,20 @@
 import { z } from 'zod';
+import { QUEUE_NAMES, type QueueName } from './pipeline/queues.ts';
 
 const bool = z
   .enum(['true', 'false', '1', '0'])
   .transform((v) => v === 'true' || v === '1');
 
 const positiveInt = z.coerce.number().int().positive();
+
+/** `all`, or queue names separated by commas: the queues a `tierwise worker` process serves. */
+export const queueList = z
+  .string()
+  .transform((v) => (v.trim() === 'all' ? [...QUEUE_NAMES] : [...new Set(v.split(',').map((s) => s.trim()))]))
+  .refine((names) => names.length > 0 && names.every((n) => QUEUE_NAMES.includes(n as QueueName)), {
+    message: `must be "all" or a comma-separated list of ${QUEUE_NAMES.join(', ')}`,
+  })
+  .transform((names) => names as QueueName[]);
 
 /** The one schema over the process environment (SPEC §2 plus operational knobs). */
 export const configSchema = z.object({
@@ -27,8 +37,11 @@ export const configSchema = z.object({
   /** Requests per key per RATE_LIMIT_WINDOW_MS; the default allows 2,000 requests/s per key. */
   RATE_LIMIT_MAX: positiveInt.default(2_000),
   RATE_LIMIT_WINDOW_MS: positiveInt.default(1_000),
+  /** The queues `tierwise worker` serves (`start` always serves all of them). */
+  WORKER_QUEUES: queueList.default([...QUEUE_NAMES]),
   INGEST_CONCURRENCY: positiveInt.default(4),
-  RECOMPUTE_CONCURRENCY: positiveInt.default(8),
+  /** Recompute batches (up to 250 customers each) one worker process runs at once: its memory and CPU share. */
+  RECOMPUTE_CONCURRENCY: positiveInt.default(3),
   WEBHOOK_CONCURRENCY: positiveInt.default(16),
   /** Total time one webhook attempt may take. */
   WEBHOOK_TIMEOUT_MS: positiveInt.default(15_000),

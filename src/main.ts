@@ -7,7 +7,7 @@ import { startWorkers } from './pipeline/workers.ts';
 import { checkRedisPolicy, waitForRedis } from './pipeline/redis-policy.ts';
 import { ensureDatabase } from './store/db.ts';
 import { readMigrationState } from './store/migrations.ts';
-import { keysCommand, rescoreCommand, UsageError } from './cli/commands.ts';
+import { keysCommand, rescoreCommand, UsageError, workerQueues } from './cli/commands.ts';
 import { importCommand } from './cli/import.command.ts';
 
 const COMMANDS = ['start', 'api', 'worker', 'migrate', 'keys', 'rescore', 'import'] as const;
@@ -17,7 +17,8 @@ const USAGE = `Usage: tierwise <command>
 
   start     migrate, then run the API and the workers in one process
   api       run the HTTP API only
-  worker    run the queue workers only
+  worker [--queues ingest,recompute,maintenance,relay,webhooks]
+            run the queue workers only: every queue, or those listed (default WORKER_QUEUES)
   migrate   apply database migrations and exit
   keys create --name NAME --scopes events:write,customers:read
             create an API key and print it once
@@ -63,6 +64,7 @@ export async function main(argv: string[]): Promise<void> {
 
 async function run(command: Command, deps: Deps, args: string[]): Promise<void> {
   const { config, logger } = deps;
+  const served = command === 'worker' ? workerQueues(config, args) : undefined;
   if (command === 'migrate' || command === 'start') {
     if (await ensureDatabase(config.DATABASE_URL)) logger.info('database created');
     await migrateDb(deps.db);
@@ -87,7 +89,7 @@ async function run(command: Command, deps: Deps, args: string[]): Promise<void> 
   await waitForRedis(deps.redis);
   await checkRedisPolicy(deps.redis);
   const app = command === 'worker' ? undefined : await buildApp(deps);
-  const workers = command === 'api' ? undefined : await startWorkers(deps);
+  const workers = command === 'api' ? undefined : await startWorkers(deps, served);
   if (app) await app.listen({ port: config.PORT, host: config.HOST });
 
   // HTTP first (stop accepting, finish in-flight requests), then workers (finish jobs), then pools.

@@ -112,9 +112,9 @@ export async function settle(svc: TestService, expectedEvents: number) {
 
 const BIN = fileURLToPath(new URL('../bin/tierwise.js', import.meta.url));
 
-/** A `tierwise worker` process against this service's database and queues, for tests that kill it. */
-export function spawnWorker(config: Config, env: Record<string, string> = {}): ChildProcess {
-  return spawn(process.execPath, [BIN, 'worker'], {
+/** A `tierwise worker [args]` process against this service's database and queues, for tests that kill it. */
+export function spawnWorker(config: Config, env: Record<string, string> = {}, args: string[] = []): ChildProcess {
+  return spawn(process.execPath, [BIN, 'worker', ...args], {
     env: {
       ...process.env,
       DATABASE_URL: config.DATABASE_URL,

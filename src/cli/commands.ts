@@ -1,5 +1,7 @@
 import { parseArgs } from 'node:util';
+import { queueList, type Config } from '../config.ts';
 import type { Deps } from '../deps.ts';
+import type { QueueName } from '../pipeline/queues.ts';
 import { createKeyStore, SCOPES, type Scope } from '../auth/api-keys.ts';
 import { refreshAndRescore } from '../pipeline/maintenance.ts';
 
@@ -30,6 +32,20 @@ export async function rescoreCommand(deps: Deps): Promise<void> {
   });
   if (process.stderr.isTTY) process.stderr.write('\n');
   console.log(JSON.stringify({ ...result, seconds: (Date.now() - started) / 1000 }));
+}
+
+/** `tierwise worker [--queues ingest,recompute]`: the queues to serve, the flag before WORKER_QUEUES. */
+export function workerQueues(config: Pick<Config, 'WORKER_QUEUES'>, args: string[]): QueueName[] {
+  let queues: string | undefined;
+  try {
+    ({ values: { queues } } = parseArgs({ args, options: { queues: { type: 'string' } } }));
+  } catch (err) {
+    throw new UsageError(`usage: tierwise worker [--queues QUEUE[,QUEUE]] (${(err as Error).message})`);
+  }
+  if (queues === undefined) return config.WORKER_QUEUES;
+  const parsed = queueList.safeParse(queues);
+  if (!parsed.success) throw new UsageError(`--queues ${parsed.error.issues[0]!.message}`);
+  return parsed.data;
 }
 
 export class UsageError extends Error {}

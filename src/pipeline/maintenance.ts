@@ -4,7 +4,7 @@ import type { Deps } from '../deps.ts';
 import { customers } from '../store/schema.ts';
 import { compileRule } from '../store/rules.sql.ts';
 import { findSegment, toDefinition } from '../store/segments.repo.ts';
-import { enqueueRecomputes, type JobPayloads } from './queues.ts';
+import { enqueueRecomputes, type JobPayloads, type QueueName } from './queues.ts';
 import { loadRecomputeContext, refreshStatsLocked, rescoreBatch } from './recompute.ts';
 import { activatesFit, fitOutcome, runModelFit } from './model-fit.ts';
 
@@ -137,11 +137,17 @@ async function fitModelAndRescore(deps: Deps, data: { as_of: string | null; acti
   return { fit_id: fit.id, ...fitOutcome(fit), reason: fit.reason, buyers: fit.customers, ...rescored };
 }
 
-/** Job schedulers: the due-review sweep, the population statistics refresh and the model fit (each with a full rescore). */
-export async function scheduleMaintenance(deps: Deps): Promise<void> {
+/**
+ * Job schedulers of the queues this process serves: the webhook relay's periodic pass; the
+ * due-review sweep, the population statistics refresh and the model fit (each with a full rescore).
+ */
+export async function scheduleMaintenance(deps: Deps, served: readonly QueueName[]): Promise<void> {
+  if (served.includes('relay')) {
+    await deps.queues.relay.upsertJobScheduler('relay', { every: deps.config.WEBHOOK_RELAY_INTERVAL_MS }, { name: 'relay', data: {} });
+  }
+  if (!served.includes('maintenance')) return;
   const queue = deps.queues.maintenance;
   await queue.upsertJobScheduler('sweep', { every: deps.config.SWEEP_INTERVAL_MS }, { name: 'sweep', data: { kind: 'sweep' } });
-  await deps.queues.relay.upsertJobScheduler('relay', { every: deps.config.WEBHOOK_RELAY_INTERVAL_MS }, { name: 'relay', data: {} });
   await queue.upsertJobScheduler(
     'refresh-stats',
     { pattern: deps.config.STATS_REFRESH_CRON, tz: 'UTC' },

@@ -46,13 +46,17 @@ const keepJobs: JobsOptions = {
 
 /** Defaults per queue: ingest and recompute retry for a long time, since losing either loses data. */
 export const jobDefaults: { [N in QueueName]: JobsOptions } = {
-  ingest: { ...keepJobs, attempts: 50, backoff: { type: 'exponential', delay: 1_000 } },
+  // A completed ingest job's events are in Postgres; kept, its payload (up to ~170 kB) would only fill Redis.
+  ingest: { ...keepJobs, removeOnComplete: true, attempts: 50, backoff: { type: 'exponential', delay: 1_000 } },
   recompute: { ...keepJobs, removeOnComplete: true, attempts: 50, backoff: { type: 'exponential', delay: 1_000 } },
   maintenance: { ...keepJobs, attempts: 3, backoff: { type: 'exponential', delay: 5_000 } },
   relay: { removeOnComplete: true, removeOnFail: { count: 100 }, attempts: 1 },
   // Webhook retries follow their own schedule in Postgres, not BullMQ backoff.
   webhooks: { removeOnComplete: { age: 3_600 }, removeOnFail: { age: 86_400 }, attempts: 1 },
 };
+
+/** Every queue (a worker process serves all of them unless told otherwise: WORKER_QUEUES). */
+export const QUEUE_NAMES = Object.keys(jobDefaults) as QueueName[];
 
 export function createQueues(connection: ConnectionOptions, prefix: string): Queues {
   const make = <N extends QueueName>(name: N) =>

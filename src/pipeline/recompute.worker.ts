@@ -3,37 +3,50 @@ import type { Deps } from '../deps.ts';
 import { requestDrains, type JobPayloads } from './queues.ts';
 import { recomputeCustomers, type RecomputeResult } from './recompute.ts';
 import { finishDirty, takeDirty } from './recompute.dirty.ts';
-
-/** Longest pause before one batch while ingest jobs wait. */
-const MAX_INGEST_PAUSE_MS = 1_000;
-
-/**
- * Storing events comes first: while ingest jobs wait, a drain pauses before each batch (10 ms per
- * waiting job, at most a second). Recomputes lose nothing by waiting: the customers stay marked,
- * and the longer they wait the more of their events one recompute covers.
- */
-async function yieldToIngest(deps: Deps): Promise<void> {
-  const waiting = await deps.queues.ingest.getWaitingCount();
-  if (waiting > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(MAX_INGEST_PAUSE_MS, waiting * 10)));
-}
+import type { Limiter } from './recompute.limiter.ts';
 
 /** How long one drain job keeps taking batches before it hands over to a follow-up job. */
 const DRAIN_SLICE_MS = 2_000;
 
+/** Longest pause before one batch while ingest jobs wait. */
+const MAX_INGEST_PAUSE_MS = 250;
+
+/**
+ * The most a drain job pauses for ingest in all: under sustained ingest the queue never empties,
+ * and without a budget recomputes would wait for as long as the load lasts.
+ */
+const INGEST_PAUSE_BUDGET_MS = DRAIN_SLICE_MS / 4;
+
+/**
+ * Storing events comes first: while ingest jobs wait, a drain pauses before each batch (10 ms per
+ * waiting job, at most MAX_INGEST_PAUSE_MS and what is left of its budget). Recomputes lose nothing
+ * by waiting: the customers stay marked, and the longer they wait the more of their events one
+ * recompute covers. Returns the milliseconds paused.
+ */
+async function yieldToIngest(deps: Deps, budgetMs: number): Promise<number> {
+  if (budgetMs <= 0) return 0;
+  const waiting = await deps.queues.ingest.getWaitingCount();
+  const pause = Math.min(MAX_INGEST_PAUSE_MS, budgetMs, waiting * 10);
+  if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));
+  return pause;
+}
+
 /** Customers recomputed per transaction by a drain. */
-export const DRAIN_BATCH = 500;
+export const DRAIN_BATCH = 250;
 
 /**
  * Drains one shard: takes the oldest waiting customers, recomputes them in one transaction, then
  * removes those nobody asked for again meanwhile, until the shard is empty or its time slice ends.
+ * Each batch waits for one of the process's `batches` slots (RECOMPUTE_CONCURRENCY).
  * A drain killed between the commit and the removal leaves its customers waiting, and the retried
  * job recomputes them again, which adds no history or webhook rows (those follow real changes only).
  */
-export async function processRecompute(deps: Deps, job: Job<JobPayloads['recompute']>): Promise<RecomputeResult> {
+export async function processRecompute(deps: Deps, job: Job<JobPayloads['recompute']>, batches: Limiter): Promise<RecomputeResult> {
   const { shard } = job.data;
   const prefix = deps.config.QUEUE_PREFIX;
   const total: RecomputeResult = { customers: 0, changed: 0, history: 0, messages: 0 };
   const until = Date.now() + DRAIN_SLICE_MS;
+  let paused = 0;
   for (;;) {
     if (Date.now() > until) {
       // Hand over to a fresh drain job instead of running forever under load: a graceful stop then
@@ -42,11 +55,15 @@ export async function processRecompute(deps: Deps, job: Job<JobPayloads['recompu
       await requestDrains(deps.queues.recompute, [shard]);
       return total;
     }
-    await yieldToIngest(deps);
-    const batch = await takeDirty(deps.redis, prefix, shard, DRAIN_BATCH);
-    if (batch.ids.length === 0) return total;
-    const result = await recomputeCustomers(deps, batch.ids);
-    await finishDirty(deps.redis, prefix, shard, batch);
+    paused += await yieldToIngest(deps, INGEST_PAUSE_BUDGET_MS - paused);
+    const result = await batches.run(async () => {
+      const batch = await takeDirty(deps.redis, prefix, shard, DRAIN_BATCH);
+      if (batch.ids.length === 0) return undefined;
+      const recomputed = await recomputeCustomers(deps, batch.ids);
+      await finishDirty(deps.redis, prefix, shard, batch);
+      return recomputed;
+    });
+    if (!result) return total;
     total.customers += result.customers;
     total.changed += result.changed;
     total.history += result.history;

@@ -2,18 +2,24 @@ import { Worker, type Job, type Processor } from 'bullmq';
 import type { Deps } from '../deps.ts';
 import { processIngest } from './ingest.worker.ts';
 import { processRecompute } from './recompute.worker.ts';
+import { createLimiter } from './recompute.limiter.ts';
+import { RECOMPUTE_SHARDS } from './recompute.dirty.ts';
 import { processMaintenance, scheduleMaintenance } from './maintenance.ts';
 import { relayOnce } from '../webhooks/relay.ts';
 import { processDelivery } from '../webhooks/delivery.worker.ts';
 import { createGuardedDispatcher } from '../webhooks/ssrf.ts';
-import type { JobPayloads, QueueName } from './queues.ts';
+import { QUEUE_NAMES, type JobPayloads, type QueueName } from './queues.ts';
 
 export interface Workers {
   close(): Promise<void>;
 }
 
-/** Starts one BullMQ worker per queue in this process and (re)declares the job schedulers. */
-export async function startWorkers(deps: Deps): Promise<Workers> {
+/**
+ * Starts one BullMQ worker for each of `queues` in this process (default: every queue) and
+ * (re)declares the job schedulers of those queues. Ingest and recompute may run in separate
+ * processes (WORKER_QUEUES), so storing events never waits for a drain's event loop or memory.
+ */
+export async function startWorkers(deps: Deps, queues: readonly QueueName[] = QUEUE_NAMES): Promise<Workers> {
   const { config, logger } = deps;
   const make = <N extends QueueName>(name: N, concurrency: number, processor: (job: Job<JobPayloads[N]>) => Promise<unknown>) => {
     const worker = new Worker<JobPayloads[N]>(name, processor as Processor<JobPayloads[N]>, {
@@ -30,15 +36,18 @@ export async function startWorkers(deps: Deps): Promise<Workers> {
     );
     return worker;
   };
+  const recomputeBatches = createLimiter(config.RECOMPUTE_CONCURRENCY);
   const dispatcher = createGuardedDispatcher({ allowPrivate: config.WEBHOOK_ALLOW_PRIVATE_TARGETS });
-  const workers = [
-    make('ingest', config.INGEST_CONCURRENCY, (job) => processIngest(deps, job)),
-    make('recompute', config.RECOMPUTE_CONCURRENCY, (job) => processRecompute(deps, job)),
-    make('maintenance', 1, (job) => processMaintenance(deps, job)),
-    make('relay', 1, () => relayOnce(deps)),
-    make('webhooks', config.WEBHOOK_CONCURRENCY, (job) => processDelivery(deps, dispatcher, job)),
-  ];
-  await scheduleMaintenance(deps);
+  const starters: { [N in QueueName]: () => Worker<JobPayloads[N]> } = {
+    ingest: () => make('ingest', config.INGEST_CONCURRENCY, (job) => processIngest(deps, job)),
+    // One drain per shard runs at once; RECOMPUTE_CONCURRENCY bounds the batches among them.
+    recompute: () => make('recompute', RECOMPUTE_SHARDS, (job) => processRecompute(deps, job, recomputeBatches)),
+    maintenance: () => make('maintenance', 1, (job) => processMaintenance(deps, job)),
+    relay: () => make('relay', 1, () => relayOnce(deps)),
+    webhooks: () => make('webhooks', config.WEBHOOK_CONCURRENCY, (job) => processDelivery(deps, dispatcher, job)),
+  };
+  const workers = QUEUE_NAMES.filter((name) => queues.includes(name)).map((name) => starters[name]());
+  await scheduleMaintenance(deps, queues);
   logger.info({ queues: workers.map((w) => w.name) }, 'workers started');
   return {
     async close() {
