@@ -16,7 +16,7 @@ import { migrateDb } from '../src/store/db.ts';
 import { refreshAndRescore } from '../src/pipeline/maintenance.ts';
 import { benchConfig, checkInterrupted, cleanupStep, createDatabase, handleInterrupts, intEnv, machine, median, removeThrowaways, runMain, sleep } from './support.ts';
 import { generateShop, type Seed } from './scale.generate.ts';
-import { bareAggregateSeconds, drainedRecomputeRate, naiveRecomputeRate, sampleCustomerIds, waitForRecomputes } from './scale.rescore.ts';
+import { bareAggregateSeconds, bareRowUpdateSeconds, drainedRecomputeRate, naiveRecomputeRate, sampleCustomerIds, waitForRecomputes } from './scale.rescore.ts';
 import { measureFirstPages, measureSweep } from './scale.sweep.ts';
 import { batchBody, discardBacklog, measureEndToEnd, measureLatency, orderEvent, runLoad } from './scale.ingest.ts';
 import { serviceEnv, spawnNoop, spawnService, spawnWorkers, waitReady, WORKER_LAYOUTS, type Child, type WorkerLayout } from './scale.processes.ts';
@@ -132,6 +132,13 @@ async function measure(deps: Deps): Promise<Figures> {
       log(`rescore run ${run + 1}: ${rescore[run]?.toFixed(1) ?? '-'} s, bare aggregate ${aggregate.at(-1)!.toFixed(1)} s`);
     }
 
+    // The other baseline of the rescore: every customer row written once, nothing derived.
+    const bareUpdate: number[] = [];
+    for (let run = 0; run < runsOf('rescore'); run++) {
+      bareUpdate.push(await bareRowUpdateSeconds(deps));
+      log(`bare row update run ${run + 1}: ${bareUpdate.at(-1)!.toFixed(1)} s`);
+    }
+
     const sample = Math.min(CUSTOMERS, Math.max(2_000, Math.round(20_000 * Math.sqrt(SCALE))));
     const naive: number[] = [];
     const drained: number[] = [];
@@ -187,7 +194,7 @@ async function measure(deps: Deps): Promise<Figures> {
 
     return {
       scale: SCALE, customers: CUSTOMERS, orders: ORDERS, runs: RUNS, generateSeconds, seedSeconds,
-      rescore: median(rescore), rescoreExtrapolated, seed: SEED, aggregate: median(aggregate), rescoreRuns: rescore, aggregateRuns: aggregate,
+      rescore: median(rescore), rescoreExtrapolated, seed: SEED, aggregate: median(aggregate), rescoreRuns: rescore, aggregateRuns: aggregate, bareUpdate: median(bareUpdate), bareUpdateRuns: bareUpdate,
       recomputeDrained: median(drained), recomputeNaive: median(naive), recomputeSample: sample,
       sweep: {
         due: median(sweeps.map((s) => s.due)), sweepSeconds: median(sweeps.map((s) => s.sweepSeconds)),

@@ -28,6 +28,24 @@ export async function bareAggregateSeconds(deps: Deps): Promise<number> {
   }
 }
 
+/**
+ * Seconds to write every customer row once, the least a rescore that changes every customer must
+ * do: `computed_at = computed_at` (an unindexed column, so each update may be HOT) in id-ordered
+ * batches of 1,000 rows, one transaction each, as a rescore writes them.
+ */
+export async function bareRowUpdateSeconds(deps: Deps): Promise<number> {
+  const bounds = (await deps.pool.query<{ id: string }>(`select id from (select id, row_number() over (order by id) as n from customers) x where n % 1000 = 0 order by id`)).rows.map((r) => r.id);
+  const t0 = performance.now();
+  let after = '';
+  for (const last of [...bounds, null]) {
+    if (last === null) await deps.pool.query('update customers set computed_at = computed_at where id > $1', [after]);
+    else await deps.pool.query('update customers set computed_at = computed_at where id > $1 and id <= $2', [after, last]);
+    if (last !== null) after = last;
+    checkInterrupted();
+  }
+  return (performance.now() - t0) / 1000;
+}
+
 export async function rescoreSeconds(deps: Deps): Promise<{ seconds: number; customers: number; changed: number }> {
   const t0 = performance.now();
   const result = await refreshAndRescore(deps, { rescore: true });
