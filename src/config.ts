@@ -27,6 +27,8 @@ export const configSchema = z.object({
   /** Requests per key per RATE_LIMIT_WINDOW_MS; the default allows 2,000 requests/s per key. */
   RATE_LIMIT_MAX: positiveInt.default(2_000),
   RATE_LIMIT_WINDOW_MS: positiveInt.default(1_000),
+  /** How often each API process adds its requests to the shared per-key counts in Redis and reads the others'. */
+  RATE_LIMIT_SYNC_MS: positiveInt.default(100),
   INGEST_CONCURRENCY: positiveInt.default(4),
   RECOMPUTE_CONCURRENCY: positiveInt.default(8),
   WEBHOOK_CONCURRENCY: positiveInt.default(16),
