@@ -18,7 +18,7 @@ import { benchConfig, checkInterrupted, cleanupStep, createDatabase, handleInter
 import { generateShop, type Seed } from './scale.generate.ts';
 import { bareAggregateSeconds, drainedRecomputeRate, naiveRecomputeRate, sampleCustomerIds, waitForRecomputes } from './scale.rescore.ts';
 import { measureFirstPages, measureSweep } from './scale.sweep.ts';
-import { batchBody, discardBacklog, measureEndToEnd, measureLatency, orderEvent, runLoad } from './scale.ingest.ts';
+import { discardBacklog, measureAcceptance, measureEndToEnd, measureLatency } from './scale.ingest.ts';
 import { serviceEnv, spawnNoop, spawnService, waitReady, type Child } from './scale.processes.ts';
 import { measureImport, type ImportFigures } from './scale.import.ts';
 import { writeResults, type Figures } from './scale.results.ts';
@@ -145,21 +145,17 @@ async function measure(deps: Deps): Promise<Figures> {
 
     const ingest = { noop: [] as number[], single: [] as number[], batch: [] as number[], singleP99: [] as number[] };
     for (let run = 0; run < RUNS; run++) {
-      const connections = 20;
       // The acceptance figures are the API's own: the worker is paused (SIGSTOP) while they are taken
       // and what they accepted is dropped unstored (storing is what the end-to-end runs measure).
       worker.process.kill('SIGSTOP');
-      const base = await runLoad({ url: `${noop.url}/noop`, seconds: SECONDS, connections, body: () => orderEvent(LOAD_CUSTOMERS), eventsPerRequest: 1 });
-      const single = await runLoad({ url: `${apiUrl}/v1/events`, key: ADMIN_KEY, seconds: SECONDS, connections, body: () => orderEvent(LOAD_CUSTOMERS), eventsPerRequest: 1 });
-      const batch = await runLoad({ url: `${apiUrl}/v1/events/batch`, key: ADMIN_KEY, seconds: SECONDS, connections: 8, body: () => batchBody(LOAD_CUSTOMERS, 1_000), eventsPerRequest: 1_000 });
-      await discardBacklog(deps);
-      worker.process.kill('SIGCONT');
-      if (single.bad + batch.bad + base.bad > 0) throw new Error(`ingest run ${run + 1}: failed requests`);
-      ingest.noop.push(base.reqPerSec);
-      ingest.single.push(single.reqPerSec);
-      ingest.singleP99.push(single.p99);
-      ingest.batch.push(batch.eventsPerSec);
-      log(`ingest run ${run + 1}: no-op ${base.reqPerSec.toFixed(0)} req/s, single ${single.reqPerSec.toFixed(0)} req/s, batch ${batch.eventsPerSec.toFixed(0)} events/s`);
+      const round = await measureAcceptance(deps, { api: apiUrl, noop: noop.url }, ADMIN_KEY, LOAD_CUSTOMERS, SECONDS).finally(() =>
+        worker.process.kill('SIGCONT'),
+      );
+      ingest.noop.push(round.noop.reqPerSec);
+      ingest.single.push(round.single.reqPerSec);
+      ingest.singleP99.push(round.single.p99);
+      ingest.batch.push(round.batch.eventsPerSec);
+      log(`ingest run ${run + 1}: no-op ${round.noop.reqPerSec.toFixed(0)} req/s, single ${round.single.reqPerSec.toFixed(0)} req/s, batch ${round.batch.eventsPerSec.toFixed(0)} events/s`);
     }
 
     const e2e = [];

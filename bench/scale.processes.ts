@@ -54,9 +54,9 @@ export function serviceEnv(config: Config, extra: Record<string, string>): NodeJ
   };
 }
 
-/** `tierwise api` or `tierwise worker`. */
-export function spawnService(command: 'api' | 'worker', env: NodeJS.ProcessEnv): Child {
-  return track(command, spawn(process.execPath, [BIN, command], { env, stdio: ['ignore', 'ignore', 'pipe'] }));
+/** `tierwise api` or `tierwise worker`; `nodeArgs` go to node itself (e.g. `--cpu-prof`, not allowed in NODE_OPTIONS). */
+export function spawnService(command: 'api' | 'worker', env: NodeJS.ProcessEnv, nodeArgs: string[] = []): Child {
+  return track(command, spawn(process.execPath, [...nodeArgs, BIN, command], { env, stdio: ['ignore', 'ignore', 'pipe'] }));
 }
 
 /** The bare Fastify server; resolves with its base URL. */
