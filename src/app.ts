@@ -5,6 +5,7 @@ import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod
 import type { Deps } from './deps.ts';
 import { createKeyStore } from './auth/api-keys.ts';
 import { registerOpenApi } from './api/openapi.ts';
+import { registerBodyBudget } from './api/body-budget.ts';
 import { createRateLimitStore } from './api/rate-limit.ts';
 import { AppError, registerProblemHandlers } from './api/problem.ts';
 import { healthRoutes } from './api/health.routes.ts';
@@ -38,6 +39,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     reply.header('x-request-id', request.id);
   });
   registerProblemHandlers(app);
+  registerBodyBudget(app, deps.config.MAX_BODY_BYTES_IN_FLIGHT);
   await registerOpenApi(app);
 
   const keys = createKeyStore(deps.db, deps.config.TIERWISE_ADMIN_KEY);

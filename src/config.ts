@@ -29,6 +29,8 @@ export const configSchema = z.object({
   RATE_LIMIT_WINDOW_MS: positiveInt.default(1_000),
   /** How often each API process adds its requests to the shared per-key counts in Redis and reads the others'. */
   RATE_LIMIT_SYNC_MS: positiveInt.default(100),
+  /** Request body bytes the API holds at once (being read, validated or queued); past it, 503. */
+  MAX_BODY_BYTES_IN_FLIGHT: positiveInt.default(16 * 1024 * 1024),
   INGEST_CONCURRENCY: positiveInt.default(4),
   RECOMPUTE_CONCURRENCY: positiveInt.default(8),
   WEBHOOK_CONCURRENCY: positiveInt.default(16),
