@@ -54,9 +54,13 @@ export function serviceEnv(config: Config, extra: Record<string, string>): NodeJ
   };
 }
 
-/** `tierwise api` or `tierwise worker`; `nodeArgs` go to node itself (e.g. `--cpu-prof`, not allowed in NODE_OPTIONS). */
+/** How `npm run api` (package.json) and the README run the API: under a V8 heap ceiling (README, "Memory"). */
+const API_NODE_ARGS = ['--max-old-space-size=512'];
+
+/** `tierwise api` or `tierwise worker`; `nodeArgs` go to node itself too (e.g. `--cpu-prof`, not allowed in NODE_OPTIONS). */
 export function spawnService(command: 'api' | 'worker', env: NodeJS.ProcessEnv, nodeArgs: string[] = []): Child {
-  return track(command, spawn(process.execPath, [...nodeArgs, BIN, command], { env, stdio: ['ignore', 'ignore', 'pipe'] }));
+  const args = [...(command === 'api' ? API_NODE_ARGS : []), ...nodeArgs, BIN, command];
+  return track(command, spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] }));
 }
 
 /** The bare Fastify server; resolves with its base URL. */
