@@ -18,7 +18,7 @@ import { benchConfig, checkInterrupted, cleanupStep, createDatabase, handleInter
 import { generateShop, type Seed } from './scale.generate.ts';
 import { bareAggregateSeconds, bareRowUpdateSeconds, drainedRecomputeRate, naiveRecomputeRate, sampleCustomerIds, waitForRecomputes } from './scale.rescore.ts';
 import { measureFirstPages, measureSweep } from './scale.sweep.ts';
-import { batchBody, discardBacklog, measureEndToEnd, measureLatency, orderEvent, runLoad } from './scale.ingest.ts';
+import { discardBacklog, measureAcceptance, measureEndToEnd, measureLatency } from './scale.ingest.ts';
 import { serviceEnv, spawnNoop, spawnService, spawnWorkers, waitReady, WORKER_LAYOUTS, type Child, type WorkerLayout } from './scale.processes.ts';
 import { measureImport, type ImportFigures } from './scale.import.ts';
 import { writeResults, type Figures } from './scale.results.ts';
@@ -159,22 +159,18 @@ async function measure(deps: Deps): Promise<Figures> {
 
     const ingest = { noop: [] as number[], single: [] as number[], batch: [] as number[], singleP99: [] as number[] };
     for (let run = 0; run < runsOf('ingest'); run++) {
-      const connections = 20;
       // The acceptance figures are the API's own: the workers are paused (SIGSTOP) while they are taken
       // and what they accepted is dropped unstored (storing is what the end-to-end runs measure).
       for (const worker of workers) worker.process.kill('SIGSTOP');
-      const base = await runLoad({ url: `${noop.url}/noop`, seconds: SECONDS, connections, body: () => orderEvent(LOAD_CUSTOMERS), eventsPerRequest: 1 });
-      const single = await runLoad({ url: `${apiUrl}/v1/events`, key: ADMIN_KEY, seconds: SECONDS, connections, body: () => orderEvent(LOAD_CUSTOMERS), eventsPerRequest: 1 });
-      const batch = await runLoad({ url: `${apiUrl}/v1/events/batch`, key: ADMIN_KEY, seconds: SECONDS, connections: 8, body: () => batchBody(LOAD_CUSTOMERS, 1_000), eventsPerRequest: 1_000 });
-      await discardBacklog(deps);
-      for (const worker of workers) worker.process.kill('SIGCONT');
+      const round = await measureAcceptance(deps, { api: apiUrl, noop: noop.url }, ADMIN_KEY, LOAD_CUSTOMERS, SECONDS).finally(() => {
+        for (const worker of workers) worker.process.kill('SIGCONT');
+      });
       await waitForRecomputes(deps, 120_000);
-      if (single.bad + batch.bad + base.bad > 0) throw new Error(`ingest run ${run + 1}: failed requests`);
-      ingest.noop.push(base.reqPerSec);
-      ingest.single.push(single.reqPerSec);
-      ingest.singleP99.push(single.p99);
-      ingest.batch.push(batch.eventsPerSec);
-      log(`ingest run ${run + 1}: no-op ${base.reqPerSec.toFixed(0)} req/s, single ${single.reqPerSec.toFixed(0)} req/s, batch ${batch.eventsPerSec.toFixed(0)} events/s`);
+      ingest.noop.push(round.noop.reqPerSec);
+      ingest.single.push(round.single.reqPerSec);
+      ingest.singleP99.push(round.single.p99);
+      ingest.batch.push(round.batch.eventsPerSec);
+      log(`ingest run ${run + 1}: no-op ${round.noop.reqPerSec.toFixed(0)} req/s, single ${round.single.reqPerSec.toFixed(0)} req/s, batch ${round.batch.eventsPerSec.toFixed(0)} events/s`);
     }
 
     const e2e = [];

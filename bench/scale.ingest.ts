@@ -199,3 +199,24 @@ export async function measureLatency(deps: Deps, url: string, key: string, custo
     backgroundEventsPerSec: load.eventsPerSec,
   };
 }
+
+export interface Acceptance {
+  noop: Load;
+  single: Load;
+  batch: Load;
+}
+
+/**
+ * One round of the acceptance figures, each next to the bare Fastify no-op of the same round:
+ * single events on 20 connections, then 1,000-event batches on 8. What the API accepted is
+ * discarded unstored afterwards (the caller keeps the worker paused meanwhile).
+ */
+export async function measureAcceptance(deps: Deps, urls: { api: string; noop: string }, key: string, customers: number, seconds: number): Promise<Acceptance> {
+  const connections = 20;
+  const noop = await runLoad({ url: `${urls.noop}/noop`, seconds, connections, body: () => orderEvent(customers), eventsPerRequest: 1 });
+  const single = await runLoad({ url: `${urls.api}/v1/events`, key, seconds, connections, body: () => orderEvent(customers), eventsPerRequest: 1 });
+  const batch = await runLoad({ url: `${urls.api}/v1/events/batch`, key, seconds, connections: 8, body: () => batchBody(customers, 1_000), eventsPerRequest: 1_000 });
+  await discardBacklog(deps);
+  if (single.bad + batch.bad + noop.bad > 0) throw new Error(`acceptance: ${single.bad + batch.bad + noop.bad} failed requests`);
+  return { noop, single, batch };
+}

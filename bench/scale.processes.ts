@@ -54,9 +54,20 @@ export function serviceEnv(config: Config, extra: Record<string, string>): NodeJ
   };
 }
 
-/** `tierwise api` or `tierwise worker [--queues …]`. */
-export function spawnService(command: 'api' | 'worker', env: NodeJS.ProcessEnv, args: string[] = [], name: string = command): Child {
-  return track(name, spawn(process.execPath, [BIN, command, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] }));
+/** How `npm run api` (package.json) and the README run the API: under a V8 heap ceiling (README, "Memory"). */
+const API_NODE_ARGS = ['--max-old-space-size=512'];
+
+/**
+ * `tierwise api` or `tierwise worker [--queues …]`; `nodeArgs` go to node itself too (e.g.
+ * `--cpu-prof`, not allowed in NODE_OPTIONS).
+ */
+export function spawnService(
+  command: 'api' | 'worker',
+  env: NodeJS.ProcessEnv,
+  options: { args?: string[]; name?: string; nodeArgs?: string[] } = {},
+): Child {
+  const nodeArgs = [...(command === 'api' ? API_NODE_ARGS : []), ...(options.nodeArgs ?? [])];
+  return track(options.name ?? command, spawn(process.execPath, [...nodeArgs, BIN, command, ...(options.args ?? [])], { env, stdio: ['ignore', 'ignore', 'pipe'] }));
 }
 
 /**
@@ -72,7 +83,7 @@ export type WorkerLayout = keyof typeof WORKER_LAYOUTS;
 
 export function spawnWorkers(env: NodeJS.ProcessEnv, layout: WorkerLayout): Child[] {
   return WORKER_LAYOUTS[layout].map((queues) =>
-    queues === undefined ? spawnService('worker', env) : spawnService('worker', env, ['--queues', queues], `worker --queues ${queues}`),
+    queues === undefined ? spawnService('worker', env) : spawnService('worker', env, { args: ['--queues', queues], name: `worker --queues ${queues}` }),
   );
 }
 

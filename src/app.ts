@@ -5,6 +5,8 @@ import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod
 import type { Deps } from './deps.ts';
 import { createKeyStore } from './auth/api-keys.ts';
 import { registerOpenApi } from './api/openapi.ts';
+import { registerBodyBudget } from './api/body-budget.ts';
+import { createRateLimitStore } from './api/rate-limit.ts';
 import { AppError, registerProblemHandlers } from './api/problem.ts';
 import { healthRoutes } from './api/health.routes.ts';
 import { eventRoutes } from './api/events.routes.ts';
@@ -37,20 +39,26 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     reply.header('x-request-id', request.id);
   });
   registerProblemHandlers(app);
+  registerBodyBudget(app, deps.config.MAX_BODY_BYTES_IN_FLIGHT);
   await registerOpenApi(app);
 
   const keys = createKeyStore(deps.db, deps.config.TIERWISE_ADMIN_KEY);
   await app.register(healthRoutes, { deps });
   await app.register(dashboardRoutes);
-  // Per key (authentication runs first, in onRequest); shared across replicas through Redis, and
-  // one budget per key across /v1 and /compat.
+  // Per key (authentication runs first, in onRequest); counted in this process and shared across
+  // replicas through Redis every RATE_LIMIT_SYNC_MS (src/api/rate-limit.ts), and one budget per key
+  // across /v1 and /compat.
+  const limits = createRateLimitStore(deps.redis, {
+    nameSpace: `${deps.config.QUEUE_PREFIX}:ratelimit:`,
+    syncMs: deps.config.RATE_LIMIT_SYNC_MS,
+    logger: deps.logger,
+  });
+  app.addHook('onClose', async () => limits.close());
   const limitPerKey = {
     hook: 'preHandler' as const,
     max: deps.config.RATE_LIMIT_MAX,
     timeWindow: deps.config.RATE_LIMIT_WINDOW_MS,
-    redis: deps.redis,
-    nameSpace: `${deps.config.QUEUE_PREFIX}:ratelimit:`,
-    skipOnError: true,
+    store: limits.Store,
     keyGenerator: (request: FastifyRequest) => request.principal?.keyId ?? request.ip,
     errorResponseBuilder: (_request: FastifyRequest, context: { max: number; after: string }) =>
       new AppError(429, 'rate_limited', `Rate limit of ${context.max} requests per ${context.after} exceeded for this API key.`),

@@ -39,6 +39,10 @@ export const configSchema = z.object({
   RATE_LIMIT_WINDOW_MS: positiveInt.default(1_000),
   /** The queues `tierwise worker` serves (`start` always serves all of them). */
   WORKER_QUEUES: queueList.default([...QUEUE_NAMES]),
+  /** How often each API process adds its requests to the shared per-key counts in Redis and reads the others'. */
+  RATE_LIMIT_SYNC_MS: positiveInt.default(100),
+  /** Request body bytes the API holds at once (being read, validated or queued); past it, 503. */
+  MAX_BODY_BYTES_IN_FLIGHT: positiveInt.default(16 * 1024 * 1024),
   INGEST_CONCURRENCY: positiveInt.default(4),
   /** Recompute batches (up to 250 customers each) one worker process runs at once: its memory and CPU share. */
   RECOMPUTE_CONCURRENCY: positiveInt.default(3),

@@ -52,6 +52,8 @@ export function createDeps(config: Config, overrides: Partial<Pick<Deps, 'logger
   const workerConnection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: true });
   workerConnection.on('error', (err) => logger.warn({ err: err.message }, 'redis worker connection error'));
   const queues = createQueues(redis, config.QUEUE_PREFIX);
+  // The connection errors they relay are logged once above; without a listener BullMQ prints each one.
+  for (const queue of Object.values(queues)) queue.on('error', (err: Error) => logger.debug({ err: err.message, queue: queue.name }, 'queue error'));
   const metrics = createMetrics();
   registerQueueDepths(metrics, queues, redis, config.QUEUE_PREFIX);
   return {

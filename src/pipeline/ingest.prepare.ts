@@ -23,28 +23,32 @@ export function semanticProblems(events: readonly unknown[], ctx: IngestContext)
   const skewMs = skewOf(ctx);
   const latest = ctx.receivedAt.getTime() + MAX_FUTURE_MS;
   const problems: FieldProblem[] = [];
-  events.forEach((raw, i) => {
-    if (typeof raw !== 'object' || raw === null) return;
+  const at = (i: number, field: string) => (ctx.pathPrefix ? `${ctx.pathPrefix}[${i}].${field}` : field);
+  // A plain loop with no per-event closure: a 1,000-event batch runs this on every request.
+  for (let i = 0; i < events.length; i++) {
+    const raw = events[i];
+    if (typeof raw !== 'object' || raw === null) continue;
     const event = raw as { type?: unknown; occurred_at?: unknown; currency?: unknown };
-    const at = (field: string) => (ctx.pathPrefix ? `${ctx.pathPrefix}[${i}].${field}` : field);
     const occurredAt = typeof event.occurred_at === 'string' ? Date.parse(event.occurred_at) : Number.NaN;
     if (occurredAt + skewMs > latest) {
-      problems.push({ path: at('occurred_at'), message: 'is more than 5 minutes in the future' });
+      problems.push({ path: at(i, 'occurred_at'), message: 'is more than 5 minutes in the future' });
     }
     if (event.type === 'order' && typeof event.currency === 'string' && event.currency !== ctx.currency) {
-      problems.push({ path: at('currency'), message: `must be ${ctx.currency}, the currency this deployment accounts in` });
+      problems.push({ path: at(i, 'currency'), message: `must be ${ctx.currency}, the currency this deployment accounts in` });
     }
-  });
+  }
   return problems;
 }
 
 /** Valid events in their stored form, `occurred_at` corrected for the sender's clock skew. */
 export function toIngestEvents(events: readonly EventInput[], ctx: IngestContext): IngestEvent[] {
   const skewMs = skewOf(ctx);
-  return events.map((event) => {
-    const { id, type, customer_id, occurred_at, properties, ...data } = event;
-    if ('currency' in data) delete data.currency;
-    return {
+  const prepared = new Array<IngestEvent>(events.length);
+  for (let i = 0; i < events.length; i++) {
+    // `currency` is taken out with the stored columns (it is the deployment's by now), not deleted
+    // from `data` afterwards: a delete turns the object into a slower, larger dictionary.
+    const { id, type, customer_id, occurred_at, properties, currency: _currency, ...data } = events[i] as EventInput & { currency?: string };
+    prepared[i] = {
       id,
       type,
       customer_id,
@@ -53,5 +57,6 @@ export function toIngestEvents(events: readonly EventInput[], ctx: IngestContext
       data,
       properties: properties ?? null,
     };
-  });
+  }
+  return prepared;
 }
