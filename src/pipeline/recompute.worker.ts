@@ -18,7 +18,7 @@ const MAX_INGEST_PAUSE_MS = 250;
 const INGEST_PAUSE_BUDGET_MS = DRAIN_SLICE_MS / 4;
 
 /**
- * Storing events comes first: while ingest jobs wait, a drain pauses before each batch (10 ms per
+ * Storing events comes first in a process that does both: while ingest jobs wait, a drain pauses before each batch (10 ms per
  * waiting job, at most MAX_INGEST_PAUSE_MS and what is left of its budget). Recomputes lose nothing
  * by waiting: the customers stay marked, and the longer they wait the more of their events one
  * recompute covers. Returns the milliseconds paused.
@@ -37,11 +37,18 @@ export const DRAIN_BATCH = 250;
 /**
  * Drains one shard: takes the oldest waiting customers, recomputes them in one transaction, then
  * removes those nobody asked for again meanwhile, until the shard is empty or its time slice ends.
- * Each batch waits for one of the process's `batches` slots (RECOMPUTE_CONCURRENCY).
+ * Each batch waits for one of the process's `batches` slots (RECOMPUTE_CONCURRENCY). A process that
+ * also stores events (`yieldToIngest`) lets waiting ingest jobs go first; one that does not has no
+ * event loop to share with them and never pauses.
  * A drain killed between the commit and the removal leaves its customers waiting, and the retried
  * job recomputes them again, which adds no history or webhook rows (those follow real changes only).
  */
-export async function processRecompute(deps: Deps, job: Job<JobPayloads['recompute']>, batches: Limiter): Promise<RecomputeResult> {
+export async function processRecompute(
+  deps: Deps,
+  job: Job<JobPayloads['recompute']>,
+  batches: Limiter,
+  options: { yieldToIngest: boolean },
+): Promise<RecomputeResult> {
   const { shard } = job.data;
   const prefix = deps.config.QUEUE_PREFIX;
   const total: RecomputeResult = { customers: 0, changed: 0, history: 0, messages: 0 };
@@ -55,7 +62,7 @@ export async function processRecompute(deps: Deps, job: Job<JobPayloads['recompu
       await requestDrains(deps.queues.recompute, [shard]);
       return total;
     }
-    paused += await yieldToIngest(deps, INGEST_PAUSE_BUDGET_MS - paused);
+    if (options.yieldToIngest) paused += await yieldToIngest(deps, INGEST_PAUSE_BUDGET_MS - paused);
     const result = await batches.run(async () => {
       const batch = await takeDirty(deps.redis, prefix, shard, DRAIN_BATCH);
       if (batch.ids.length === 0) return undefined;

@@ -41,7 +41,7 @@ export async function startWorkers(deps: Deps, queues: readonly QueueName[] = QU
   const starters: { [N in QueueName]: () => Worker<JobPayloads[N]> } = {
     ingest: () => make('ingest', config.INGEST_CONCURRENCY, (job) => processIngest(deps, job)),
     // One drain per shard runs at once; RECOMPUTE_CONCURRENCY bounds the batches among them.
-    recompute: () => make('recompute', RECOMPUTE_SHARDS, (job) => processRecompute(deps, job, recomputeBatches)),
+    recompute: () => make('recompute', RECOMPUTE_SHARDS, (job) => processRecompute(deps, job, recomputeBatches, { yieldToIngest: queues.includes('ingest') })),
     maintenance: () => make('maintenance', 1, (job) => processMaintenance(deps, job)),
     relay: () => make('relay', 1, () => relayOnce(deps)),
     webhooks: () => make('webhooks', config.WEBHOOK_CONCURRENCY, (job) => processDelivery(deps, dispatcher, job)),
