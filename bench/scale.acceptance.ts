@@ -8,12 +8,11 @@
  *   BENCH_API_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" BENCH_RUNS=1 npx tsx bench/scale.acceptance.ts
  */
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { createDeps } from '../src/deps.ts';
 import { migrateDb } from '../src/store/db.ts';
 import { benchConfig, cleanupStep, createDatabase, dec, handleInterrupts, int, intEnv, machine, median, removeThrowaways, runMain } from './support.ts';
 import { measureAcceptance, type Acceptance } from './scale.ingest.ts';
-import { serviceEnv, spawnNoop, spawnService, waitReady, type Child } from './scale.processes.ts';
+import { freePort, serviceEnv, spawnNoop, spawnService, waitReady, type Child } from './scale.processes.ts';
 
 const RUNS = intEnv('BENCH_RUNS', 3);
 const SECONDS = intEnv('BENCH_SECONDS', 10);
@@ -21,14 +20,6 @@ const CUSTOMERS = 20_000;
 const ADMIN_KEY = `bench-admin-${randomBytes(12).toString('hex')}`;
 
 handleInterrupts();
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function main(): Promise<number> {
   console.log(machine());

@@ -7,7 +7,6 @@
  *   npm run bench -- --scale 0.01      # 10,000 customers, 100,000 orders
  */
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
@@ -19,7 +18,7 @@ import { generateShop, type Seed } from './scale.generate.ts';
 import { bareAggregateSeconds, bareRowUpdateSeconds, drainedRecomputeRate, naiveRecomputeRate, sampleCustomerIds, waitForRecomputes } from './scale.rescore.ts';
 import { measureFirstPages, measureSweep } from './scale.sweep.ts';
 import { discardBacklog, measureAcceptance, measureEndToEnd, measureLatency } from './scale.ingest.ts';
-import { serviceEnv, spawnNoop, spawnService, spawnWorkers, waitReady, WORKER_LAYOUTS, type Child, type WorkerLayout } from './scale.processes.ts';
+import { freePort, serviceEnv, spawnNoop, spawnService, spawnWorkers, waitReady, WORKER_LAYOUTS, type Child, type WorkerLayout } from './scale.processes.ts';
 import { measureImport, type ImportFigures } from './scale.import.ts';
 import { writeResults, type Figures } from './scale.results.ts';
 
@@ -51,14 +50,6 @@ const ADMIN_KEY = `bench-admin-${randomBytes(12).toString('hex')}`;
 const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
 
 handleInterrupts();
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Seconds for a rescore job; past `capS` the run stops and the time is extrapolated from the job's progress. */
 async function timeRescoreJob(baseUrl: string, capS: number): Promise<{ seconds: number; complete: boolean; progress: number }> {

@@ -1,5 +1,6 @@
 /** The API, the workers and the bare Fastify baseline as separate child processes, with their peak RSS. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../src/config.ts';
@@ -110,4 +111,13 @@ export async function waitReady(baseUrl: string, timeoutMs = 60_000): Promise<vo
     if (Date.now() > deadline) throw new Error(`${baseUrl} not ready in time`);
     await sleep(200);
   }
+}
+
+/** A TCP port free on 127.0.0.1 right now. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
