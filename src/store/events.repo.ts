@@ -59,50 +59,45 @@ export async function countEventsByCustomer(db: DbOrTx, customerIds: string[]): 
 
 /**
  * Stores a batch and creates the customers not seen before, in one statement (so one round trip
- * and, outside a transaction, one commit), the rows as one array parameter per column. Duplicate
- * event ids (and second orders with a stored order id) are skipped by the unique indexes, so the
- * first stored copy wins forever. Returns how many were stored and the customers with a stored
+ * and, outside a transaction, one commit); the rows travel as one JSON parameter, which measured
+ * faster, in the worker and in Postgres, than an array parameter per column. Duplicate event ids
+ * (and second orders with a stored order id) are skipped by the unique indexes, so the first
+ * stored copy wins forever. Returns how many were stored and the customers with a stored
  * `customer` event (whose traits need a merge), not the stored rows themselves.
  *
  * Known customers are filtered out by a plain read first: an insert that meets an existing row
  * would wait for any recompute holding that row's lock. The read looks up only the batch's ids
- * (`= any`): left to a plain anti-join, the planner hashes the whole customers table for 1,000 ids.
+ * (`= any`): left to a plain anti-join, the planner hashed the whole customers table for 1,000 ids.
  * New customers go in id order, so concurrent batches creating the same ones cannot deadlock.
  */
 export async function insertEvents(db: DbOrTx, batch: IngestEvent[], receivedAt: Date): Promise<StoredBatch> {
   if (batch.length === 0) return { stored: 0, withTraits: [] };
   const fallback = receivedAt.toISOString();
-  const n = batch.length;
-  const [ids, customerIds, types, occurredAts, receivedAts, orderIds, data, properties] = [
-    new Array<string>(n), new Array<string>(n), new Array<string>(n), new Array<string>(n),
-    new Array<string>(n), new Array<string | null>(n), new Array<string>(n), new Array<string | null>(n),
-  ];
-  for (let i = 0; i < n; i++) {
-    const e = batch[i]!;
-    ids[i] = e.id;
-    customerIds[i] = e.customer_id;
-    types[i] = e.type;
-    occurredAts[i] = e.occurred_at;
-    receivedAts[i] = e.received_at ?? fallback;
-    orderIds[i] = e.order_id;
-    data[i] = JSON.stringify(e.data);
-    properties[i] = e.properties ? JSON.stringify(e.properties) : null;
-  }
-  const batchCustomers = [...new Set(customerIds)].sort();
+  const rows = batch.map((e) => ({
+    id: e.id,
+    customer_id: e.customer_id,
+    type: e.type,
+    occurred_at: e.occurred_at,
+    received_at: e.received_at ?? fallback,
+    order_id: e.order_id,
+    data: e.data,
+    properties: e.properties,
+  }));
+  const customerIds = [...new Set(batch.map((e) => e.customer_id))].sort();
   const result = await db.execute<StoredBatch>(sql`
     with known as (
-      select c.id from customers c where c.id = any(${sql.param(batchCustomers)}::text[])
+      select c.id from customers c where c.id = any(${sql.param(customerIds)}::text[])
     ), created as (
       insert into customers (id)
-      select n.id from unnest(${sql.param(batchCustomers)}::text[]) as n(id)
+      select n.id from unnest(${sql.param(customerIds)}::text[]) as n(id)
       where not exists (select 1 from known k where k.id = n.id)
       order by n.id
       on conflict do nothing
     ), stored as (
       insert into events (id, customer_id, type, occurred_at, received_at, order_id, data, properties)
-      select * from unnest(${sql.param(ids)}::text[], ${sql.param(customerIds)}::text[], ${sql.param(types)}::text[],
-        ${sql.param(occurredAts)}::timestamptz[], ${sql.param(receivedAts)}::timestamptz[], ${sql.param(orderIds)}::text[],
-        ${sql.param(data)}::jsonb[], ${sql.param(properties)}::jsonb[])
+      select x.id, x.customer_id, x.type, x.occurred_at, x.received_at, x.order_id, x.data, nullif(x.properties, 'null'::jsonb)
+      from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as x(
+        id text, customer_id text, type text, occurred_at timestamptz, received_at timestamptz, order_id text, data jsonb, properties jsonb)
       on conflict do nothing
       returning customer_id, type
     )
