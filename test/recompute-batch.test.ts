@@ -6,7 +6,7 @@ import { processIngest } from '../src/pipeline/ingest.worker.ts';
 import { refreshAndRescore } from '../src/pipeline/maintenance.ts';
 import { enqueueRecomputes } from '../src/pipeline/queues.ts';
 import { recomputeCustomers, refreshStatsLocked } from '../src/pipeline/recompute.ts';
-import { finishDirty, listDirty, markDirty, shardOf, takeDirty } from '../src/pipeline/recompute.dirty.ts';
+import { finishDirty, listDirty, markDirty, RECOMPUTE_SHARDS, shardOf, takeDirty } from '../src/pipeline/recompute.dirty.ts';
 import { startWorkers } from '../src/pipeline/workers.ts';
 import { upsertSegment } from '../src/store/segments.repo.ts';
 import { writeUpdates, type CustomerUpdate } from '../src/pipeline/recompute.write.ts';
@@ -137,6 +137,21 @@ describe('batched recompute and full rescore', () => {
     await finishDirty(redis, prefix, shard, batch);
     expect(await listDirty(redis, prefix)).toEqual([a]);
     await finishDirty(redis, prefix, shard, await takeDirty(redis, prefix, shard, 10));
+    expect(await listDirty(redis, prefix)).toEqual([]);
+  });
+
+  it('marks more customers of one shard than one variadic call takes, in first-request order', async () => {
+    const { redis, config } = batched.deps;
+    const prefix = config.QUEUE_PREFIX;
+    const ids = Array.from({ length: 12_000 }, (_, i) => `many-${i}`);
+    await markDirty(redis, prefix, ids);
+    const shard = shardOf(ids[0]!);
+    const inShard = ids.filter((id) => shardOf(id) === shard);
+    expect(inShard.length).toBeGreaterThan(1000);
+    const batch = await takeDirty(redis, prefix, shard, inShard.length + 1);
+    expect(batch.ids).toEqual(inShard);
+    expect(new Set(batch.counts).size).toBe(inShard.length);
+    for (let s = 0; s < RECOMPUTE_SHARDS; s++) await finishDirty(redis, prefix, s, await takeDirty(redis, prefix, s, ids.length));
     expect(await listDirty(redis, prefix)).toEqual([]);
   });
 
