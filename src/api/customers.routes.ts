@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Deps } from '../deps.ts';
 import type { KeyStore } from '../auth/api-keys.ts';
-import { findCustomer, type Playbooks } from '../store/customers.repo.ts';
+import { eraseCustomer, findCustomer, type Playbooks } from '../store/customers.repo.ts';
 import { CUSTOMER_SORTS, listCustomers } from '../store/customers.list.ts';
 import { LIFECYCLE_STAGES } from '../domain/lifecycle.types.ts';
 import { ABC_CLASSES, RFM_SEGMENTS } from '../domain/scores.ts';
@@ -78,6 +78,21 @@ export async function customerRoutes(app: FastifyInstance, { deps, keys }: { dep
       return reply
         .type('application/json; charset=utf-8')
         .send(`{"items":[${page.map((r) => r.json).join(',')}],"next_cursor":${JSON.stringify(nextCursor)}}` as never);
+    },
+  });
+
+  r.delete('/v1/customers/:id', {
+    schema: {
+      operationId: 'eraseCustomer',
+      tags: ['customers'],
+      summary: 'Erase a customer: its state, every stored event, its history and segment membership (right to erasure)',
+      params: customerId,
+      response: { 204: z.null(), 401: problemSchema, 403: problemSchema, 404: problemSchema },
+    },
+    onRequest: requireScope(keys, 'admin'),
+    handler: async (request, reply) => {
+      if (!(await eraseCustomer(deps.db, request.params.id))) throw notFound(`Customer "${request.params.id}"`);
+      return reply.code(204).send(null);
     },
   });
 

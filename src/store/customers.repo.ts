@@ -2,7 +2,7 @@ import { eq, sql, type SQL } from 'drizzle-orm';
 import type { CustomerView } from '../api/customers.schemas.ts';
 import type { Playbook } from '../domain/policy.ts';
 import type { DbOrTx } from './db.ts';
-import { customers } from './schema.ts';
+import { customerHistory, customers, events, segmentMembers } from './schema.ts';
 
 /** Tier key → its playbook under the policy in force. */
 export type Playbooks = Record<string, Playbook | null>;
@@ -53,4 +53,22 @@ export function customerJson(playbooks: Playbooks, now: Date): SQL<string> {
 export async function findCustomer(db: DbOrTx, id: string, now: Date, playbooks: Playbooks = {}): Promise<CustomerView | undefined> {
   const [row] = await db.select({ json: customerJson(playbooks, now) }).from(customers).where(eq(customers.id, id)).limit(1);
   return row && (JSON.parse(row.json) as CustomerView);
+}
+
+/**
+ * Erases a customer (SPEC §7, right to erasure): its row, every stored event, its history and its
+ * segment membership, in one transaction; false when there is no such customer. Webhook messages
+ * already sent or queued are not recalled. An event for the id that arrives later starts a new
+ * customer.
+ */
+export async function eraseCustomer(db: DbOrTx, id: string): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const [row] = await tx.select({ id: customers.id }).from(customers).where(eq(customers.id, id)).for('update');
+    if (!row) return false;
+    await tx.delete(events).where(eq(events.customerId, id));
+    await tx.delete(customerHistory).where(eq(customerHistory.customerId, id));
+    await tx.delete(segmentMembers).where(eq(segmentMembers.customerId, id));
+    await tx.delete(customers).where(eq(customers.id, id));
+    return true;
+  });
 }
