@@ -3,7 +3,7 @@ import type { Deps } from '../deps.ts';
 import { requestDrains, type JobPayloads } from './queues.ts';
 import { recomputeCustomers, type RecomputeResult } from './recompute.ts';
 import { finishDirty, takeDirty } from './recompute.dirty.ts';
-import type { Limiter } from './recompute.limiter.ts';
+import type { LimitFunction } from 'p-limit';
 
 /** How long one drain job keeps taking batches before it hands over to a follow-up job. */
 const DRAIN_SLICE_MS = 2_000;
@@ -46,7 +46,7 @@ export const DRAIN_BATCH = 250;
 export async function processRecompute(
   deps: Deps,
   job: Job<JobPayloads['recompute']>,
-  batches: Limiter,
+  batches: LimitFunction,
   options: { yieldToIngest: boolean },
 ): Promise<RecomputeResult> {
   const { shard } = job.data;
@@ -63,7 +63,7 @@ export async function processRecompute(
       return total;
     }
     if (options.yieldToIngest) paused += await yieldToIngest(deps, INGEST_PAUSE_BUDGET_MS - paused);
-    const result = await batches.run(async () => {
+    const result = await batches(async () => {
       const batch = await takeDirty(deps.redis, prefix, shard, DRAIN_BATCH);
       if (batch.ids.length === 0) return undefined;
       const recomputed = await recomputeCustomers(deps, batch.ids);

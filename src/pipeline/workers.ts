@@ -1,8 +1,8 @@
 import { Worker, type Job, type Processor } from 'bullmq';
+import pLimit from 'p-limit';
 import type { Deps } from '../deps.ts';
 import { processIngest } from './ingest.worker.ts';
 import { processRecompute } from './recompute.worker.ts';
-import { createLimiter } from './recompute.limiter.ts';
 import { RECOMPUTE_SHARDS } from './recompute.dirty.ts';
 import { processMaintenance, scheduleMaintenance } from './maintenance.ts';
 import { relayOnce } from '../webhooks/relay.ts';
@@ -36,7 +36,9 @@ export async function startWorkers(deps: Deps, queues: readonly QueueName[] = QU
     );
     return worker;
   };
-  const recomputeBatches = createLimiter(config.RECOMPUTE_CONCURRENCY);
+  // The drains of every shard run at once (so a customer never waits for another shard's time
+  // slice), but only this many hold a batch's event histories in memory at a time.
+  const recomputeBatches = pLimit(config.RECOMPUTE_CONCURRENCY);
   const dispatcher = createGuardedDispatcher({ allowPrivate: config.WEBHOOK_ALLOW_PRIVATE_TARGETS });
   const starters: { [N in QueueName]: () => Worker<JobPayloads[N]> } = {
     ingest: () => make('ingest', config.INGEST_CONCURRENCY, (job) => processIngest(deps, job)),
