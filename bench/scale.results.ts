@@ -60,7 +60,6 @@ export async function writeResults(f: Figures, deps: Deps, output?: string): Pro
   const at = (what: string) => (full ? what : `${what} (target is for 1M customers)`);
   const rescoreRatio = f.rescore / f.aggregate;
   const singleRatio = f.ingest.single / f.ingest.noop;
-  const pageP99 = Math.max(...f.pages.map((p) => p.p99));
   const rows: string[][] = [
     ['single-event ingest', `${int(f.ingest.single)} req/s (p99 ${dec(f.ingest.singleP99, 0)} ms)`, `bare Fastify no-op ${int(f.ingest.noop)} req/s`, dec(singleRatio, 2), '≥ 0.45×', verdict(singleRatio >= 0.45)],
     ['batch ingest (1,000 events/request)', `${int(f.ingest.batch)} events/s accepted`, `no-op ${int(f.ingest.noop)} req/s`, dec(f.ingest.batch / f.ingest.noop, 1), '≥ 100,000 events/s', verdict(f.ingest.batch >= 100_000)],

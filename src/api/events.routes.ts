@@ -7,7 +7,7 @@ import { findEvent } from '../store/events.repo.ts';
 import { semanticProblems, type IngestContext } from '../pipeline/ingest.prepare.ts';
 import { createIngestEnqueuer } from './events.enqueue.ts';
 import { requireScope } from './auth.plugin.ts';
-import { acceptedSchema, batchSchema, eventSchema, MAX_BATCH_EVENTS, storedEventSchema, type EventInput } from './events.schemas.ts';
+import { acceptedSchema, batchSchema, eventSchema, MAX_BATCH_EVENTS, storedEventSchema } from './events.schemas.ts';
 import { AppError, notFound, validationProblems, problemSchema, validationError, type FieldProblem } from './problem.ts';
 
 const errorResponses = { 400: problemSchema, 401: problemSchema, 403: problemSchema, 413: problemSchema, 429: problemSchema, 503: problemSchema };

@@ -12,7 +12,6 @@ import { parseRule, type Rule } from '../domain/rules.ts';
 import { orderSegments } from '../domain/segments.ts';
 import * as repo from '../store/segments.repo.ts';
 import { requireScope } from './auth.plugin.ts';
-import { jobAcceptedSchema } from './jobs.routes.ts';
 import { AppError, notFound, problemSchema, validationError } from './problem.ts';
 
 const KEY = /^[a-z0-9_-]{1,64}$/;

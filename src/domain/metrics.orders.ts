@@ -97,10 +97,6 @@ function resolveOrdersOnce(events: StoredEvent[], now: Date): ResolvedOrder[] {
   });
 }
 
-export function countedOrders(events: StoredEvent[], now: Date): ResolvedOrder[] {
-  return resolveOrders(events, now).filter((o) => o.counted);
-}
-
 export function interactionHistory(events: StoredEvent[], now: Date): InteractionHistory {
   return memoized(interactionCache, events, now, () => interactionHistoryOnce(events, now));
 }

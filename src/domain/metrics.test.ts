@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { cancel, day, interaction, order, orders, refund, traitsEvent } from './events.fixtures.ts';
 import type { StoredEvent } from './events.types.ts';
-import { computeMetrics, countedOrders, priceSensitivity, type Metrics } from './metrics.ts';
+import { digestEvents } from './digest.ts';
+import { computeMetrics, priceSensitivity, type Metrics } from './metrics.ts';
 import { DAY_MS } from './time.ts';
 
 const NOW = day(400);
@@ -145,9 +146,9 @@ describe('computeMetrics: discounts, channel, region, satisfaction', () => {
   });
 });
 
-describe('countedOrders', () => {
-  it('lists counted orders in time order with net values', () => {
-    const list = countedOrders([order(5, '10', { orderId: 'b' }), order(1, '20', { orderId: 'a' }), refund(6, 'a', '5'), ...orders(1, 9, 1, '0')], NOW);
-    expect(list.map((o) => [o.orderId, o.net])).toEqual([['a', '15'], ['b', '10']]);
+describe('the digest of the orders', () => {
+  it('lists counted orders in time order with net values, and free ones as uncounted purchases', () => {
+    const { orders: list } = digestEvents([order(5, '10', { orderId: 'b' }), order(1, '20', { orderId: 'a' }), refund(6, 'a', '5'), ...orders(1, 9, 1, '0')], NOW);
+    expect(list.map((o) => [o.occurredAt, o.net, o.counted])).toEqual([[day(1), '15', true], [day(5), '10', true], [day(9), '0', false]]);
   });
 });

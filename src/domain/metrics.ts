@@ -4,7 +4,7 @@ import { digestEvents, type CustomerDigest } from './digest.ts';
 import { money, moneyString, sumMoney } from './money.ts';
 import { ageDays, DAY_MS, isWithinDays } from './time.ts';
 
-export { countedOrders, interactionHistory, resolveOrders } from './metrics.orders.ts';
+export { interactionHistory, resolveOrders } from './metrics.orders.ts';
 export type { InteractionHistory, ResolvedOrder } from './metrics.orders.ts';
 
 export type PriceSensitivity = 'high' | 'medium' | 'low';

@@ -63,7 +63,7 @@ export function nextReviewAt(input: NextReviewInput): Date | null {
 }
 
 /** the next instant a counted order leaves the 365-day window or an interaction the 90-day one */
-export function nextWindowExit(digest: CustomerDigest, now: Date): Date | null {
+function nextWindowExit(digest: CustomerDigest, now: Date): Date | null {
   const exits = [
     ...digest.orders.filter((o) => o.counted).map((o) => o.occurredAt.getTime() + ORDER_WINDOW_DAYS * DAY_MS),
     ...digest.interactions.interactions.map((at) => at.getTime() + INTERACTION_WINDOW_DAYS * DAY_MS),

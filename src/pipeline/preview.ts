@@ -1,4 +1,4 @@
-import { asc, gt, inArray } from 'drizzle-orm';
+import { asc, gt } from 'drizzle-orm';
 import type { Deps } from '../deps.ts';
 import { digestEvents } from '../domain/digest.ts';
 import type { TierPolicy } from '../domain/policy.ts';

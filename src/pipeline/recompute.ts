@@ -120,24 +120,25 @@ export async function recomputeCustomers(deps: Deps, customerIds: string[], prel
 }
 
 /**
- * One batch of a rescore: the customers matching `where` (a bounded id range), read in one snapshot without row locks (a rescore holds no lock while it derives), derived, and
- * written only where something changed and nothing else wrote the row since it was read. A
- * customer some recompute wrote in between is asked for again (returned in `conflicted` and
- * enqueued), so its change is neither lost nor announced twice.
+ * One batch of a rescore: the customers matching `where` (a bounded id range), read in one
+ * snapshot without row locks (a rescore holds no lock while it derives), derived, and written only
+ * where something changed and nothing else wrote the row since it was read. A customer some
+ * recompute wrote in between is asked for again (finish), so its change is neither lost nor
+ * announced twice.
  */
 export async function rescoreBatch(deps: Deps, where: SQL, context: RecomputeContext): Promise<RecomputeResult> {
   const now = deps.clock.now();
   const rows = await readCustomers(deps.db, where);
   const plans = await planRows(deps, deps.db, rows, { now, ...context });
-  const { conflicted, ...result } = await deps.db.transaction((tx) => writePlans(tx, plans, now));
-  if (conflicted.length > 0) await enqueueRecomputes(deps, conflicted);
-  return finish(deps, result);
+  return finish(deps, await deps.db.transaction((tx) => writePlans(tx, plans, now)));
 }
 
-async function finish(deps: Deps, result: RecomputeResult): Promise<RecomputeResult> {
+/** After the commit: customers someone else wrote meanwhile are asked for again (never under row locks), the relay is nudged. */
+async function finish(deps: Deps, { conflicted, ...result }: RecomputeResult & { conflicted: string[] }): Promise<RecomputeResult> {
   deps.metrics.customersRecomputed.inc(result.customers);
+  if (conflicted.length > 0) await enqueueRecomputes(deps, conflicted);
   if (result.messages > 0) await nudgeRelay(deps.queues.relay);
-  return { customers: result.customers, changed: result.changed, history: result.history, messages: result.messages };
+  return result;
 }
 
 type CustomerRow = Awaited<ReturnType<typeof readCustomers>>[number];
@@ -207,8 +208,9 @@ async function digestsAsOf(db: DbOrTx, rows: CustomerRow[], now: Date): Promise<
   const digests = new Map<string, CustomerDigest>();
   const stale: string[] = [];
   for (const row of rows) {
-    const stored = unpackDigest(row.digest);
-    if (stored && stored.eventCount === row.eventCount && digestHoldsAt(stored, now)) digests.set(row.id, stored);
+    // The count is checked on the packed form first: after new events no digest is unpacked.
+    const stored = row.digest?.n === row.eventCount ? unpackDigest(row.digest) : null;
+    if (stored && digestHoldsAt(stored, now)) digests.set(row.id, stored);
     else stale.push(row.id);
   }
   const events = groupByCustomer(await loadStoredEvents(db, stale));
@@ -221,7 +223,6 @@ interface PlanContext extends RecomputeContext {
 }
 
 type Membership = { segmentKey: string; customerId: string };
-
 
 /** Everything one customer's recompute writes: its new state, history rows, outbox messages, membership changes. */
 function planCustomer(row: CustomerRow, digest: CustomerDigest, currentSegments: string[], ctx: PlanContext) {

@@ -2,7 +2,7 @@ import { eq, sql } from 'drizzle-orm';
 import type { StoredEvent } from '../domain/events.types.ts';
 import type { IngestEvent } from '../pipeline/queues.ts';
 import type { DbOrTx } from './db.ts';
-import { customers, events } from './schema.ts';
+import { events } from './schema.ts';
 
 type EventRow = typeof events.$inferSelect;
 
@@ -46,15 +46,6 @@ export async function loadStoredEvents(db: DbOrTx, customerIds: string[]): Promi
     from events where customer_id = any(${sql.param(customerIds)})`);
   // The driver hands timestamptz over as text here; new Date(text) is how drizzle maps it too.
   return result.rows.map((row) => toStoredEvent({ ...row, occurredAt: new Date(row.occurredAt) }));
-}
-
-/** How many events each customer has stored (customers with none are absent). */
-export async function countEventsByCustomer(db: DbOrTx, customerIds: string[]): Promise<Map<string, number>> {
-  if (customerIds.length === 0) return new Map();
-  const result = await db.execute<{ customerId: string; n: number }>(sql`
-    select customer_id as "customerId", count(*)::int as n
-    from events where customer_id = any(${sql.param(customerIds)}) group by customer_id`);
-  return new Map(result.rows.map((r) => [r.customerId, r.n]));
 }
 
 /**

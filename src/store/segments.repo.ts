@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, sql } from 'drizzle-orm';
 import type { Rule } from '../domain/rules.ts';
 import type { SegmentDefinition } from '../domain/segments.ts';
 import type { DbOrTx } from './db.ts';
@@ -34,14 +34,6 @@ export async function deleteSegment(db: DbOrTx, key: string): Promise<boolean> {
 }
 
 /** Current membership of a batch of customers: customer id → segment keys. */
-export async function membershipOf(db: DbOrTx, customerIds: string[]): Promise<Map<string, string[]>> {
-  const map = new Map<string, string[]>();
-  if (customerIds.length === 0) return map;
-  const rows = await db.select().from(segmentMembers).where(inArray(segmentMembers.customerId, customerIds));
-  for (const r of rows) map.set(r.customerId, [...(map.get(r.customerId) ?? []), r.segmentKey]);
-  return map;
-}
-
 export async function applyMembershipChanges(
   db: DbOrTx,
   entered: { segmentKey: string; customerId: string }[],
