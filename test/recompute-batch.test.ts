@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
-import { auth, manualClock, settle, startService, type TestService } from './harness.ts';
+import { auth, eventually, manualClock, settle, startService, type TestService } from './harness.ts';
 import { planPopulation, toEvents } from './population.fixture.ts';
 import { processIngest } from '../src/pipeline/ingest.worker.ts';
 import { refreshAndRescore } from '../src/pipeline/maintenance.ts';
 import { enqueueRecomputes } from '../src/pipeline/queues.ts';
-import { recomputeCustomers, refreshStatsLocked } from '../src/pipeline/recompute.ts';
+import { loadRecomputeContext, recomputeCustomers, refreshStatsLocked, rescoreBatch } from '../src/pipeline/recompute.ts';
+import { customers } from '../src/store/schema.ts';
 import { finishDirty, listDirty, markDirty, RECOMPUTE_SHARDS, shardOf, takeDirty } from '../src/pipeline/recompute.dirty.ts';
 import { startWorkers } from '../src/pipeline/workers.ts';
 import { upsertSegment } from '../src/store/segments.repo.ts';
@@ -122,6 +123,38 @@ describe('batched recompute and full rescore', () => {
     expect(await row()).toEqual(stored);
     expect(await writeUpdates(db, [{ ...(update as unknown as CustomerUpdate), previous_hash: stored.state_hash }])).toEqual(new Set([id]));
     expect(await row()).toEqual({ state_hash: 'other', sequence: stored.sequence + 7 });
+  });
+
+  it('a rescore batch that meets a concurrent write leaves that row alone and asks for the customer again', async () => {
+    const { deps } = batched;
+    const id = ids[1]!;
+    const historyRows = async () => (await deps.db.execute<{ n: number }>(sql`select count(*)::int as n from customer_history where customer_id = ${id}`)).rows[0]!.n;
+    // A stored fingerprint no derivation gives, so the rescore means to write the row.
+    await deps.db.execute(sql`update customers set state_hash = 'before' where id = ${id}`);
+    const history = await historyRows();
+    const other = await deps.pool.connect();
+    try {
+      await other.query('begin');
+      await other.query('select id from customers where id = $1 for update', [id]);
+      const rescored = rescoreBatch(deps, sql`${customers.id} = ${id}`, await loadRecomputeContext(deps, deps.clock.now()));
+      // The rescore read the row without a lock and now waits to write it; the other writer commits first.
+      await eventually(async () => {
+        const { rows } = await deps.pool.query(`select 1 from pg_stat_activity where wait_event_type = 'Lock' and query like '%update customers c set%'`);
+        return rows.length > 0 ? true : undefined;
+      }, 10_000, 'the rescore to wait for the row lock');
+      await other.query(`update customers set state_hash = 'concurrent' where id = $1`, [id]);
+      await other.query('commit');
+      expect(await rescored).toMatchObject({ customers: 1, changed: 0, history: 0, messages: 0 });
+    } finally {
+      other.release();
+    }
+    expect((await deps.db.execute<{ state_hash: string }>(sql`select state_hash from customers where id = ${id}`)).rows[0]!.state_hash).toBe('concurrent');
+    expect(await historyRows()).toBe(history);
+    expect(await listDirty(deps.redis, deps.config.QUEUE_PREFIX)).toContain(id);
+    // Left as the next tests expect: the customer recomputed, nobody waiting, no drain job queued.
+    await recomputeCustomers(deps, [id]);
+    await finishDirty(deps.redis, deps.config.QUEUE_PREFIX, shardOf(id), await takeDirty(deps.redis, deps.config.QUEUE_PREFIX, shardOf(id), 1_000));
+    await deps.queues.recompute.drain();
   });
 
   it('keeps a customer waiting when it is asked for again while its batch is recomputed', async () => {
