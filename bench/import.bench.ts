@@ -19,7 +19,7 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { createDeps, type Deps } from '../src/deps.ts';
 import { importFile, type ImportResult } from '../src/cli/import.run.ts';
-import { refreshAndRescore } from '../src/pipeline/maintenance.ts';
+import { refreshAndRescore } from '../src/services/maintenance.service.ts';
 import { migrateDb } from '../src/store/db.ts';
 import { NAME, REDIS_URL, benchConfig, checkInterrupted, cleanupStep, dec, handleInterrupts, int, intEnv, machine, median, runMain, sleep, table } from './support.ts';
 

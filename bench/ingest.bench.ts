@@ -11,10 +11,10 @@ import autocannon from 'autocannon';
 import type { FastifyInstance } from 'fastify';
 import type { Counter } from 'prom-client';
 import { createDeps, type Deps } from '../src/deps.ts';
-import { buildApp } from '../src/app.ts';
+import { buildApp } from '../src/http/app.ts';
 import { migrateDb } from '../src/store/db.ts';
-import { startWorkers, type Workers } from '../src/pipeline/workers.ts';
-import { checkRedisPolicy, waitForRedis } from '../src/pipeline/redis-policy.ts';
+import { startWorkers, type Workers } from '../src/workers/workers.ts';
+import { checkRedisPolicy, waitForRedis } from '../src/queues/redis-policy.ts';
 import {
   NAME, benchConfig, checkInterrupted, cleanupStep, createDatabase, dec, handleInterrupts, int, intEnv, listenLocal,
   machine, median, pct, removeThrowaways, runMain, sleep, table,

@@ -17,10 +17,10 @@ import { Agent, request } from 'undici';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import type { FastifyInstance } from 'fastify';
 import { createDeps, type Deps } from '../src/deps.ts';
-import { buildApp } from '../src/app.ts';
+import { buildApp } from '../src/http/app.ts';
 import { migrateDb, type Db } from '../src/store/db.ts';
 import * as schema from '../src/store/schema.ts';
-import { waitForRedis } from '../src/pipeline/redis-policy.ts';
+import { waitForRedis } from '../src/queues/redis-policy.ts';
 import {
   NAME, benchConfig, checkInterrupted, cleanupStep, createDatabase, dec, handleInterrupts, int, intEnv, listenLocal,
   machine, median, removeThrowaways, runMain, sleep, table,
@@ -604,7 +604,7 @@ function printPlans(reports: PlanReport[]): void {
 // ---------------------------------------------------------------------------------------------
 // Export: a real listening server, the response streamed and its lines counted, RSS sampled.
 
-/** The export route's query (src/api/segments.routes.ts), for the in-process baseline and EXPLAIN. */
+/** The export route's query (src/http/segments.routes.ts), for the in-process baseline and EXPLAIN. */
 const EXPORT_SQL = `select c.id as customer_id, c.traits ->> 'email' as email, c.tier, c.lifecycle_stage, c.rfm_segment, c.abc_class,
        c.value_score, c.net_revenue::text as net_revenue, c.order_count, c.last_order_at, c.at_risk, c.region
 from segment_members m join customers c on c.id = m.customer_id

@@ -1,5 +1,5 @@
 /**
- * Model fit timing: BG/NBD + Gamma-Gamma (src/domain/predictions.ts fitModel) on the 2,357-customer
+ * Model fit timing: BG/NBD + Gamma-Gamma (src/domain/model/predictions.ts fitModel) on the 2,357-customer
  * CDNOW summary and on synthetic buyers (default 1,000,000), including the compression of identical
  * (x, t_x, T) rows. Pure computation; with BENCH_DB=1 also the fit job's path through Postgres
  * (the buyers stored as order events, summarised and compressed in SQL; bench/model-fit.db.ts).
@@ -7,9 +7,9 @@
  *   npx tsx bench/model-fit.bench.ts
  *   BENCH_BUYERS=200_000 BENCH_RUNS=1 BENCH_DB=1 npx tsx bench/model-fit.bench.ts
  */
-import { compressRows, fitModel } from '../src/domain/predictions.ts';
-import type { SpendRow } from '../src/domain/gamma-gamma.ts';
-import { CDNOW_BGNBD, CDNOW_GAMMA_GAMMA, loadCdnowSummary } from '../src/domain/model.fixtures.ts';
+import { compressRows, fitModel } from '../src/domain/model/predictions.ts';
+import type { SpendRow } from '../src/domain/model/gamma-gamma.ts';
+import { CDNOW_BGNBD, CDNOW_GAMMA_GAMMA, loadCdnowSummary } from '../test/fixtures/model.fixtures.ts';
 import { handleInterrupts, intEnv, machine, runMain } from './support.ts';
 import { measureInPostgres } from './model-fit.db.ts';
 import { simulateBuyers, type SyntheticBuyer } from './model-fit.simulate.ts';

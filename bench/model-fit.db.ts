@@ -4,7 +4,7 @@
  * the fit, timed separately. The rescore that follows a real fit is left out (its own benchmark).
  */
 import { sql } from 'drizzle-orm';
-import { fitModel } from '../src/domain/predictions.ts';
+import { fitModel } from '../src/domain/model/predictions.ts';
 import { createDb, createPool, migrateDb } from '../src/store/db.ts';
 import { loadFitInput } from '../src/store/model.repo.ts';
 import { benchConfig, checkInterrupted, cleanupStep, createDatabase, int, removeThrowaways } from './support.ts';

@@ -2,8 +2,8 @@
  * Synthetic buyers drawn from the BG/NBD and Gamma-Gamma processes themselves (seeded), so a fit on
  * them should recover the parameters they were drawn with.
  */
-import type { BgNbdParams } from '../src/domain/bgnbd.ts';
-import type { GammaGammaParams } from '../src/domain/gamma-gamma.ts';
+import type { BgNbdParams } from '../src/domain/model/bgnbd.ts';
+import type { GammaGammaParams } from '../src/domain/model/gamma-gamma.ts';
 import { mulberry32 } from '../test/seeded-random.ts';
 
 function normal(rnd: () => number): number {

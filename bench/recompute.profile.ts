@@ -8,11 +8,11 @@
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { createDeps, type Deps } from '../src/deps.ts';
-import { loadRecomputeContext, recomputeCustomers, type RecomputeContext } from '../src/pipeline/recompute.ts';
+import { loadRecomputeContext, recomputeCustomers, type RecomputeContext } from '../src/services/recompute.service.ts';
 import { migrateDb } from '../src/store/db.ts';
 import { generateShop } from './scale.generate.ts';
 import { NAME, benchConfig, cleanupStep, createDatabase, handleInterrupts, checkInterrupted, int, intEnv, machine, median, removeThrowaways, runMain } from './support.ts';
-import { DRAIN_BATCH } from '../src/pipeline/recompute.worker.ts';
+import { DRAIN_BATCH } from '../src/workers/recompute.worker.ts';
 
 const CUSTOMERS = intEnv('BENCH_CUSTOMERS', 20_000);
 const EVENTS = intEnv('BENCH_EVENTS', 15);

@@ -9,7 +9,7 @@
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { createDeps } from '../src/deps.ts';
-import { refreshAndRescore } from '../src/pipeline/maintenance.ts';
+import { refreshAndRescore } from '../src/services/maintenance.service.ts';
 import { migrateDb } from '../src/store/db.ts';
 import { generateShop } from './scale.generate.ts';
 import { bareAggregateSeconds } from './scale.rescore.ts';

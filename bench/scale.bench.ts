@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { createDeps, type Deps } from '../src/deps.ts';
 import { migrateDb } from '../src/store/db.ts';
-import { refreshAndRescore } from '../src/pipeline/maintenance.ts';
+import { refreshAndRescore } from '../src/services/maintenance.service.ts';
 import { benchConfig, checkInterrupted, cleanupStep, createDatabase, handleInterrupts, intEnv, machine, median, removeThrowaways, runMain, sleep } from './support.ts';
 import { generateShop, type Seed } from './scale.generate.ts';
 import { bareAggregateSeconds, bareRowUpdateSeconds, drainedRecomputeRate, naiveRecomputeRate, sampleCustomerIds, waitForRecomputes } from './scale.rescore.ts';

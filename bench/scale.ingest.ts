@@ -5,7 +5,7 @@ import autocannon from 'autocannon';
 import { sql } from 'drizzle-orm';
 import type { Deps } from '../src/deps.ts';
 import { checkInterrupted, median, sleep } from './support.ts';
-import { dirtyKeys, RECOMPUTE_SHARDS } from '../src/pipeline/recompute.dirty.ts';
+import { dirtyKeys, RECOMPUTE_SHARDS } from '../src/queues/recompute.dirty.ts';
 
 const RUN = randomBytes(3).toString('hex');
 let seq = 0;

@@ -2,10 +2,10 @@
 import { performance } from 'node:perf_hooks';
 import { sql } from 'drizzle-orm';
 import type { Deps } from '../src/deps.ts';
-import { refreshAndRescore } from '../src/pipeline/maintenance.ts';
-import { enqueueRecomputes } from '../src/pipeline/queues.ts';
-import { loadRecomputeContext, recomputeCustomers } from '../src/pipeline/recompute.ts';
-import { countDirty } from '../src/pipeline/recompute.dirty.ts';
+import { refreshAndRescore } from '../src/services/maintenance.service.ts';
+import { enqueueRecomputes } from '../src/queues/queues.ts';
+import { loadRecomputeContext, recomputeCustomers } from '../src/services/recompute.service.ts';
+import { countDirty } from '../src/queues/recompute.dirty.ts';
 import { checkInterrupted, sleep } from './support.ts';
 
 /** Seconds of `SELECT customer_id, max(ts), count(*), sum(amount) … GROUP BY customer_id`, work_mem 256 MB. */

@@ -21,10 +21,10 @@ import { sql } from 'drizzle-orm';
 import { createDeps, type Deps } from '../src/deps.ts';
 import { migrateDb } from '../src/store/db.ts';
 import { webhookEndpoints, webhookMessages } from '../src/store/schema.ts';
-import { startWorkers, type Workers } from '../src/pipeline/workers.ts';
-import { nudgeRelay } from '../src/pipeline/queues.ts';
-import { checkRedisPolicy, waitForRedis } from '../src/pipeline/redis-policy.ts';
-import { ENDPOINT_CONCURRENCY } from '../src/webhooks/relay.ts';
+import { startWorkers, type Workers } from '../src/workers/workers.ts';
+import { nudgeRelay } from '../src/queues/queues.ts';
+import { checkRedisPolicy, waitForRedis } from '../src/queues/redis-policy.ts';
+import { ENDPOINT_CONCURRENCY } from '../src/services/relay.service.ts';
 import { buildMessage, type WebhookMessage } from '../src/webhooks/messages.ts';
 import { generateSecret, sign } from '../src/webhooks/signing.ts';
 import {

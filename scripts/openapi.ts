@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { configSchema } from '../src/config.ts';
 import { createDeps } from '../src/deps.ts';
-import { buildApp } from '../src/app.ts';
+import { buildApp } from '../src/http/app.ts';
 
 const target = fileURLToPath(new URL('../openapi/openapi.json', import.meta.url));
 const deps = createDeps(configSchema.parse({ LOG_LEVEL: 'silent' }));

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { QUEUE_NAMES, type QueueName } from './pipeline/queues.ts';
+import { QUEUE_NAMES, type QueueName } from './queues/queues.ts';
 
 const bool = z
   .enum(['true', 'false', '1', '0'])

@@ -3,7 +3,7 @@ import { pino, type Logger } from 'pino';
 import type pg from 'pg';
 import type { Config } from './config.ts';
 import { createDb, createPool, type Db } from './store/db.ts';
-import { createQueues, type Queues } from './pipeline/queues.ts';
+import { createQueues, type Queues } from './queues/queues.ts';
 import { createMetrics, registerQueueDepths, type Metrics } from './observability/metrics.ts';
 
 export interface Clock {

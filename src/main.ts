@@ -1,10 +1,10 @@
 import closeWithGrace from 'close-with-grace';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createDeps, type Deps } from './deps.ts';
-import { buildApp } from './app.ts';
+import { buildApp } from './http/app.ts';
 import { migrateDb } from './store/db.ts';
-import { startWorkers } from './pipeline/workers.ts';
-import { checkRedisPolicy, waitForRedis } from './pipeline/redis-policy.ts';
+import { startWorkers } from './workers/workers.ts';
+import { checkRedisPolicy, waitForRedis } from './queues/redis-policy.ts';
 import { ensureDatabase } from './store/db.ts';
 import { readMigrationState } from './store/migrations.ts';
 import { keysCommand, rescoreCommand, UsageError, workerQueues } from './cli/commands.ts';

@@ -8,9 +8,9 @@ import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { configSchema, type Config } from '../src/config.ts';
 import { createDeps, systemClock, type Clock, type Deps } from '../src/deps.ts';
-import { buildApp } from '../src/app.ts';
+import { buildApp } from '../src/http/app.ts';
 import { migrateDb } from '../src/store/db.ts';
-import { startWorkers, type Workers } from '../src/pipeline/workers.ts';
+import { startWorkers, type Workers } from '../src/workers/workers.ts';
 import { createLogger } from '../src/deps.ts';
 import { eventually } from './eventually.ts';
 

@@ -10,7 +10,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { money, moneyString, ZERO } from '../src/domain/money.ts';
 import { importFile } from '../src/cli/import.run.ts';
-import { refreshAndRescore } from '../src/pipeline/maintenance.ts';
+import { refreshAndRescore } from '../src/services/maintenance.service.ts';
 import { auth, eventually, settle, startService, type TestService } from './harness.ts';
 
 const BIN = fileURLToPath(new URL('../bin/tierwise.js', import.meta.url));

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { auth, startService, type TestService } from './harness.ts';
-import { processIngest } from '../src/pipeline/ingest.worker.ts';
+import { processIngest } from '../src/workers/ingest.worker.ts';
 
 describe('single events sent at the same time', () => {
   let svc: TestService;

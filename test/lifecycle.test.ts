@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { auth, eventually, manualClock, settle, startService, type TestService } from './harness.ts';
-import { sweepDueReviews } from '../src/pipeline/maintenance.ts';
-import { recomputeCustomers } from '../src/pipeline/recompute.ts';
-import { dirtyKeys, listDirty, RECOMPUTE_SHARDS } from '../src/pipeline/recompute.dirty.ts';
+import { sweepDueReviews } from '../src/services/maintenance.service.ts';
+import { recomputeCustomers } from '../src/services/recompute.service.ts';
+import { dirtyKeys, listDirty, RECOMPUTE_SHARDS } from '../src/queues/recompute.dirty.ts';
 
 const NOW = new Date('2026-06-15T12:00:00Z');
 const DAY = 86_400_000;
@@ -124,7 +124,7 @@ describe('the sweep touches only customers that are due', () => {
   it('enqueues exactly the customers whose next review has passed', async () => {
     const events = [order('due-a', 85), order('due-b', 89.5), ...Array.from({ length: 40 }, (_, i) => order(`fresh-${i}`, 1 + i / 2))];
     await post(svc, events);
-    const { processIngest } = await import('../src/pipeline/ingest.worker.ts');
+    const { processIngest } = await import('../src/workers/ingest.worker.ts');
     const [ingestJob] = await svc.deps.queues.ingest.getJobs(['waiting']);
     await processIngest(svc.deps, ingestJob!);
     const ids = [...new Set(events.map((e) => e.customer_id))];
@@ -155,7 +155,7 @@ describe('concurrent recomputes of one customer', () => {
 
   it('ends in the state one sequential recompute gives, with one history row per real change', async () => {
     // A second set of workers in the same process competes for the same queues.
-    const { startWorkers } = await import('../src/pipeline/workers.ts');
+    const { startWorkers } = await import('../src/workers/workers.ts');
     const extra = await startWorkers(svc.deps);
     const events = [
       ...Array.from({ length: 60 }, (_, i) => order('hot', 400 - i * 6, `${10 + i}.00`)),

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { auth, eventually, manualClock, settle, startService, type TestService } from './harness.ts';
-import { customerSchema } from '../src/api/customers.schemas.ts';
+import { customerSchema } from '../src/http/customers.schemas.ts';
 import { currentPolicy } from '../src/store/policies.repo.ts';
 import { customers } from '../src/store/schema.ts';
 import { expectedScores, planPopulation, toEvents } from './population.fixture.ts';

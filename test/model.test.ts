@@ -5,8 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auth, eventually, manualClock, settle, startService, type TestService } from './harness.ts';
-import { MIN_BUYERS, predictCustomer } from '../src/domain/predictions.ts';
-import { recomputeCustomers } from '../src/pipeline/recompute.ts';
+import { MIN_BUYERS, predictCustomer } from '../src/domain/model/predictions.ts';
+import { recomputeCustomers } from '../src/services/recompute.service.ts';
 
 // The calibration period ends on 1997-09-30 inclusive: every order stamped that day is observed,
 // and T counts whole days to it, so T = (1997-09-30 − first purchase day) / 7 as in the summary.

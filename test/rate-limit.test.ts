@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import type { Config } from '../src/config.ts';
-import { buildApp } from '../src/app.ts';
+import { buildApp } from '../src/http/app.ts';
 import { createDeps, createLogger, type Deps } from '../src/deps.ts';
 import { migrateDb } from '../src/store/db.ts';
 import { auth, createIsolatedEnv, eventually } from './harness.ts';

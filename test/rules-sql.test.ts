@@ -22,13 +22,13 @@ import {
   type Rule,
   type RuleCondition,
   type RuleRecord,
-} from '../src/domain/rules.ts';
-import { compareValues } from '../src/domain/rules.parse.ts';
-import { buildRuleRecord } from '../src/domain/customer-state.ts';
-import { LIFECYCLE_STAGES, type LifecycleStage } from '../src/domain/lifecycle.types.ts';
-import { priceSensitivity, type Metrics } from '../src/domain/metrics.ts';
+} from '../src/domain/rules/rules.ts';
+import { compareValues } from '../src/domain/rules/rules.parse.ts';
+import { buildRuleRecord } from '../src/domain/customer/customer-state.ts';
+import { LIFECYCLE_STAGES, type LifecycleStage } from '../src/domain/lifecycle/lifecycle.types.ts';
+import { priceSensitivity, type Metrics } from '../src/domain/scoring/metrics.ts';
 import { money, moneyString } from '../src/domain/money.ts';
-import { ABC_CLASSES, RFM_SEGMENTS, type AbcClass, type RfmSegment } from '../src/domain/scores.ts';
+import { ABC_CLASSES, RFM_SEGMENTS, type AbcClass, type RfmSegment } from '../src/domain/scoring/scores.ts';
 import { ageDays, DAY_MS } from '../src/domain/time.ts';
 import { mulberry32 } from './seeded-random.ts';
 

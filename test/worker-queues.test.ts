@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { auth, eventually, spawnWorker, startService, type TestService } from './harness.ts';
-import { countDirty } from '../src/pipeline/recompute.dirty.ts';
+import { countDirty } from '../src/queues/recompute.dirty.ts';
 
 const BIN = fileURLToPath(new URL('../bin/tierwise.js', import.meta.url));
 

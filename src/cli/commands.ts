@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util';
 import { queueList, type Config } from '../config.ts';
 import type { Deps } from '../deps.ts';
-import type { QueueName } from '../pipeline/queues.ts';
-import { createKeyStore, SCOPES, type Scope } from '../auth/api-keys.ts';
-import { refreshAndRescore } from '../pipeline/maintenance.ts';
+import type { QueueName } from '../queues/queues.ts';
+import { createKeyStore, SCOPES, type Scope } from '../services/api-keys.service.ts';
+import { refreshAndRescore } from '../services/maintenance.service.ts';
 
 /** `tierwise keys create --name NAME --scopes events:write,customers:read` */
 export async function keysCommand(deps: Deps, args: string[]): Promise<void> {

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { Deps } from '../deps.ts';
-import { IMPORT_FORMATS, type ImportFormat } from '../domain/import.types.ts';
-import { refreshAndRescore } from '../pipeline/maintenance.ts';
+import { IMPORT_FORMATS, type ImportFormat } from '../domain/import/import.types.ts';
+import { refreshAndRescore } from '../services/maintenance.service.ts';
 import { UsageError } from './commands.ts';
 import { createProgressView } from './import.progress.ts';
 import { formatImportReport, type ImportReport } from './import.report.ts';

@@ -1,13 +1,13 @@
 import { pipeline } from 'node:stream/promises';
 import { Parser, type Options } from 'csv-parse';
 import type { Deps } from '../deps.ts';
-import { createLineLedger, extraLines, type LineGap } from '../domain/import.lines.ts';
-import { createNativeRowReader, readNativeHeader } from '../domain/import.native.ts';
-import { createRetailLineReader, readRetailHeader } from '../domain/import.online-retail.ts';
-import { createSkipTally, type RowProblem } from '../domain/import.report.ts';
-import { isBlankRecord, malformed, type ImportContext, type ImportFormat, type RowSkip } from '../domain/import.types.ts';
+import { createLineLedger, extraLines, type LineGap } from '../domain/import/import.lines.ts';
+import { createNativeRowReader, readNativeHeader } from '../domain/import/import.native.ts';
+import { createRetailLineReader, readRetailHeader } from '../domain/import/import.online-retail.ts';
+import { createSkipTally, type RowProblem } from '../domain/import/import.report.ts';
+import { isBlankRecord, malformed, type ImportContext, type ImportFormat, type RowSkip } from '../domain/import/import.types.ts';
 import { nativeCopyLine, retailCopyLine } from '../store/import.repo.ts';
-import { createStagingWriter } from './import.stager.ts';
+import { createStagingWriter } from '../store/import.stager.repo.ts';
 import { openImportSource } from './import.source.ts';
 
 export interface ImportOptions {

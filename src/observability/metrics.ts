@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Redis } from 'ioredis';
-import type { Queues } from '../pipeline/queues.ts';
-import { countDirty } from '../pipeline/recompute.dirty.ts';
+import type { Queues } from '../queues/queues.ts';
+import { countDirty } from '../queues/recompute.dirty.ts';
 
 export type Metrics = ReturnType<typeof createMetrics>;
 

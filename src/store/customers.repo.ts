@@ -1,6 +1,6 @@
 import { eq, sql, type SQL } from 'drizzle-orm';
-import type { CustomerView } from '../api/customers.schemas.ts';
-import type { Playbook } from '../domain/policy.ts';
+import type { CustomerView } from '../http/customers.schemas.ts';
+import type { Playbook } from '../domain/policy/policy.ts';
 import type { DbOrTx } from './db.ts';
 import { customerHistory, customers, events, segmentMembers } from './schema.ts';
 

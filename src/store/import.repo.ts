@@ -1,9 +1,9 @@
 import type { Writable } from 'node:stream';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import type { ImportFormat } from '../domain/import.types.ts';
-import type { ImportedOrder } from '../domain/import.native.ts';
-import type { RetailLine } from '../domain/import.online-retail.ts';
+import type { ImportFormat } from '../domain/import/import.types.ts';
+import type { ImportedOrder } from '../domain/import/import.native.ts';
+import type { RetailLine } from '../domain/import/import.online-retail.ts';
 
 // Imports go through a session-local staging table: COPY fills it at full speed without touching
 // the live tables, then one transaction moves its rows into `events` set-based. Temporary tables

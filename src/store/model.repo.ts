@@ -1,7 +1,7 @@
 import { desc, eq, sql } from 'drizzle-orm';
-import type { RfmRow } from '../domain/bgnbd.ts';
-import type { SpendRow } from '../domain/gamma-gamma.ts';
-import { utcDay, type ModelParams } from '../domain/predictions.ts';
+import type { RfmRow } from '../domain/model/bgnbd.ts';
+import type { SpendRow } from '../domain/model/gamma-gamma.ts';
+import { utcDay, type ModelParams } from '../domain/model/predictions.ts';
 import type { DbOrTx } from './db.ts';
 import { modelFits } from './schema.ts';
 import { countedOrdersAsOf } from './stats.repo.ts';

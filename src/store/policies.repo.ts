@@ -1,5 +1,5 @@
 import { desc, sql } from 'drizzle-orm';
-import { DEFAULT_POLICY, type TierPolicy } from '../domain/policy.ts';
+import { DEFAULT_POLICY, type TierPolicy } from '../domain/policy/policy.ts';
 import type { DbOrTx } from './db.ts';
 import { tierPolicies } from './schema.ts';
 

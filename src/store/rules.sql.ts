@@ -12,8 +12,8 @@
 // the negation of that wrapped result (a null value satisfies them, as in memory). `not`, `all` and
 // `any` then combine plain booleans, so `not` negates the two-valued result.
 import { sql, type SQL } from 'drizzle-orm';
-import type { Metrics } from '../domain/metrics.ts';
-import { fieldSpec, formatPath, ruleIssues, TRAIT_PREFIX, type Rule, type RuleCondition, type RuleOp } from '../domain/rules.ts';
+import type { Metrics } from '../domain/scoring/metrics.ts';
+import { fieldSpec, formatPath, ruleIssues, TRAIT_PREFIX, type Rule, type RuleCondition, type RuleOp } from '../domain/rules/rules.ts';
 import { parseTimestamp } from '../domain/time.ts';
 import { customers } from './schema.ts';
 

@@ -1,6 +1,6 @@
 import { and, asc, eq, gt, sql } from 'drizzle-orm';
-import type { Rule } from '../domain/rules.ts';
-import type { SegmentDefinition } from '../domain/segments.ts';
+import type { Rule } from '../domain/rules/rules.ts';
+import type { SegmentDefinition } from '../domain/rules/segments.ts';
 import type { DbOrTx } from './db.ts';
 import { segmentMembers, segments } from './schema.ts';
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Change, DerivedState } from '../domain/customer-state.ts';
-import { tierDirection, type TierPolicy } from '../domain/policy.ts';
+import type { Change, DerivedState } from '../domain/customer/customer-state.ts';
+import { tierDirection, type TierPolicy } from '../domain/policy/policy.ts';
 
 export const WEBHOOK_EVENT_TYPES = [
   'customer.tier_changed',

@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '../../../test/seeded-random.ts';
+import { deriveCustomerState, type CustomerStateInput } from './customer-state.ts';
+import { previousStateOf } from '../../../test/fixtures/customer-state.fixtures.ts';
+import { digestEvents, digestHoldsAt, packDigest, unpackDigest, type CustomerDigest } from './digest.ts';
+import { cancel, day, interaction, order, refund, traitsEvent } from '../../../test/fixtures/events.fixtures.ts';
+import type { StoredEvent } from '../events/events.types.ts';
+import { CDNOW_BGNBD, CDNOW_GAMMA_GAMMA } from '../../../test/fixtures/model.fixtures.ts';
+import { DEFAULT_POLICY } from '../policy/policy.ts';
+import { predictFromDigest, type FittedModel } from '../model/predictions.ts';
+import type { Breakpoints } from '../scoring/scores.ts';
+import { DAY_MS } from '../time.ts';
+
+const BP: Breakpoints = { recency_days: [10, 30, 60, 120], order_count: [1, 2, 3, 5], net_revenue: [10, 20, 50, 100] };
+const FIT: FittedModel = {
+  params: { bgnbd: { ...CDNOW_BGNBD, log_likelihood: 0 }, gamma_gamma: { ...CDNOW_GAMMA_GAMMA, log_likelihood: 0 } },
+  fittedAt: day(0),
+};
+
+/** A random customer: orders with items, discounts, channels and regions, refunds, cancellations, interactions, traits. */
+function randomEvents(random: () => number): StoredEvent[] {
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)]!;
+  const events: StoredEvent[] = [];
+  const orders = Math.floor(random() * 9);
+  for (let i = 0; i < orders; i++) {
+    const at = Math.floor(random() * 700);
+    const amount = pick(['0', '9.99', '25', '120.5', '7.25']);
+    const o = order(at, amount, {
+      discountAmount: random() < 0.3 ? '2' : null,
+      channel: pick([null, 'web', 'app', 'store']),
+      region: pick([null, '', 'north', 'south']),
+      items: random() < 0.5 ? [] : [{ category: pick(['shoes', 'bags', ' hats ', '']), quantity: 1 + Math.floor(random() * 3), unit_price: pick(['0', '4.5', '10']) }],
+    });
+    events.push(o);
+    if (random() < 0.15) events.push(refund(at + 3, o.orderId, random() < 0.5 ? null : '5'));
+    if (random() < 0.1) events.push(cancel(at + 1, o.orderId));
+  }
+  for (let i = Math.floor(random() * 6); i > 0; i--) {
+    events.push(interaction(Math.floor(random() * 700), pick(['site_visit', 'complaint', 'support']), random() < 0.5 ? null : 1 + Math.floor(random() * 5)));
+  }
+  if (random() < 0.2) events.push(traitsEvent(5, { region: 'east' }));
+  return events;
+}
+
+function derive(digest: CustomerDigest, now: Date, traits: Record<string, unknown>, previous: CustomerStateInput['previous']) {
+  const prediction = predictFromDigest(FIT, digest, now, DEFAULT_POLICY.at_risk.p_alive_below);
+  return deriveCustomerState({
+    digest,
+    traits,
+    now,
+    stats: { breakpoints: BP, abc: { a_min: '100', b_min: '20' } },
+    policy: DEFAULT_POLICY,
+    previous,
+    segments: [],
+    predictions: prediction?.predictions ?? null,
+    pAliveBelowAt: prediction?.pAliveBelowAt ?? null,
+    pAliveBelowSince: prediction?.pAliveBelowSince ?? null,
+  });
+}
+
+/** The digest as a rescore reads it back from its jsonb column. */
+const stored = (d: CustomerDigest) => unpackDigest(JSON.parse(JSON.stringify(packDigest(d))))!;
+
+describe('a stored digest', () => {
+  it('derives exactly what the events derive, at any later instant it holds at (seeded random customers)', () => {
+    const random = mulberry32(20261201);
+    let compared = 0;
+    for (let c = 0; c < 400; c++) {
+      const events = randomEvents(random);
+      const traits = random() < 0.2 ? { region: 'west' } : {};
+      const takenAt = day(Math.floor(random() * 750));
+      const digest = stored(digestEvents(events, takenAt));
+      const first = derive(digestEvents(events, takenAt), takenAt, traits, null);
+      for (const later of [0, 0.5, 3, 40, 200, 400]) {
+        const now = new Date(takenAt.getTime() + later * DAY_MS + Math.floor(random() * DAY_MS));
+        if (!digestHoldsAt(digest, now)) continue;
+        const previous = previousStateOf(first, takenAt);
+        expect(derive(digest, now, traits, previous)).toEqual(derive(digestEvents(events, now), now, traits, previous));
+        compared++;
+      }
+    }
+    expect(compared).toBeGreaterThan(1_000);
+  });
+
+  it.each([
+    ['no event after it was taken: holds from then on', [order(10, '5')], day(20), day(900), true],
+    ['before it was taken: does not hold', [order(10, '5')], day(20), day(19), false],
+    ['an event stamped later: holds until just before it', [order(10, '5'), order(30, '5')], day(20), new Date(day(30).getTime() - 1), true],
+    ['… and not once it is of age', [order(10, '5'), order(30, '5')], day(20), day(30), false],
+  ] as const)('%s', (_name, events, takenAt, now, holds) => {
+    expect(digestHoldsAt(stored(digestEvents([...events], takenAt)), now)).toBe(holds);
+  });
+
+  it('of another version, or none, is not used', () => {
+    const packed = packDigest(digestEvents([order(1, '5')], day(2)));
+    expect(unpackDigest({ ...packed, v: packed.v + 1 })).toBeNull();
+    expect(unpackDigest(null)).toBeNull();
+  });
+
+  it('counts its events, so a rescore can tell that another arrived', () => {
+    expect(digestEvents([order(1, '5'), interaction(2), order(900, '5')], day(3)).eventCount).toBe(3);
+  });
+});
