@@ -7,10 +7,11 @@ import { createIsolatedEnv } from './harness.ts';
 import { createDb, createPool, migrateDb, type Db } from '../src/store/db.ts';
 import { insertEvents, loadCustomerEvents, toStoredEvent } from '../src/store/events.repo.ts';
 import { loadFitInput } from '../src/store/model.repo.ts';
-import { resolveOrders } from '../src/domain/scoring/metrics.orders.ts';
-import { compressRows, modelPurchases, summarizeOrders, type CustomerSummary } from '../src/domain/model/predictions.ts';
+import { resolveOrders } from '../src/domain/facts/metrics.orders.ts';
+import { compressRows, summarizeOrders, type CustomerSummary } from '../src/domain/model/predictions.ts';
+import { modelPurchases } from '../src/domain/facts/metrics.orders.ts';
 import { DAY_MS } from '../src/domain/time.ts';
-import type { IngestEvent } from '../src/queues/queues.ts';
+import type { IngestEvent } from '../src/domain/events/events.types.ts';
 import { groupByCustomer } from '../src/services/recompute.service.ts';
 import { mulberry32 } from './seeded-random.ts';
 

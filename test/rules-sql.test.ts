@@ -26,7 +26,7 @@ import {
 import { compareValues } from '../src/domain/rules/rules.parse.ts';
 import { buildRuleRecord } from '../src/domain/customer/customer-state.ts';
 import { LIFECYCLE_STAGES, type LifecycleStage } from '../src/domain/lifecycle/lifecycle.types.ts';
-import { priceSensitivity, type Metrics } from '../src/domain/scoring/metrics.ts';
+import { priceSensitivity, type Metrics } from '../src/domain/facts/metrics.ts';
 import { money, moneyString } from '../src/domain/money.ts';
 import { ABC_CLASSES, RFM_SEGMENTS, type AbcClass, type RfmSegment } from '../src/domain/scoring/scores.ts';
 import { ageDays, DAY_MS } from '../src/domain/time.ts';

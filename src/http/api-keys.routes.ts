@@ -3,7 +3,8 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { SCOPES, type KeyStore } from '../services/api-keys.service.ts';
 import { requireScope } from './auth.plugin.ts';
-import { notFound, problemSchema } from './problem.ts';
+import { problemSchema } from './problem.ts';
+import { notFound } from '../services/errors.ts';
 
 const createdKeySchema = z
   .object({

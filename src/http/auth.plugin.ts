@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { hasScope, type KeyStore, type Principal, type Scope } from '../services/api-keys.service.ts';
-import { AppError } from './problem.ts';
+import { AppError } from '../services/errors.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {

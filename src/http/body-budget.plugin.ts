@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { AppError } from './problem.ts';
+import { AppError } from '../services/errors.ts';
 
 /**
  * Bounds the request bodies the API holds at once: a body's bytes (as declared, or the route's

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AppError } from './problem.ts';
+import { AppError } from '../services/errors.ts';
 
 /** Opaque keyset cursors: base64url JSON of the last row's sort key. */
 export function encodeCursor(value: unknown): string {

@@ -7,12 +7,13 @@ import { eraseCustomer, findCustomer, type Playbooks } from '../store/customers.
 import { CUSTOMER_SORTS, listCustomers } from '../store/customers.list.repo.ts';
 import { LIFECYCLE_STAGES } from '../domain/lifecycle/lifecycle.types.ts';
 import { ABC_CLASSES, RFM_SEGMENTS } from '../domain/scoring/scores.ts';
-import { PRICE_SENSITIVITIES } from '../domain/scoring/metrics.ts';
+import { PRICE_SENSITIVITIES } from '../domain/facts/metrics.ts';
 import { listHistory } from '../store/history.repo.ts';
 import { currentPolicy } from '../store/policies.repo.ts';
 import { requireScope } from './auth.plugin.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
-import { notFound, problemSchema, validationError } from './problem.ts';
+import { problemSchema } from './problem.ts';
+import { notFound, validationError } from '../services/errors.ts';
 import { customerSchema, historyPageSchema } from './customers.schemas.ts';
 
 const score = z.coerce.number().int().min(1).max(5);

@@ -8,7 +8,9 @@ import { semanticProblems, type IngestContext } from '../domain/events/events.ch
 import { createIngestEnqueuer } from '../services/ingest.service.ts';
 import { requireScope } from './auth.plugin.ts';
 import { acceptedSchema, batchSchema, eventSchema, MAX_BATCH_EVENTS, storedEventSchema } from '../domain/events/events.schemas.ts';
-import { AppError, notFound, validationProblems, problemSchema, validationError, type FieldProblem } from './problem.ts';
+import { validationProblems, problemSchema } from './problem.ts';
+import { AppError, notFound, validationError } from '../services/errors.ts';
+import { type FieldProblem } from '../domain/events/field-problem.ts';
 
 const errorResponses = { 400: problemSchema, 401: problemSchema, 403: problemSchema, 413: problemSchema, 429: problemSchema, 503: problemSchema };
 

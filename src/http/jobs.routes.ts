@@ -6,7 +6,8 @@ import type { Job } from 'bullmq';
 import type { Deps } from '../deps.ts';
 import type { KeyStore } from '../services/api-keys.service.ts';
 import { requireScope } from './auth.plugin.ts';
-import { notFound, problemSchema } from './problem.ts';
+import { problemSchema } from './problem.ts';
+import { notFound } from '../services/errors.ts';
 import { latestPopulationStats } from '../store/stats.repo.ts';
 
 export const jobSchema = z

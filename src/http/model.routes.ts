@@ -8,10 +8,11 @@ import { fitOutcome } from '../services/model-fit.service.ts';
 import { currentFit, latestFitAttempt, type StoredFit } from '../store/model.repo.ts';
 import { requireScope } from './auth.plugin.ts';
 import { jobAcceptedSchema } from './jobs.routes.ts';
-import { AppError, problemSchema } from './problem.ts';
+import { problemSchema } from './problem.ts';
+import { AppError } from '../services/errors.ts';
 
 /** as_of may run ahead of the server clock by the same skew ingest accepts */
-const MAX_FUTURE_MS = 5 * 60_000;
+import { MAX_FUTURE_MS } from '../domain/events/field-problem.ts';
 
 const bgnbdSchema = z.object({ r: z.number(), alpha: z.number(), a: z.number(), b: z.number(), log_likelihood: z.number() });
 const gammaGammaSchema = z.object({ p: z.number(), q: z.number(), v: z.number(), log_likelihood: z.number() });

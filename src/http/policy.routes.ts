@@ -8,7 +8,8 @@ import { currentPolicy, savePolicy } from '../store/policies.repo.ts';
 import { previewPolicy } from '../services/preview.service.ts';
 import { requireScope } from './auth.plugin.ts';
 import { startRescore } from './jobs.routes.ts';
-import { problemSchema, validationError } from './problem.ts';
+import { problemSchema } from './problem.ts';
+import { validationError } from '../services/errors.ts';
 
 const policyDocument = z
   .record(z.string(), z.unknown())

@@ -1,28 +1,9 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { formatPath, type FieldProblem } from '../domain/events/field-problem.ts';
+import { AppError } from '../services/errors.ts';
 
-export interface FieldProblem {
-  path: string;
-  message: string;
-}
-
-/** An error the API may show its caller as is; everything else becomes an opaque 500. */
-export class AppError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly errors?: FieldProblem[],
-    readonly headers?: Record<string, string>,
-  ) {
-    super(message);
-  }
-}
-
-export const validationError = (errors: FieldProblem[], detail = 'The request is invalid; see errors.') =>
-  new AppError(400, 'validation_failed', detail, errors);
-export const notFound = (what: string) => new AppError(404, 'not_found', `${what} was not found.`);
 
 export const problemSchema = z
   .object({
@@ -43,19 +24,6 @@ const TITLES: Record<number, string> = {
   429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable',
 };
 
-/** `['events', 3, 'amount']` → `events[3].amount` */
-export function formatPath(path: ReadonlyArray<PropertyKey>): string {
-  return path.reduce<string>((acc, part) => {
-    if (typeof part === 'number') return `${acc}[${part}]`;
-    return acc === '' ? String(part) : `${acc}.${String(part)}`;
-  }, '');
-}
-
-function joinPath(prefix: string, path: string): string {
-  if (prefix === '') return path;
-  if (path === '') return prefix;
-  return path.startsWith('[') ? `${prefix}${path}` : `${prefix}.${path}`;
-}
 
 /** Fastify validation errors carry JSON pointers (`/events/3/amount`); we report `events[3].amount`. */
 export function validationProblems(
@@ -64,7 +32,7 @@ export function validationProblems(
 ): FieldProblem[] {
   return validation.map((v) => {
     const parts = v.instancePath.split('/').filter(Boolean).map((p) => (/^\d+$/.test(p) ? Number(p) : p));
-    return { path: joinPath(prefix, formatPath(parts)), message: v.message ?? 'is invalid' };
+    return { path: formatPath(parts, prefix), message: v.message ?? 'is invalid' };
   });
 }
 

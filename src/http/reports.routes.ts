@@ -6,7 +6,8 @@ import type { KeyStore } from '../services/api-keys.service.ts';
 import { summaryReport, tierMigration } from '../store/reports.repo.ts';
 import { atRiskBreakdown, paretoCurve, rfmGrid, segmentSizes } from '../store/reports.distribution.repo.ts';
 import { requireScope } from './auth.plugin.ts';
-import { problemSchema, validationError } from './problem.ts';
+import { problemSchema } from './problem.ts';
+import { validationError } from '../services/errors.ts';
 import { cachedReport, maxAgeQuery } from './report-cache.ts';
 
 const computedAt = z.string().describe('when this report was computed (RFC 3339 UTC); older than now only when `max_age` allowed it');

@@ -12,7 +12,8 @@ import { parseRule, type Rule } from '../domain/rules/rules.ts';
 import { orderSegments } from '../domain/rules/segments.ts';
 import * as repo from '../store/segments.repo.ts';
 import { requireScope } from './auth.plugin.ts';
-import { AppError, notFound, problemSchema, validationError } from './problem.ts';
+import { problemSchema } from './problem.ts';
+import { AppError, notFound, validationError } from '../services/errors.ts';
 
 const KEY = /^[a-z0-9_-]{1,64}$/;
 const segmentSchema = z

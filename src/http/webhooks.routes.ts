@@ -11,7 +11,8 @@ import { generateSecret } from '../webhooks/signing.ts';
 import { validateWebhookUrl } from '../webhooks/ssrf.ts';
 import { requireScope } from './auth.plugin.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
-import { AppError, notFound, problemSchema, validationError } from './problem.ts';
+import { problemSchema } from './problem.ts';
+import { AppError, notFound, validationError } from '../services/errors.ts';
 
 const ROTATION_OVERLAP_MS = 24 * 3_600_000;
 const RECOVER_WINDOW_MS = 14 * 86_400_000;

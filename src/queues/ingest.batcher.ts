@@ -1,4 +1,5 @@
-import type { IngestEvent, JobPayloads, Queues } from './queues.ts';
+import type { JobPayloads, Queues } from './queues.ts';
+import type { IngestEvent } from '../domain/events/events.types.ts';
 
 /** Events per ingest job at most (the batch endpoint's own limit). */
 export const MAX_JOB_EVENTS = 1_000;

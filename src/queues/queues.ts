@@ -1,6 +1,7 @@
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { markDirty } from './recompute.dirty.ts';
+import type { IngestEvent } from '../domain/events/events.types.ts';
 
 /** Every queue and the payload of its jobs: the one registry producers and workers share. */
 export interface JobPayloads {
@@ -23,19 +24,6 @@ export type MaintenanceJob =
   | { kind: 'fit_model'; as_of: string | null; activate?: boolean; reason: string };
 
 export type QueueName = keyof JobPayloads;
-
-/** An event as validated and skew-corrected by the API, ready to store. */
-export interface IngestEvent {
-  id: string;
-  type: string;
-  customer_id: string;
-  occurred_at: string;
-  order_id: string | null;
-  data: Record<string, unknown>;
-  properties: Record<string, unknown> | null;
-  /** When this event's request was received, if not the job's `receivedAt` (requests share jobs). */
-  received_at?: string;
-}
 
 export type Queues = { [N in QueueName]: Queue<JobPayloads[N], unknown, string> };
 

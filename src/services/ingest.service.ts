@@ -3,7 +3,7 @@ import { createIngestBatcher, MAX_JOB_EVENTS } from '../queues/ingest.batcher.ts
 import { toIngestEvents, type IngestContext } from '../domain/events/events.checks.ts';
 import type { JobPayloads } from '../queues/queues.ts';
 import type { EventInput } from '../domain/events/events.schemas.ts';
-import { AppError } from '../http/problem.ts';
+import { unavailable } from './errors.ts';
 
 export type EnqueueIngest = (events: EventInput[], ctx: IngestContext) => Promise<number>;
 
@@ -67,8 +67,4 @@ function cachedWaitingCount(queue: Deps['queues']['ingest']) {
       if (value) value.n += 1;
     },
   };
-}
-
-function unavailable(detail: string, retryAfterSeconds: number): AppError {
-  return new AppError(503, 'unavailable', detail, undefined, { 'retry-after': String(retryAfterSeconds) });
 }

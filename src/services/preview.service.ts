@@ -1,6 +1,6 @@
 import { asc, gt } from 'drizzle-orm';
 import type { Deps } from '../deps.ts';
-import { digestEvents } from '../domain/customer/digest.ts';
+import { digestEvents } from '../domain/facts/digest.ts';
 import type { TierPolicy } from '../domain/policy/policy.ts';
 import { loadCustomerEvents, toStoredEvent } from '../store/events.repo.ts';
 import { currentFit } from '../store/model.repo.ts';

@@ -1,7 +1,7 @@
 import { inArray, sql, type SQL } from 'drizzle-orm';
 import type { Deps } from '../deps.ts';
 import { deriveCustomerState, ruleRecordOf, type DerivedState, type PreviousState } from '../domain/customer/customer-state.ts';
-import { digestEvents, digestHoldsAt, unpackDigest, type CustomerDigest } from '../domain/customer/digest.ts';
+import { digestEvents, digestHoldsAt, unpackDigest, type CustomerDigest } from '../domain/facts/digest.ts';
 import type { StoredEvent } from '../domain/events/events.types.ts';
 import { reasonSince } from '../domain/lifecycle/lifecycle.at-risk.ts';
 import type { LifecycleStage } from '../domain/lifecycle/lifecycle.types.ts';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import type { DerivedState } from '../domain/customer/customer-state.ts';
-import { packDigest, type CustomerDigest, type PackedDigest } from '../domain/customer/digest.ts';
+import { packDigest, type CustomerDigest, type PackedDigest } from '../domain/facts/digest.ts';
 import type { DbOrTx } from '../store/db.ts';
 
 export interface CustomerUpdate {

@@ -1,6 +1,6 @@
 import { eq, sql } from 'drizzle-orm';
 import type { StoredEvent } from '../domain/events/events.types.ts';
-import type { IngestEvent } from '../queues/queues.ts';
+import type { IngestEvent } from '../domain/events/events.types.ts';
 import type { DbOrTx } from './db.ts';
 import { events } from './schema.ts';
 

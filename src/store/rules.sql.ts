@@ -12,8 +12,9 @@
 // the negation of that wrapped result (a null value satisfies them, as in memory). `not`, `all` and
 // `any` then combine plain booleans, so `not` negates the two-valued result.
 import { sql, type SQL } from 'drizzle-orm';
-import type { Metrics } from '../domain/scoring/metrics.ts';
-import { fieldSpec, formatPath, ruleIssues, TRAIT_PREFIX, type Rule, type RuleCondition, type RuleOp } from '../domain/rules/rules.ts';
+import type { Metrics } from '../domain/facts/metrics.ts';
+import { formatPath } from '../domain/events/field-problem.ts';
+import { fieldSpec, ruleIssues, TRAIT_PREFIX, type Rule, type RuleCondition, type RuleOp } from '../domain/rules/rules.ts';
 import { parseTimestamp } from '../domain/time.ts';
 import { customers } from './schema.ts';
 
@@ -47,7 +48,7 @@ export class RuleCompileError extends Error {
 export function compileRule(rule: Rule, ctx: CompileRuleContext): SQL {
   const issues = ruleIssues(rule);
   const first = issues[0];
-  if (first) throw new RuleCompileError(issues.map((i) => `${formatPath('rule', i.path)}: ${i.message}`).join('; '), formatPath('', first.path));
+  if (first) throw new RuleCompileError(issues.map((i) => `${formatPath(i.path, 'rule')}: ${i.message}`).join('; '), formatPath(first.path));
   if (Number.isNaN(ctx.now.getTime())) throw new RuleCompileError('ctx.now is not a valid date');
   return compile(rule, ctx, '');
 }

@@ -1,4 +1,4 @@
-import type { PackedDigest } from '../domain/customer/digest.ts';
+import type { PackedDigest } from '../domain/facts/digest.ts';
 import { sql } from 'drizzle-orm';
 import {
   bigint,

@@ -1,5 +1,5 @@
 import { isLapsed, stageReason, stageSince, type AtRiskStatus, type LifecycleStage } from '../lifecycle/lifecycle.ts';
-import type { Metrics } from '../scoring/metrics.ts';
+import type { Metrics } from '../facts/metrics.ts';
 import type { DowngradeGraceResult, TierMatch, TierPolicy } from '../policy/policy.ts';
 import { maxDate, minDate } from '../time.ts';
 

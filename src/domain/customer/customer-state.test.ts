@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { digestEvents } from './digest.ts';
+import { digestEvents } from '../facts/digest.ts';
 import {
   buildRuleRecord,
   deriveCustomerState,

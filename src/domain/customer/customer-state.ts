@@ -1,7 +1,7 @@
 import { detectChanges, reviewInstants, type Change, type ScoreSet } from './customer-state.changes.ts';
-import type { CustomerDigest } from './digest.ts';
+import type { CustomerDigest } from '../facts/digest.ts';
 import { atRiskStatus, lifecycleStage, type AtRiskStatus, type LifecycleStage } from '../lifecycle/lifecycle.ts';
-import { metricsFromDigest, type Metrics } from '../scoring/metrics.ts';
+import { metricsFromDigest, type Metrics } from '../facts/metrics.ts';
 import { applyDowngradeGrace, findTier, matchTier, tierKeys, type Playbook, type TierPolicy } from '../policy/policy.ts';
 import { nextReviewAt } from './review.ts';
 import type { Predictions, Rule, RuleRecord } from '../rules/rules.ts';

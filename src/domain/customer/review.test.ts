@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { digestEvents } from './digest.ts';
+import { digestEvents } from '../facts/digest.ts';
 import { deriveCustomerState, ruleRecordOf, type CustomerStateInput, type PreviousState } from './customer-state.ts';
 import { day, interaction, order, orders } from '../../../test/fixtures/events.fixtures.ts';
 import type { StoredEvent } from '../events/events.types.ts';

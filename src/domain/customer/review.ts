@@ -1,6 +1,6 @@
-import type { CustomerDigest } from './digest.ts';
+import type { CustomerDigest } from '../facts/digest.ts';
 import { lifecycleStage, overdueThresholdDays, type AtRiskStatus } from '../lifecycle/lifecycle.ts';
-import { INTERACTION_WINDOW_DAYS, ORDER_WINDOW_DAYS, type Metrics } from '../scoring/metrics.ts';
+import { INTERACTION_WINDOW_DAYS, ORDER_WINDOW_DAYS, type Metrics } from '../facts/metrics.ts';
 import type { TierPolicy } from '../policy/policy.ts';
 import type { Rule } from '../rules/rules.ts';
 import type { Breakpoints } from '../scoring/scores.ts';

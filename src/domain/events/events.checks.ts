@@ -1,9 +1,7 @@
 import type { EventInput } from './events.schemas.ts';
-import type { FieldProblem } from '../../http/problem.ts';
-import type { IngestEvent } from '../../queues/queues.ts';
+import { MAX_FUTURE_MS, type FieldProblem } from './field-problem.ts';
+import type { IngestEvent } from './events.types.ts';
 
-/** Events may be stamped at most this far past the (skew-corrected) receipt time. */
-export const MAX_FUTURE_MS = 5 * 60_000;
 
 export interface IngestContext {
   receivedAt: Date;

@@ -57,3 +57,16 @@ export type StoredEvent =
   | CustomerEvent;
 
 export type StoredEventType = StoredEvent['type'];
+
+/** An event as validated and skew-corrected by the API, ready to store. */
+export interface IngestEvent {
+  id: string;
+  type: string;
+  customer_id: string;
+  occurred_at: string;
+  order_id: string | null;
+  data: Record<string, unknown>;
+  properties: Record<string, unknown> | null;
+  /** When this event's request was received, if not the job's `receivedAt` (requests share jobs). */
+  received_at?: string;
+}

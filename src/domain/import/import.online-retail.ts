@@ -1,5 +1,5 @@
 import { orderEvent, orderItem } from '../events/events.schemas.ts';
-import { MAX_FUTURE_MS } from '../events/events.checks.ts';
+import { MAX_FUTURE_MS } from '../events/field-problem.ts';
 import { createUkTimeReader } from './import.uk-time.ts';
 import {
   fieldProblems,

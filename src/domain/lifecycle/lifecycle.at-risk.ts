@@ -1,5 +1,5 @@
 import type { AtRiskParams, AtRiskReason, AtRiskStatus } from './lifecycle.types.ts';
-import { INTERACTION_WINDOW_DAYS, SATISFACTION_SAMPLE, type InteractionHistory, type Metrics } from '../scoring/metrics.ts';
+import { INTERACTION_WINDOW_DAYS, SATISFACTION_SAMPLE, type InteractionHistory, type Metrics } from '../facts/metrics.ts';
 import { addDays, DAY_MS, minDate } from '../time.ts';
 
 export type AtRiskInput = AtRiskParams & { lapsed_after_days: number };

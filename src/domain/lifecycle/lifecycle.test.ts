@@ -12,7 +12,7 @@ import {
   type AtRiskStatus,
   type LifecycleStage,
 } from './lifecycle.ts';
-import { computeMetrics, interactionHistory } from '../scoring/metrics.ts';
+import { computeMetrics, interactionHistory } from '../facts/metrics.ts';
 import { DAY_MS } from '../time.ts';
 
 const PARAMS = { ...DEFAULT_AT_RISK, lapsed_after_days: DEFAULT_LIFECYCLE.lapsed_after_days };

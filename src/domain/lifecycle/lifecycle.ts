@@ -1,5 +1,5 @@
 import type { AtRiskStatus, LifecycleParams, LifecycleStage } from './lifecycle.types.ts';
-import type { Metrics } from '../scoring/metrics.ts';
+import type { Metrics } from '../facts/metrics.ts';
 import { addDays, ageDays, maxDate } from '../time.ts';
 
 export * from './lifecycle.types.ts';

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { pAlive } from './bgnbd.ts';
 import { CDNOW_BGNBD, CDNOW_GAMMA_GAMMA, loadCdnowSummary } from '../../../test/fixtures/model.fixtures.ts';
-import type { ResolvedOrder } from '../scoring/metrics.orders.ts';
-import { compressRows, fitModel, modelPurchases, predictCustomer, summarizeOrders, type ModelParams } from './predictions.ts';
+import type { ResolvedOrder } from '../facts/metrics.orders.ts';
+import { modelPurchases } from '../facts/metrics.orders.ts';
+import { compressRows, fitModel, predictCustomer, summarizeOrders, type ModelParams } from './predictions.ts';
 import { DAY_MS } from '../time.ts';
 
 const at = (iso: string) => new Date(iso);

@@ -5,10 +5,9 @@
 import { conditionalExpectedPurchases, fitBgNbd, pAlive, pAliveFallsBelowAt, type BgNbdParams, type RfmRow } from './bgnbd.ts';
 import { customerLifetimeValue } from './clv.ts';
 import { expectedAverageSpend, fitGammaGamma, type GammaGammaParams, type SpendRow } from './gamma-gamma.ts';
-import type { CustomerDigest } from '../customer/digest.ts';
-import type { ResolvedOrder } from '../scoring/metrics.orders.ts';
+import type { CustomerDigest } from '../facts/digest.ts';
+import type { ResolvedOrder } from '../facts/metrics.orders.ts';
 import { money, sumMoney } from '../money.ts';
-import type { Predictions } from '../rules/rules.fields.ts';
 import { DAY_MS } from '../time.ts';
 
 export interface ModelParams {
@@ -114,17 +113,6 @@ export function predictCustomer(
   };
 }
 
-/**
- * The model's purchases: counted orders plus free orders (amount 0) with no refund. A free order (a
- * sample, a 100% voucher) still shows the customer is alive, and the CDNOW data the model is
- * checked against has such purchases. Cancelled orders, fully refunded ones (net 0 after refunds,
- * or any whole_order refund) and refunded free orders are not purchases. Spend is the net value,
- * floored at 0. countedOrdersAsOf({ freeOrders: true }) in store/stats.repo.ts is the same rule in SQL.
- */
-export function modelPurchases(orders: readonly ResolvedOrder[]): ResolvedOrder[] {
-  return orders.filter((o) => o.counted || (!o.cancelled && !o.refunded && money(o.amount).isZero()));
-}
-
 /** predictCustomer over a customer's digest (its orders are the model's purchases) as of now; null without a fit */
 export function predictFromDigest(fit: FittedModel | null, digest: CustomerDigest, now: Date, pAliveBelow: number): PredictionResult | null {
   return fit ? predictCustomer(fit.params, digest.orders, now, pAliveBelow, fit.fittedAt) : null;
@@ -178,4 +166,11 @@ export function fitModel(rows: readonly RfmRow[], spend: readonly SpendRow[]): F
     iterations: bg.iterations + gg.iterations,
     params: { bgnbd: { ...bg.params, log_likelihood: bg.log_likelihood }, gamma_gamma: { ...gg.params, log_likelihood: gg.log_likelihood } },
   };
+}
+
+/** What the model in force predicts for one customer; null fields where it cannot say. */
+export interface Predictions {
+  p_alive: number | null;
+  expected_orders_90d: number | null;
+  clv_12m: string | null;
 }

@@ -1,4 +1,4 @@
-import type { Tier } from './policy.ts';
+import type { Tier } from './policy.types.ts';
 import type { PresetName } from './policy.schema.ts';
 
 // Playbooks are suggestions a shop replaces with its own service levels.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { DEFAULT_AT_RISK, DEFAULT_LIFECYCLE } from '../lifecycle/lifecycle.ts';
-import { computeMetrics } from '../scoring/metrics.ts';
+import { computeMetrics } from '../facts/metrics.ts';
 import {
   applyDowngradeGrace,
   DEFAULT_POLICY,

@@ -6,7 +6,8 @@ import {
   tierPolicyPresetSchema,
   type TierPolicyInput,
 } from './policy.schema.ts';
-import { evaluateRule, formatPath, type Rule, type RuleError, type RuleRecord } from '../rules/rules.ts';
+import { formatPath } from '../events/field-problem.ts';
+import { evaluateRule, type Rule, type RuleError, type RuleRecord } from '../rules/rules.ts';
 import type { ValueWeights } from '../scoring/scores.ts';
 
 export * from './policy.schema.ts';
@@ -14,18 +15,8 @@ export { applyDowngradeGrace, tierDirection } from './policy.grace.ts';
 export type { DowngradeGraceInput, DowngradeGraceResult } from './policy.grace.ts';
 export { PRESET_TIERS } from './policy.presets.ts';
 
-export interface Playbook {
-  summary: string;
-  actions: string[];
-}
-
-export interface Tier {
-  key: string;
-  name: string;
-  /** null only for the last tier: the fallback for buyers */
-  rule: Rule | null;
-  playbook: Playbook | null;
-}
+export type { Playbook, Tier } from './policy.types.ts';
+import type { Tier } from './policy.types.ts';
 
 // Exactly the full-document form of the PUT body, so a GET response can be edited and PUT back.
 export interface TierPolicy {
@@ -57,9 +48,9 @@ export function zodErrors(error: z.ZodError): RuleError[] {
   return error.issues.flatMap((issue) => {
     const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
     if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((key) => ({ path: formatPath('', [...path, key]), message: `unknown key '${key}'` }));
+      return issue.keys.map((key) => ({ path: formatPath([...path, key]), message: `unknown key '${key}'` }));
     }
-    return [{ path: formatPath('', path), message: issue.message }];
+    return [{ path: formatPath(path), message: issue.message }];
   });
 }
 

@@ -1,13 +1,10 @@
+import type { Predictions } from '../model/predictions.ts';
 import { LIFECYCLE_STAGES, type LifecycleStage } from '../lifecycle/lifecycle.types.ts';
-import { PRICE_SENSITIVITIES, type Metrics } from '../scoring/metrics.ts';
+import { PRICE_SENSITIVITIES, type Metrics } from '../facts/metrics.ts';
 import { ABC_CLASSES, RFM_SEGMENTS, type AbcClass, type RfmSegment } from '../scoring/scores.ts';
 import type { RuleOp } from './rules.types.ts';
 
-export interface Predictions {
-  p_alive: number | null;
-  expected_orders_90d: number | null;
-  clv_12m: string | null;
-}
+export type { Predictions };
 
 /** everything a rule can look at; built by buildRuleRecord (customer-state.ts) */
 export type RuleRecord = Metrics & {

@@ -1,3 +1,4 @@
+import { formatPath } from '../events/field-problem.ts';
 import { money, isDecimalString } from '../money.ts';
 import { fieldSpec, OPS_BY_TYPE, type FieldSpec } from './rules.fields.ts';
 import { MAX_RULE_CONDITIONS, MAX_RULE_DEPTH, RULE_OPS, type Rule, type RuleOp, type RuleParseResult } from './rules.types.ts';
@@ -19,14 +20,9 @@ export interface ParseRuleOptions {
 export function parseRule(input: unknown, opts: ParseRuleOptions = {}): RuleParseResult {
   const issues = ruleIssues(input, opts.forbiddenFields ?? []);
   if (issues.length === 0) return { ok: true, rule: input as Rule };
-  return { ok: false, errors: issues.map((i) => ({ path: formatPath(opts.path ?? '', i.path), message: i.message })) };
+  return { ok: false, errors: issues.map((i) => ({ path: formatPath(i.path, opts.path ?? ''), message: i.message })) };
 }
 
-export function formatPath(prefix: string, path: readonly PathSegment[]): string {
-  let out = prefix;
-  for (const seg of path) out += typeof seg === 'number' ? `[${seg}]` : out === '' ? seg : `.${seg}`;
-  return out;
-}
 
 /** every problem in a rule, with paths relative to the rule (zod superRefine uses these) */
 export function ruleIssues(input: unknown, forbiddenFields: readonly string[] = []): RuleIssue[] {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { day, order } from '../../../test/fixtures/events.fixtures.ts';
-import { computeMetrics } from '../scoring/metrics.ts';
+import { computeMetrics } from '../facts/metrics.ts';
 import { evaluateRule, parseRule, referencedSegments, type Rule, type RuleRecord } from './rules.ts';
 
 const cond = (field: string, op: string, value?: unknown) => (value === undefined ? { field, op } : { field, op, value });

@@ -5,5 +5,5 @@ export * from './rules.types.ts';
 export { evaluateRule } from './rules.evaluate.ts';
 export { fieldSpec, OPS_BY_TYPE, readField, RULE_FIELDS, TRAIT_PREFIX } from './rules.fields.ts';
 export type { FieldSpec, FieldType, Predictions, RuleRecord } from './rules.fields.ts';
-export { formatPath, parseRule, referencedSegments, ruleIssues } from './rules.parse.ts';
+export { parseRule, referencedSegments, ruleIssues } from './rules.parse.ts';
 export type { ParseRuleOptions, PathSegment, RuleIssue } from './rules.parse.ts';

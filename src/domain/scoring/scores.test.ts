@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { computeMetrics, type Metrics } from './metrics.ts';
+import { computeMetrics, type Metrics } from '../facts/metrics.ts';
 import { abcClass, abcCutoffs, rfmSegment, RFM_SEGMENTS, scoreRfm, valueScore, type Breakpoints } from './scores.ts';
 
 const BP: Breakpoints = {

@@ -1,5 +1,5 @@
 import { Decimal } from 'decimal.js';
-import type { Metrics } from './metrics.ts';
+import type { Metrics } from '../facts/metrics.ts';
 import { money, moneyString, sumMoney, ZERO } from '../money.ts';
 
 type Quartet = [number, number, number, number];

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { hasScope, type KeyStore } from '../../services/api-keys.service.ts';
-import { AppError } from '../problem.ts';
+import { AppError } from '../../services/errors.ts';
 
 const BASIC = /^Basic\s+(\S+)$/i;
 const BEARER = /^Bearer\s+(\S+)$/i;

@@ -1,6 +1,6 @@
 import { eventSchema, type EventInput } from '../../domain/events/events.schemas.ts';
 import { semanticProblems, type IngestContext } from '../../domain/events/events.checks.ts';
-import { formatPath } from '../problem.ts';
+import { formatPath } from '../../domain/events/field-problem.ts';
 import { mapMessage, messageTypeOf, type MapContext, type SkipReason } from './segment.map.ts';
 import type { MessageType } from './segment.schemas.ts';
 

@@ -1,8 +1,7 @@
 import type { Decimal } from 'decimal.js';
 import type { StoredEvent } from '../events/events.types.ts';
-import { categorySpend, interactionHistory, pastEvents, resolveOrders, type InteractionHistory, type ResolvedOrder } from '../scoring/metrics.orders.ts';
+import { categorySpend, interactionHistory, modelPurchases, pastEvents, resolveOrders, type InteractionHistory, type ResolvedOrder } from './metrics.orders.ts';
 import { moneyString, sumMoney } from '../money.ts';
-import { modelPurchases } from '../model/predictions.ts';
 import { minDate } from '../time.ts';
 
 /** An order as every derivation after the digest sees it: when, the net value, and whether metrics count it. */

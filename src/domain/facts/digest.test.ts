@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../../test/seeded-random.ts';
-import { deriveCustomerState, type CustomerStateInput } from './customer-state.ts';
+import { deriveCustomerState, type CustomerStateInput } from '../customer/customer-state.ts';
 import { previousStateOf } from '../../../test/fixtures/customer-state.fixtures.ts';
 import { digestEvents, digestHoldsAt, packDigest, unpackDigest, type CustomerDigest } from './digest.ts';
 import { cancel, day, interaction, order, refund, traitsEvent } from '../../../test/fixtures/events.fixtures.ts';

@@ -143,3 +143,14 @@ function lineValue(item: OrderItem): Decimal {
   const value = money(item.unit_price ?? 0).times(item.quantity ?? 1);
   return value.gt(0) ? value : ZERO;
 }
+
+/**
+ * The model's purchases: counted orders plus free orders (amount 0) with no refund. A free order (a
+ * sample, a 100% voucher) still shows the customer is alive, and the CDNOW data the model is
+ * checked against has such purchases. Cancelled orders, fully refunded ones (net 0 after refunds,
+ * or any whole_order refund) and refunded free orders are not purchases. Spend is the net value,
+ * floored at 0. countedOrdersAsOf({ freeOrders: true }) in store/stats.repo.ts is the same rule in SQL.
+ */
+export function modelPurchases(orders: readonly ResolvedOrder[]): ResolvedOrder[] {
+  return orders.filter((o) => o.counted || (!o.cancelled && !o.refunded && money(o.amount).isZero()));
+}

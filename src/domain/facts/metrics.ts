@@ -1,6 +1,6 @@
 import { Decimal } from 'decimal.js';
 import type { StoredEvent } from '../events/events.types.ts';
-import { digestEvents, type CustomerDigest } from '../customer/digest.ts';
+import { digestEvents, type CustomerDigest } from './digest.ts';
 import { money, moneyString, sumMoney } from '../money.ts';
 import { ageDays, DAY_MS, isWithinDays } from '../time.ts';
 

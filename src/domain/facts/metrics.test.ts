@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { cancel, day, interaction, order, orders, refund, traitsEvent } from '../../../test/fixtures/events.fixtures.ts';
 import type { StoredEvent } from '../events/events.types.ts';
-import { digestEvents } from '../customer/digest.ts';
+import { digestEvents } from './digest.ts';
 import { computeMetrics, priceSensitivity, type Metrics } from './metrics.ts';
 import { DAY_MS } from '../time.ts';
 
