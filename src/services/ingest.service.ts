@@ -18,7 +18,7 @@ export type EnqueueIngest = (events: EventInput[], ctx: IngestContext) => Promis
  * batcher); a request larger than one job (a 500 KB Segment batch can hold thousands of events) is
  * split, and addBulk writes all its parts in one Redis transaction, so it is still all or nothing.
  */
-export function createIngestEnqueuer(deps: Deps): EnqueueIngest {
+export function createIngestEnqueuer(deps: Pick<Deps, 'queues' | 'config' | 'metrics'>): EnqueueIngest {
   const queue = deps.queues.ingest;
   const backlog = cachedWaitingCount(queue);
   const batcher = createIngestBatcher(queue, backlog.added);
