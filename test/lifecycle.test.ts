@@ -132,7 +132,7 @@ describe('the sweep touches only customers that are due', () => {
     await svc.deps.queues.recompute.obliterate({ force: true });
     await clearDirty(svc);
 
-    // Half a day later: due-b passes 90 days since its only order; some fresh customers cross an R breakpoint.
+    // Half a day later: due-b passes 90 days since its only order; the fresh customers are not due.
     clock.set(new Date(NOW.getTime() + DAY / 2 + 60_000));
     const due = await svc.deps.db.execute<{ id: string }>(sql`select id from customers where next_review_at <= ${clock.now()} order by id`);
     expect(due.rows.map((r) => r.id)).toContain('due-b');

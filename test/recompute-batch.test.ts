@@ -12,6 +12,8 @@ import { finishDirty, listDirty, markDirty, RECOMPUTE_SHARDS, shardOf, takeDirty
 import { startWorkers } from '../src/workers/workers.ts';
 import { upsertSegment } from '../src/store/segments.repo.ts';
 import { customerWithId, writeStateRows } from '../src/store/customers.state.repo.ts';
+import { savePolicy } from '../src/store/policies.repo.ts';
+import { parsePolicy } from '../src/domain/policy/policy.ts';
 import type { CustomerStateRow } from '../src/domain/customer/customer-state.row.ts';
 
 const NOW = new Date('2026-06-15T12:00:00Z');
@@ -20,9 +22,9 @@ const plan = planPopulation(300, NOW, 11);
 const ids = plan.map((c) => c.id);
 
 /** Stores the population through the API and the ingest worker (no recompute yet). */
-async function seed(svc: TestService) {
+async function seed(svc: TestService, population = plan) {
   await upsertSegment(svc.deps.db, { key: 'regulars', name: 'Regulars', rule: { field: 'order_count', op: 'gte', value: 4 } }, NOW);
-  const events = toEvents(plan);
+  const events = toEvents(population);
   for (let i = 0; i < events.length; i += 1_000) {
     const res = await svc.app.inject({ method: 'POST', url: '/v1/events/batch', payload: { events: events.slice(i, i + 1_000) }, headers: auth() });
     expect(res.statusCode, res.body).toBe(202);
@@ -195,5 +197,55 @@ describe('batched recompute and full rescore', () => {
     for (let i = 0; i < 50; i++) await enqueueRecomputes(batched.deps, ['hot-1', 'hot-2']);
     expect((await listDirty(redis, config.QUEUE_PREFIX)).sort()).toEqual(['hot-1', 'hot-2']);
     expect(await batched.deps.queues.recompute.count()).toBeLessThanOrEqual(2);
+  });
+});
+
+// The daily refresh derives only the customers whose judgments (scores, RFM segment, ABC class)
+// change under the new statistics, found in SQL, plus those due for review. Checked against a
+// twin service that derives every customer at the same instants: the same state, history,
+// membership and webhook messages after every refresh, over random populations, policies and
+// clocks (no prediction model in force: a fit rescores everyone).
+describe.each([
+  { seed: 5, policy: { preset: 'rfm-value', weights: { r: 2, f: 1, m: 0.5 } }, steps: [1, 1, 6, 30, 200] },
+  { seed: 17, policy: { preset: 'pareto-abc' }, steps: [0.5, 3, 45, 90] },
+  { seed: 29, policy: { preset: 'frequency', downgrade_grace_days: 7 }, steps: [2, 13, 120, 365] },
+])('a daily refresh over population $seed with $policy.preset', ({ seed: populationSeed, policy, steps }) => {
+  const clock = manualClock(NOW);
+  const population = planPopulation(200, NOW, populationSeed);
+  let everyone: TestService;
+  let changedOnly: TestService;
+  beforeAll(async () => {
+    [everyone, changedOnly] = await Promise.all([startService({ clock, workers: false }), startService({ clock, workers: false })]);
+    const parsed = parsePolicy(policy);
+    if (!parsed.ok) throw new Error('bad test policy');
+    for (const svc of [everyone, changedOnly]) {
+      await seed(svc, population);
+      await savePolicy(svc.deps.db, parsed.policy, NOW);
+      await refreshAndRescore(svc.deps);
+    }
+  });
+  afterAll(async () => {
+    await everyone?.close();
+    await changedOnly?.close();
+  });
+
+  it('ends in the state deriving everyone gives, deriving and writing only customers whose state changes', async () => {
+    expect(await snapshot(changedOnly)).toEqual(await snapshot(everyone));
+    for (const days of steps) {
+      clock.advance(days * DAY);
+      const all = await refreshAndRescore(everyone.deps);
+      const some = await refreshAndRescore(changedOnly.deps, { changedOnly: true });
+      expect(all.customers).toBe(population.length);
+      expect(some.changed).toBe(all.changed);
+      const written = await changedOnly.deps.db.execute<{ n: number }>(sql`select count(*)::int as n from customers where computed_at = ${clock.now()}`);
+      // Every customer derived was selected for a reason; every row written changed.
+      expect(written.rows[0]!.n).toBeLessThanOrEqual(some.customers);
+      expect(await snapshot(changedOnly)).toEqual(await snapshot(everyone));
+    }
+  });
+
+  it('derives nobody when nothing changed: the same statistics at the same instant', async () => {
+    const again = await refreshAndRescore(changedOnly.deps, { changedOnly: true });
+    expect(again).toMatchObject({ customers: 0, changed: 0 });
   });
 });

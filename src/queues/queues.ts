@@ -17,8 +17,8 @@ export interface JobPayloads {
 
 export type MaintenanceJob =
   | { kind: 'sweep' }
-  /** refresh the population statistics, then rescore every customer */
-  | { kind: 'rescore'; reason: string }
+  /** refresh the population statistics, then rescore every customer (changedOnly: those whose judgments change) */
+  | { kind: 'rescore'; reason: string; changedOnly?: boolean }
   | { kind: 'segment_membership'; segment: string }
   /** fit the prediction model on orders up to as_of (null: when the job runs), then rescore everyone */
   /** activate: whether a successful fit becomes the model in force (absent: only when as_of is null) */

@@ -25,7 +25,7 @@ export async function declareSchedules(queues: Pick<Queues, 'relay' | 'maintenan
   await queue.upsertJobScheduler(
     'refresh-stats',
     { pattern: every.rescoreCron, tz: 'UTC' },
-    { name: 'rescore', data: { kind: 'rescore', reason: 'scheduled' } },
+    { name: 'rescore', data: { kind: 'rescore', reason: 'scheduled', changedOnly: true } },
   );
   await queue.upsertJobScheduler(
     'fit-model',

@@ -1,5 +1,7 @@
 import type { Deps } from '../deps.ts';
-import { everyCustomer, countCustomers, idRange, nextCustomerIds, segmentMismatch, type CustomerScope } from '../store/customers.state.repo.ts';
+import type { Breakpoints } from '../domain/scoring/scores.ts';
+import { countCustomers, everyCustomer, idRange, judgmentsChanged, nextCustomerIds, segmentMismatch, type CustomerScope } from '../store/customers.state.repo.ts';
+import { currentPolicy } from '../store/policies.repo.ts';
 import { findSegment, toDefinition } from '../store/segments.repo.ts';
 import { refreshPopulationStatsLocked } from '../store/stats.repo.ts';
 import { activatesFit, fitOutcome, runModelFit } from './model-fit.service.ts';
@@ -47,10 +49,25 @@ export async function rescoreCustomers(deps: RecomputeDeps, within: CustomerScop
   return { customers: done, changed };
 }
 
-/** Refreshes the population statistics, then rescores every customer against them. */
-export async function refreshAndRescore(deps: RecomputeDeps, options: { onProgress?: Progress } = {}): Promise<{ stats_version: number; customers: number; changed: number }> {
-  const stats = await refreshPopulationStatsLocked(deps.db, deps.clock.now());
-  return { stats_version: stats.version, ...(await rescoreCustomers(deps, everyCustomer(), options.onProgress)) };
+/**
+ * Refreshes the population statistics, then rescores against them. `changedOnly` (the daily
+ * refresh) derives only the customers whose judgments the new statistics change, found set-based
+ * in SQL (judgmentsChanged), plus those due for review: every other customer would be derived to
+ * the state it has. Otherwise (a request, an import, a new policy) every customer is derived.
+ * Predictions are brought up to date by the model fit's own full rescore, not here.
+ */
+export async function refreshAndRescore(
+  deps: RecomputeDeps,
+  options: { onProgress?: Progress; changedOnly?: boolean } = {},
+): Promise<{ stats_version: number; customers: number; changed: number }> {
+  const now = deps.clock.now();
+  const stats = await refreshPopulationStatsLocked(deps.db, now);
+  let within = everyCustomer();
+  if (options.changedOnly) {
+    const { policy } = await currentPolicy(deps.db);
+    within = judgmentsChanged({ now, breakpoints: stats.breakpoints as Breakpoints | null, abc: stats.abc, weights: policy.weights });
+  }
+  return { stats_version: stats.version, ...(await rescoreCustomers(deps, within, options.onProgress)) };
 }
 
 /**

@@ -3,6 +3,7 @@ import type { StoredCustomer } from '../domain/customer/customer-state.batch.ts'
 import { STATE_COLUMNS, type CustomerStateRow } from '../domain/customer/customer-state.row.ts';
 import type { PackedDigest } from '../domain/facts/digest.ts';
 import type { Rule } from '../domain/rules/rules.ts';
+import type { AbcCutoffs, Breakpoints, ValueWeights } from '../domain/scoring/scores.ts';
 import type { DbOrTx } from './db.ts';
 import { compileRule } from './rules.sql.ts';
 import { customers } from './schema.ts';
@@ -22,6 +23,55 @@ export function segmentMismatch(segmentKey: string, rule: Rule, now: Date): Cust
   });
   const isMember = sql`exists (select 1 from segment_members m where m.segment_key = ${segmentKey} and m.customer_id = ${customers.id})`;
   return scope(sql`(${member}) <> ${isMember}`);
+}
+
+/**
+ * Customers a statistics refresh must derive again: those whose judgments under the new statistics
+ * as of `now` (R/F/M scores, value score, RFM segment, ABC class, computed here in SQL exactly as
+ * domain/scoring/scores.ts computes them) differ from the stored ones, those whose review is due,
+ * and those never derived. Everything else a derivation stores depends on the customer's own
+ * events and instants (next_review_at), so for every other customer a derivation would store what
+ * is stored. Reads only the customers table, no events.
+ */
+export function judgmentsChanged(input: { now: Date; breakpoints: Breakpoints | null; abc: AbcCutoffs | null; weights: ValueWeights }): CustomerScope {
+  const { now, breakpoints: bp, abc, weights } = input;
+  const due = sql`${customers.nextReviewAt} <= ${now}`;
+  if (!bp) {
+    return scope(sql`(${customers.computedAt} is null or ${due} or ${customers.rScore} is not null or ${abcDiffers(abc)})`);
+  }
+  // ageDays (domain/time.ts): whole ms over a day's ms, in float8 as JavaScript computes it.
+  const recency = sql`((extract(epoch from (${now.toISOString()}::timestamptz - ${customers.lastOrderAt})) * 1000)::float8 / 86400000)`;
+  const above = (value: SQL, points: readonly number[], cast: 'float8' | 'numeric') =>
+    sql.join(points.map((p) => sql`(${value} > ${String(p)}::${sql.raw(cast)})::int`), sql` + `);
+  const r = sql`(5 - (${above(recency, bp.recency_days, 'float8')}))`;
+  const f = sql`(1 + (${above(sql`${customers.orderCount}`, bp.order_count, 'float8')}))`;
+  const m = sql`(1 + (${above(sql`${customers.netRevenue}`, bp.net_revenue, 'numeric')}))`;
+  const [wr, wf, wm] = [weights.r, weights.f, weights.m].map((w) => sql`${String(w)}::numeric`);
+  const total = sql`(${wr} + ${wf} + ${wm})`;
+  const value = sql`case when ${total} <= 0 then 0 else round(100 * (${wr} * (${r} - 1) + ${wf} * (${f} - 1) + ${wm} * (${m} - 1)) / (4 * ${total}), 0)::int end`;
+  const buyer = sql`(${customers.orderCount} > 0 and ${customers.lastOrderAt} is not null)`;
+  const scoresDiffer = sql`(case when ${buyer} then row(${r}, ${f}, ${m}, ${value}, ${rfmSegmentSql(r, f)}) end)
+    is distinct from (case when ${customers.rScore} is not null then row(${customers.rScore}::int, ${customers.fScore}::int, ${customers.mScore}::int, ${customers.valueScore}::int, ${customers.rfmSegment}) end)`;
+  return scope(sql`(${customers.computedAt} is null or ${due} or ${scoresDiffer} or ${abcDiffers(abc)})`);
+}
+
+/** The RFM grid of domain/scoring/scores.ts (rows R 5..1, columns F 1..5) as a CASE. */
+function rfmSegmentSql(r: SQL, f: SQL): SQL {
+  return sql`(case
+    when ${r} >= 5 then (array['new','potential_loyalists','potential_loyalists','champions','champions'])[${f}]
+    when ${r} = 4 then (array['promising','potential_loyalists','potential_loyalists','loyal','loyal'])[${f}]
+    when ${r} = 3 then (array['about_to_sleep','about_to_sleep','need_attention','loyal','loyal'])[${f}]
+    else (array['hibernating','hibernating','at_risk','at_risk','cant_lose'])[${f}] end)`;
+}
+
+/** abcClass (domain/scoring/scores.ts) under the cut-offs differs from the stored class; prospects have none. */
+function abcDiffers(abc: AbcCutoffs | null): SQL {
+  const klass = abc
+    ? sql`case when ${customers.orderCount} = 0 then null
+        when ${abc.a_min}::numeric is null or ${customers.netRevenue} >= ${abc.a_min}::numeric then 'A'
+        when ${abc.b_min}::numeric is not null and ${customers.netRevenue} >= ${abc.b_min}::numeric then 'B' else 'C' end`
+    : sql`null`;
+  return sql`(${klass}) is distinct from ${customers.abcClass}`;
 }
 
 /** The customers of `within` with ids in (after, last]: one keyset batch of a pass. */

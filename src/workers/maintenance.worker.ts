@@ -13,7 +13,7 @@ export async function processMaintenance(deps: Deps, job: Job<JobPayloads['maint
     case 'sweep':
       return sweepDueReviews(deps);
     case 'rescore':
-      return refreshAndRescore(deps, { onProgress });
+      return refreshAndRescore(deps, { onProgress, changedOnly: data.changedOnly ?? false });
     case 'segment_membership':
       return refreshSegmentMembership(deps, data.segment, onProgress);
     case 'fit_model':

@@ -10,7 +10,7 @@ import {
 } from './customer-state.ts';
 import { day, interaction, order, orders, refund } from '../../../test/fixtures/events.fixtures.ts';
 import type { StoredEvent } from '../events/events.types.ts';
-import { DEFAULT_POLICY } from '../policy/policy.ts';
+import { DEFAULT_POLICY, parsePolicy } from '../policy/policy.ts';
 import { evaluateRule } from '../rules/rules.ts';
 import type { Breakpoints } from '../scoring/scores.ts';
 import { previousStateOf } from '../../../test/fixtures/customer-state.fixtures.ts';
@@ -94,28 +94,49 @@ describe('deriveCustomerState', () => {
       ['at_risk', false, true, day(50).toISOString()],
     ]);
     expect(swept.changes[1]?.reasons).toEqual([
-      { code: 'overdue_vs_cadence', detail: 'no order for 30 days; usual cadence 10 days (threshold 30 days)' },
+      { code: 'overdue_vs_cadence', detail: 'no order since 2024-01-21; usual cadence 10 days (threshold 30 days)' },
     ]);
   });
 
+  // Four orders a day apart under the frequency preset: medium (orders_365d ≥ 4) until the first
+  // order leaves the 365-day window at day 365, a review instant; at risk from day 33 meanwhile.
+  const policyOf = (document: unknown) => {
+    const parsed = parsePolicy(document);
+    if (!parsed.ok) throw new Error('bad test policy');
+    return parsed.policy;
+  };
+  const frequency = { policy: policyOf({ preset: 'frequency' }) };
+  const frequencyGrace = { policy: policyOf({ preset: 'frequency', downgrade_grace_days: 10 }) };
+  const fourOrders = orders(4, 0, 1, '20');
+  /** Derived at day 4, then at day 40 (at risk), then at `now` with the previous reviews in between. */
+  function throughTheYear(now: Date, over: Partial<CustomerStateInput> = {}) {
+    const policy = over.policy ?? frequency.policy;
+    const first = derive(fourOrders, day(4), null, { policy });
+    const atRisk = derive(fourOrders, day(40), previousStateOf(first, day(4)), { policy });
+    return { atRisk, state: derive(fourOrders, now, previousStateOf(atRisk, day(40)), { ...over, policy }) };
+  }
+
   it('dates a sweep-driven tier change at the review instant', () => {
-    const events = orders(3, 0, 1, '20'); // R5 → R4 at day 12 + 1 ms: value_score 75 → 67
-    const first = derive(events, day(3));
-    const swept = derive(events, day(13), previousStateOf(first, day(3)));
-    expect(summary(swept)).toEqual([['tier', 'high', 'medium', plusMs(day(12), 1).toISOString()]]);
-    expect(swept.changes[0]?.reasons.map((r) => r.code)).toEqual(['rule_matched', 'scores']);
+    const { atRisk, state } = throughTheYear(day(370));
+    expect(atRisk.next_review_at).toEqual(day(365));
+    const tier = state.changes.find((c) => c.kind === 'tier');
+    expect([tier?.before, tier?.after, tier?.changed_at]).toEqual(['medium', 'low', day(365)]);
+  });
+
+  it('leaves R breakpoint crossings to the statistics refresh: the change is dated when the rescore after the refresh applies it', () => {
+    const first = derive(orders(3, 0, 1, '20'), day(3)); // R5 → R4 at day 12 + 1 ms: value_score 75 → 67
+    const refreshed = derive(orders(3, 0, 1, '20'), day(13), previousStateOf(first, day(3)), { inForceSince: { policy: null, stats: day(12.75) } });
+    expect(summary(refreshed)).toEqual([['tier', 'high', 'medium', day(13).toISOString()]]);
   });
 
   it.each([
-    ['a policy saved after the crossing', { policy: day(12.5), stats: null }, day(12.5)],
-    ['statistics refreshed after the crossing', { policy: null, stats: day(12.75) }, day(12.75)],
-    ['both, the later wins', { policy: day(12.5), stats: day(12.75) }, day(12.75)],
-    ['both before the crossing', { policy: day(1), stats: day(2) }, plusMs(day(12), 1)],
+    ['a policy saved after the crossing', { policy: day(366), stats: null }, day(366)],
+    ['statistics refreshed after the crossing', { policy: null, stats: day(367) }, day(367)],
+    ['both, the later wins', { policy: day(366), stats: day(367) }, day(367)],
+    ['both before the crossing', { policy: day(1), stats: day(2) }, day(365)],
   ])('never dates a tier change before %s', (_name, inForceSince, expected) => {
-    const events = orders(3, 0, 1, '20');
-    const first = derive(events, day(3));
-    const swept = derive(events, day(13), previousStateOf(first, day(3)), { inForceSince });
-    expect(summary(swept)).toEqual([['tier', 'high', 'medium', expected.toISOString()]]);
+    const tier = throughTheYear(day(370), { inForceSince }).state.changes.find((c) => c.kind === 'tier');
+    expect([tier?.before, tier?.after, tier?.changed_at]).toEqual(['medium', 'low', expected]);
   });
 
   it('dates a lifecycle change no earlier than the policy, whatever the statistics', () => {
@@ -159,15 +180,13 @@ describe('deriveCustomerState', () => {
   });
 
   it('holds a downgrade during the grace and dates it at the grace end', () => {
-    const policy = { ...DEFAULT_POLICY, downgrade_grace_days: 10 };
-    const events = orders(3, 0, 1, '20');
-    const first = derive(events, day(3), null, { policy });
-    const pending = derive(events, day(13), previousStateOf(first, day(3)), { policy });
-    expect(pending).toMatchObject({ tier: 'high', qualified_tier: 'medium', pending_tier: 'medium', pending_since: plusMs(day(12), 1), changes: [] });
-    expect(pending.grace_ends_at).toEqual(plusMs(day(22), 1));
-    const ended = derive(events, day(23), previousStateOf(pending, day(13)), { policy });
-    expect(summary(ended)).toEqual([['tier', 'high', 'medium', plusMs(day(22), 1).toISOString()]]);
-    expect(ended.changes[0]?.reasons.map((r) => r.code)).toEqual(['rule_matched', 'scores', 'downgrade_grace_ended']);
+    const { state: pending } = throughTheYear(day(370), { policy: frequencyGrace.policy });
+    expect(pending).toMatchObject({ tier: 'medium', qualified_tier: 'low', pending_tier: 'low', pending_since: day(365) });
+    expect(pending.changes.map((c) => c.kind)).not.toContain('tier');
+    expect(pending.grace_ends_at).toEqual(day(375));
+    const ended = derive(fourOrders, day(380), previousStateOf(pending, day(370)), { policy: frequencyGrace.policy });
+    expect(summary(ended)).toEqual([['tier', 'medium', 'low', day(375).toISOString()]]);
+    expect(ended.changes[0]?.reasons.map((r) => r.code)).toEqual(['fallback', 'scores', 'downgrade_grace_ended']);
   });
 
   it('builds the rule record segments are evaluated against', () => {

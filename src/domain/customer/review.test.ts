@@ -51,20 +51,17 @@ function observable(s: Scenario, now: Date) {
 }
 
 const frequent = parsePolicy({ preset: 'frequency' });
-const graceful = parsePolicy({ preset: 'rfm-value', downgrade_grace_days: 10 });
-if (!frequent.ok || !graceful.ok) throw new Error('bad test policy');
+const frequentGrace = parsePolicy({ preset: 'frequency', downgrade_grace_days: 10 });
+if (!frequent.ok || !frequentGrace.ok) throw new Error('bad test policy');
 
 const cadence20 = [...orders(6, 0, 20), interaction(30, 'complaint'), interaction(45, 'complaint')];
 
 describe('nextReviewAt', () => {
   it.each<[string, Scenario, Date | null]>([
-    ['R score crosses the next breakpoint', { events: [order(0, '15')], now: day(5), breakpoints: BP }, plusMs(day(10), 1)],
-    ['… and the one after', { events: [order(0, '15')], now: plusMs(day(10), 1), breakpoints: BP }, plusMs(day(30), 1)],
-    ['a fractional breakpoint is crossed on the exact ms', { events: [order(0, '15')], now: day(5), breakpoints: { ...BP, recency_days: [10 / 3, 47.61904761904762, 60, 120] } }, new Date(day(0).getTime() + Math.floor(47.61904761904762 * 86_400_000) + 1)],
     ['one-time buyer becomes overdue', { events: [order(0, '15')], now: day(5) }, plusMs(day(90), 1)],
     ['the order leaves the 365-day window before the lapse', { events: [order(0, '15')], now: day(100) }, day(365)],
     ['lapse 1 ms after 365 days', { events: [order(0, '15')], now: day(365) }, plusMs(day(365), 1)],
-    ['lapsed with no breakpoints left: never', { events: [order(0, '15')], now: day(400), breakpoints: BP }, null],
+    ['lapsed: never again', { events: [order(0, '15')], now: day(400) }, null],
     ['overdue vs cadence (threshold min_days 30)', { events: orders(3, 0, 10), now: day(25) }, plusMs(day(50), 1)],
     ['a complaint leaves the window and clears at-risk', { events: cadence20, now: day(110) }, day(120)],
     ['the next complaint exit', { events: cadence20, now: day(120) }, day(135)],
@@ -94,16 +91,26 @@ describe('nextReviewAt', () => {
     expect(observable(scenario, day(5000))).toEqual(observable(scenario, scenario.now));
   });
 
+  it('leaves R breakpoint crossings to the statistics refresh: breakpoints add no review instant', () => {
+    for (const now of [day(5), day(11), day(200)]) {
+      const withBreakpoints = derive({ events: [order(0, '15')], now, breakpoints: BP }, now).state;
+      expect(withBreakpoints.scores).not.toBeNull();
+      expect(withBreakpoints.next_review_at).toEqual(derive({ events: [order(0, '15')], now }, now).state.next_review_at);
+    }
+  });
+
   it('reviews when a downgrade grace ends', () => {
-    // F3 M4: value_score 75 with R5, 67 once recency passes 10 days (R4).
-    const events = orders(3, 0, 1, '20');
-    const first = derive({ events, now: day(3), breakpoints: BP, policy: graceful.policy }, day(3)).state;
+    // 12 orders 30 days apart: high (orders_365d ≥ 12) until the first leaves the window at day 365.
+    const events = orders(12, 0, 30);
+    const policy = frequentGrace.policy;
+    const first = derive({ events, now: day(340), policy }, day(340)).state;
     expect(first.tier).toBe('high');
     const dueAt = first.next_review_at!;
-    const pending = derive({ events, now: dueAt, breakpoints: BP, policy: graceful.policy, previous: previousStateOf(first) }, dueAt).state;
+    expect(dueAt).toEqual(day(365));
+    const pending = derive({ events, now: dueAt, policy, previous: previousStateOf(first) }, dueAt).state;
     expect(pending).toMatchObject({ qualified_tier: 'medium', tier: 'high', pending_tier: 'medium', pending_since: dueAt });
     const graceEnd = plusMs(dueAt, 10 * 86_400_000);
-    const scenario: Scenario = { events, now: dueAt, breakpoints: BP, policy: graceful.policy, previous: previousStateOf(pending) };
+    const scenario: Scenario = { events, now: dueAt, policy, previous: previousStateOf(pending) };
     expect(pending.next_review_at).toEqual(graceEnd);
     expect(derive(scenario, plusMs(graceEnd, -1)).state.tier).toBe('high');
     expect(derive(scenario, graceEnd).state).toMatchObject({ tier: 'medium', pending_tier: null });

@@ -20,20 +20,22 @@ export interface NextReviewInput {
   pAliveBelowAt?: Date | null;
 }
 
-// The earliest instant strictly after now at which some derived value (scores, windowed counts,
-// at-risk reasons, stage, tier) changes with no new event; null when none ever will. Each
+// The earliest instant strictly after now at which some customer-specific derived value (windowed
+// counts, at-risk reasons, stage, tier) changes with no new event; null when none ever will. An R
+// score crossing a population breakpoint is not one of them: breakpoints move with every
+// statistics refresh, and the refresh re-scores the customers whose scores change (set-based,
+// rescore.service.ts), so crossings take effect at the daily refresh. Each
 // candidate is the first whole ms at which its comparison flips (strict thresholds one ms after
 // base + days). Candidates that cannot change anything in the current state are left out (e.g.
 // loyal tenure while at risk): whatever has to happen first to make them matter is itself a
 // candidate, and the review at that instant will add them.
 export function nextReviewAt(input: NextReviewInput): Date | null {
-  const { digest, metrics, breakpoints, policy, atRisk, now } = input;
+  const { digest, metrics, policy, atRisk, now } = input;
   const lc = policy.lifecycle;
   const candidates: (Date | null)[] = [];
   const last = metrics.last_order_at;
 
   if (metrics.order_count > 0 && last) {
-    for (const p of breakpoints?.recency_days ?? []) candidates.push(instantAgeExceeds(last, p));
     candidates.push(instantAgeExceeds(last, lc.lapsed_after_days));
     // Past the lapse threshold a customer cannot be at risk, so later at-risk thresholds are moot.
     const atRiskThresholds = [

@@ -36,14 +36,15 @@ export function atRiskStatus(
   if (overdue !== null && recency > overdue) {
     reasons.push({
       code: 'overdue_vs_cadence',
-      detail: `no order for ${days(recency)} days; usual cadence ${round1(metrics.cadence_days ?? 0)} days (threshold ${round1(overdue)} days)`,
+      // The words do not move with the clock: a stored reason changes only when the customer's facts do.
+      detail: `no order since ${isoDay(last)}; usual cadence ${round1(metrics.cadence_days ?? 0)} days (threshold ${round1(overdue)} days)`,
       since: addDays(last, overdue),
     });
   }
   if (metrics.order_count === 1 && recency > params.one_time_buyer_days) {
     reasons.push({
       code: 'one_time_buyer_overdue',
-      detail: `a single order ${days(recency)} days ago (threshold ${params.one_time_buyer_days} days)`,
+      detail: `a single order, on ${isoDay(last)} (threshold ${params.one_time_buyer_days} days)`,
       since: addDays(last, params.one_time_buyer_days),
     });
   }
@@ -116,5 +117,7 @@ export function reasonSince(reasons: readonly unknown[], code: AtRiskReason['cod
 }
 
 const notAfter = (at: Date | null, now: Date) => (at && at.getTime() <= now.getTime() ? at : null);
-const days = (value: number) => Math.floor(value);
 const round1 = (value: number) => Math.round(value * 10) / 10;
+
+/** The UTC day of an instant, `2026-05-17`. */
+const isoDay = (at: Date) => at.toISOString().slice(0, 10);

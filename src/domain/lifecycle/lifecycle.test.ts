@@ -65,7 +65,7 @@ describe('atRiskStatus', () => {
 
   it('explains overdue in words', () => {
     const [reason] = risk(orders(2, 0, 20), day(75)).reasons;
-    expect(reason?.detail).toBe('no order for 55 days; usual cadence 20 days (threshold 40 days)');
+    expect(reason?.detail).toBe('no order since 2024-01-21; usual cadence 20 days (threshold 40 days)');
   });
 
   it('keeps the complaint streak start while older complaints hand over to newer ones', () => {
