@@ -44,7 +44,7 @@ describe('native rows', () => {
   });
 
   it.each<[Partial<Record<string, string>>, string, RegExp]>([
-    [{ amount: '12.34567' }, 'invalid_amount', /^amount: must be a non-negative decimal with at most 4 decimals$/],
+    [{ amount: '12.34567' }, 'invalid_amount', /^amount: must be a non-negative decimal with at most 4 decimals and 15 digits before the point$/],
     [{ amount: '-1' }, 'invalid_amount', /amount/],
     [{ amount: '' }, 'invalid_amount', /amount/],
     [{ amount: '1,5' }, 'invalid_amount', /amount/],
