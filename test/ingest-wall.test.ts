@@ -9,6 +9,14 @@ const order = (id: string, customer: string, extra: Record<string, unknown> = {}
   id, type: 'order', customer_id: customer, occurred_at: '2026-10-01T10:00:00Z', order_id: `o-${id}`, amount: '10.00', ...extra,
 });
 
+/** The customer once a recompute has written it. */
+async function computedCustomer(svc: TestService, id: string): Promise<any> {
+  return eventually(async () => {
+    const res = await svc.app.inject({ method: 'GET', url: `/v1/customers/${id}`, headers: auth() });
+    return res.statusCode === 200 && res.json().computed_at ? res.json() : undefined;
+  }, 30_000, `customer ${id}`);
+}
+
 describe('the door refuses what Postgres cannot store', () => {
   let svc: TestService;
   beforeAll(async () => {
@@ -91,11 +99,7 @@ describe('money is exact end to end', () => {
   });
   afterAll(async () => svc?.close());
 
-  const customer = (id: string) =>
-    eventually(async () => {
-      const res = await svc.app.inject({ method: 'GET', url: `/v1/customers/${id}`, headers: auth() });
-      return res.statusCode === 200 && res.json().computed_at ? res.json() : undefined;
-    }, 30_000, `customer ${id}`);
+  const customer = (id: string) => computedCustomer(svc, id);
 
   it('the largest amount an event may carry round-trips through POST /v1/events, the worker and GET /v1/customers/{id}', async () => {
     const largest = '999999999999999.9999';
@@ -186,10 +190,7 @@ describe('isolation: an event Postgres refuses costs only itself', () => {
       return all.length === 3 ? all : undefined;
     });
     expect(Object.fromEntries(parked.map((d) => [d.event.id, d.error.code]))).toEqual({ 'kinds-year0': '22008', 'kinds-surrogate': '22P02', 'kinds-nul': '22P05' });
-    const c = await eventually(async () => {
-      const res = await svc.app.inject({ method: 'GET', url: '/v1/customers/kinds-c', headers: auth() });
-      return res.statusCode === 200 && res.json().computed_at ? res.json() : undefined;
-    });
+    const c = await computedCustomer(svc, 'kinds-c');
     expect(c.traits).toEqual({ email: 'a@example.com' });
   });
 
@@ -218,10 +219,7 @@ describe('isolation: an event Postgres refuses costs only itself', () => {
     expect(replayed.json()).toEqual({ id: letter.id, outcome: 'stored' });
     expect((await deadLetters()).find((d) => d.id === letter.id)).toBeUndefined();
     expect((await svc.app.inject({ method: 'GET', url: '/v1/events/fix-1', headers: auth() })).json()).toMatchObject({ amount: '12.3456', customer_id: 'fix-me' });
-    const c = await eventually(async () => {
-      const res = await svc.app.inject({ method: 'GET', url: '/v1/customers/fix-me', headers: auth() });
-      return res.statusCode === 200 && res.json().computed_at ? res.json() : undefined;
-    });
+    const c = await computedCustomer(svc, 'fix-me');
     expect(c.metrics.net_revenue).toBe('12.3456');
     expect((await svc.app.inject({ method: 'POST', url: `/v1/dead-letters/${letter.id}/replay`, headers: auth() })).statusCode).toBe(404);
   });
