@@ -1,14 +1,16 @@
 import { z } from 'zod';
 import { isExactNumber, MAX_EXACT_NUMBER_DIGITS, MONEY_INTEGER_DIGITS, MONEY_SCALE } from '../money.ts';
-import { MIN_EVENT_INSTANT, MIN_EVENT_INSTANT_MS } from './storable.ts';
+import { isStorableText, MIN_EVENT_INSTANT, MIN_EVENT_INSTANT_MS, UNSTORABLE_TEXT_MESSAGE } from './storable.ts';
 
 const MAX_PROPERTIES_BYTES = 8 * 1024;
 
 // Every string in an event, keys included, must be one Postgres stores unchanged: no NUL, no
-// unpaired surrogate. semanticProblems (events.checks.ts) checks the whole event for it, so a
-// problem is reported once, at its path, wherever the string sits.
-const id = z.string().min(1).max(128).describe(`opaque id, 1–128 characters; no string in an event may contain NUL (U+0000) or an unpaired UTF-16 surrogate`);
-const text = (max = 256) => z.string().min(1).max(max);
+// unpaired surrogate. semanticProblems (events.checks.ts) checks the whole event for it; the id
+// and text fields check it themselves too, for the sources that reuse them field by field (the
+// CSV import).
+const storable = (schema: z.ZodString) => schema.refine(isStorableText, UNSTORABLE_TEXT_MESSAGE);
+const id = storable(z.string().min(1).max(128)).describe('opaque id, 1–128 characters; no string in an event may contain NUL (U+0000) or an unpaired UTF-16 surrogate');
+const text = (max = 256) => storable(z.string().min(1).max(max));
 const timestamp = z.iso
   .datetime({ offset: true })
   .refine((s) => Date.parse(s) >= MIN_EVENT_INSTANT_MS, `must not be before ${MIN_EVENT_INSTANT}`)
