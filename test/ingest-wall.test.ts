@@ -123,6 +123,8 @@ describe('money is exact end to end', () => {
     expect(c.metrics.net_revenue).toBe('10999999999999999.9989');
     const column = await svc.deps.db.execute<{ v: string }>(sql`select net_revenue::text v from customers where id = 'sum'`);
     expect(column.rows[0]!.v).toBe('10999999999999999.9989');
+    const filtered = await svc.app.inject({ method: 'GET', url: '/v1/customers?min_net_revenue=10999999999999999.9989', headers: auth() });
+    expect(filtered.json().items.map((i: { id: string }) => i.id)).toEqual(['sum']);
   });
 });
 

@@ -56,3 +56,11 @@ export function significantDigits(decimal: string): number {
 export function isExactNumber(value: number): boolean {
   return Number.isFinite(value) && !/e/i.test(String(value)) && significantDigits(String(value)) <= MAX_EXACT_NUMBER_DIGITS;
 }
+
+/** Digits before the point the stored money columns hold: numeric(28, 4) (src/store/schema.ts). */
+export const MONEY_COLUMN_INTEGER_DIGITS = 24;
+
+/** Whether a derived amount (a total, a prediction) fits the money columns without overflow. */
+export function fitsMoneyColumn(value: Decimal): boolean {
+  return value.isFinite() && value.abs().lt(new Money(10).pow(MONEY_COLUMN_INTEGER_DIGITS));
+}
