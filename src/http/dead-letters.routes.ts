@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Deps } from '../deps.ts';
 import type { KeyStore } from '../services/api-keys.service.ts';
-import { replayAllDeadLetters, replayDeadLetter, REPLAY_ALL_LIMIT } from '../services/ingest-store.service.ts';
+import { replayAllDeadLetters, replayDeadLetter, REPLAY_ALL_LIMIT } from '../services/dead-letters.service.ts';
 import { AppError } from '../services/errors.ts';
 import { listDeadLetters } from '../store/dead-letters.repo.ts';
 import { requireScope } from './auth.plugin.ts';
@@ -36,7 +36,7 @@ const errors = { 400: problemSchema, 401: problemSchema, 403: problemSchema, 404
 const idParams = z.object({ id: z.string().regex(/^[1-9]\d{0,17}$/, 'must be a dead letter id') });
 const cursorSchema = z.object({ id: z.number().int().positive() });
 
-/** Accepted events Postgres refused (src/services/ingest-store.service.ts): list them, replay them after a fix. */
+/** Accepted events Postgres refused (README "Dead letters"): list them, replay them after a fix. */
 export async function deadLetterRoutes(app: FastifyInstance, { deps, keys }: { deps: Deps; keys: KeyStore }) {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const admin = requireScope(keys, 'admin');

@@ -1,63 +1,12 @@
 import type { Deps } from '../deps.ts';
-import type { IngestEvent } from '../domain/events/events.types.ts';
-import { dbFailureOf, isDataError, type DbFailure, type DbOrTx } from '../store/db.ts';
-import { insertEvents, mergeTraits } from '../store/events.repo.ts';
+import { dbFailureOf, isDataError } from '../store/db.ts';
 import { deleteDeadLetter, findDeadLetter, listDeadLetters, parkDeadLetter } from '../store/dead-letters.repo.ts';
 import { enqueueRecomputes } from '../queues/queues.ts';
 import { notFound } from './errors.ts';
+import { storeAtomically } from './ingest.service.ts';
 
-export interface StoreOutcome {
-  stored: number;
-  /** events Postgres refused with a data error, now in dead_letters */
-  parked: number;
-  /** the last refusal, for one log line per job */
-  failure?: DbFailure;
-}
-
-type StoreDeps = Pick<Deps, 'db' | 'clock'>;
-
-/**
- * One statement, plus the trait merge in the same transaction when there are `customer` events:
- * all of `events` or none. Duplicates (a retried job) are no-ops.
- */
-async function storeAtomically(db: DbOrTx, events: IngestEvent[], receivedAt: Date): Promise<number> {
-  const store = async (tx: DbOrTx) => {
-    const batch = await insertEvents(tx, events, receivedAt);
-    await mergeTraits(tx, batch.withTraits);
-    return batch.stored;
-  };
-  // Without traits to merge the statement commits on its own: no BEGIN and COMMIT round trips.
-  return events.some((e) => e.type === 'customer') ? db.transaction(store) : store(db);
-}
-
-/** The event as parked: with its own receipt time, so a replay stores what the job would have. */
-const asQueued = (event: IngestEvent, receivedAt: Date): IngestEvent =>
-  event.received_at ? event : { ...event, received_at: receivedAt.toISOString() };
-
-/**
- * Stores a job's events so that one event Postgres refuses never costs the others: the whole job
- * goes in one statement; when Postgres refuses it with a data error (which no retry can cure), the
- * job is split in halves and each half stored the same way, down to the single events that are
- * refused, which are parked in dead_letters with the reason. A job with one bad event among n costs
- * about 2·log2(n) statements. Any other error (a lost connection, a restart) is thrown, and the
- * job is retried: every part already committed is then a duplicate, so nothing is stored twice.
- */
-export async function storeEvents(deps: StoreDeps, events: IngestEvent[], receivedAt: Date): Promise<StoreOutcome> {
-  try {
-    return { stored: await storeAtomically(deps.db, events, receivedAt), parked: 0 };
-  } catch (err) {
-    if (!isDataError(err)) throw err;
-    const failure = dbFailureOf(err);
-    if (events.length === 1) {
-      await parkDeadLetter(deps.db, asQueued(events[0]!, receivedAt), failure, deps.clock.now());
-      return { stored: 0, parked: 1, failure };
-    }
-    const mid = Math.ceil(events.length / 2);
-    const first = await storeEvents(deps, events.slice(0, mid), receivedAt);
-    const second = await storeEvents(deps, events.slice(mid), receivedAt);
-    return { stored: first.stored + second.stored, parked: first.parked + second.parked, failure: second.failure ?? first.failure };
-  }
-}
+// Accepted events Postgres refused, parked by the ingest worker (ingest.service.ts storeEvents;
+// README "Dead letters"): replayed here after a fix.
 
 export type ReplayOutcome =
   | { id: string; outcome: 'stored' | 'duplicate' }
