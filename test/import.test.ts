@@ -140,7 +140,7 @@ describe('tierwise import', () => {
       // A broken quote on line 16 takes the parser to the end of the file: both lines are reported.
       [16, 17, 'invalid_csv'],
     ]);
-    expect(report.problems[0]!.message).toBe('amount: must be a non-negative decimal with at most 4 decimals');
+    expect(report.problems[0]!.message).toBe('amount: must be a non-negative decimal with at most 4 decimals and 15 digits before the point');
 
     const event = (await svc.app.inject({ method: 'GET', url: '/v1/events/import:ben:B-2', headers: auth() })).json();
     expect(event).toMatchObject({

@@ -32,3 +32,35 @@ export function sumMoney(values: Iterable<Decimal.Value>): Decimal {
 export function isDecimalString(value: string): boolean {
   return /^-?\d+(\.\d+)?$/.test(value);
 }
+
+/**
+ * Amounts in events: at most this many digits before the point and MONEY_SCALE after, so one
+ * amount always fits the numeric(20, 4) money columns (src/store/schema.ts) as sent.
+ */
+export const MONEY_INTEGER_DIGITS = 15;
+export const MONEY_SCALE = 4;
+
+/**
+ * A JSON number is a binary double by the time anything reads it: every decimal of up to 15
+ * significant digits survives that unchanged, longer ones may not (123456789012345.1234 arrives
+ * as 123456789012345.12). Amounts with more digits must be sent as strings.
+ */
+export const MAX_EXACT_NUMBER_DIGITS = 15;
+
+/** Significant digits of a plain decimal string ("0.0120" → 2, "1200" → 2): leading and trailing zeros do not count. */
+export function significantDigits(decimal: string): number {
+  return decimal.replace(/^[-+]/, '').replace('.', '').replace(/^0+/, '').replace(/0+$/, '').length;
+}
+
+/** Whether a JSON number is within what a double holds exactly; one that is not was rounded on its way in (MAX_EXACT_NUMBER_DIGITS). */
+export function isExactNumber(value: number): boolean {
+  return Number.isFinite(value) && !/e/i.test(String(value)) && significantDigits(String(value)) <= MAX_EXACT_NUMBER_DIGITS;
+}
+
+/** Digits before the point the stored money columns hold: numeric(28, 4) (src/store/schema.ts). */
+export const MONEY_COLUMN_INTEGER_DIGITS = 24;
+
+/** Whether a derived amount (a total, a prediction) fits the money columns without overflow. */
+export function fitsMoneyColumn(value: Decimal): boolean {
+  return value.isFinite() && value.abs().lt(new Money(10).pow(MONEY_COLUMN_INTEGER_DIGITS));
+}

@@ -11,6 +11,7 @@ import { registerProblemHandlers } from './problem.ts';
 import { AppError } from '../services/errors.ts';
 import { healthRoutes } from './health.routes.ts';
 import { eventRoutes } from './events.routes.ts';
+import { deadLetterRoutes } from './dead-letters.routes.ts';
 import { customerRoutes } from './customers.routes.ts';
 import { apiKeyRoutes } from './api-keys.routes.ts';
 import { jobRoutes } from './jobs.routes.ts';
@@ -67,6 +68,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   await app.register(async (v1) => {
     await v1.register(rateLimit, limitPerKey);
     await v1.register(eventRoutes, { deps, keys });
+    await v1.register(deadLetterRoutes, { deps, keys });
     await v1.register(customerRoutes, { deps, keys });
     await v1.register(apiKeyRoutes, { keys });
     await v1.register(policyRoutes, { deps, keys });

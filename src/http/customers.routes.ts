@@ -8,6 +8,7 @@ import { CUSTOMER_SORTS, listCustomers } from '../store/customers.list.repo.ts';
 import { LIFECYCLE_STAGES } from '../domain/lifecycle/lifecycle.types.ts';
 import { ABC_CLASSES, RFM_SEGMENTS } from '../domain/scoring/scores.ts';
 import { PRICE_SENSITIVITIES } from '../domain/facts/metrics.ts';
+import { MONEY_COLUMN_INTEGER_DIGITS, MONEY_SCALE } from '../domain/money.ts';
 import { listHistory } from '../store/history.repo.ts';
 import { currentPolicy } from '../store/policies.repo.ts';
 import { requireScope } from './auth.plugin.ts';
@@ -26,7 +27,10 @@ const listQuery = z.object({
   region: z.string().max(128).optional(),
   preferred_channel: z.string().max(64).optional(),
   price_sensitivity: z.enum(PRICE_SENSITIVITIES).optional(),
-  min_net_revenue: z.string().regex(/^\d{1,15}(\.\d{1,4})?$/, 'must be a decimal').optional(),
+  min_net_revenue: z
+    .string()
+    .regex(new RegExp(`^\\d{1,${MONEY_COLUMN_INTEGER_DIGITS}}(\\.\\d{1,${MONEY_SCALE}})?$`), 'must be a decimal')
+    .optional(),
   max_recency_days: z.coerce.number().min(0).optional(),
   segment: z.string().max(64).optional().describe('key of a saved segment'),
   r_score: score.optional(),

@@ -18,10 +18,11 @@ export async function eventRoutes(app: FastifyInstance, { deps, keys }: { deps: 
   const r = app.withTypeProvider<ZodTypeProvider>();
   const canWrite = requireScope(keys, 'events:write');
 
-  /** Validation is all-or-nothing: schema and semantic problems are reported together. */
+  /** Validation is all-or-nothing: schema and semantic problems are reported together, each once. */
   function validate(request: FastifyRequest, raw: unknown[], ctx: IngestContext): void {
     const schemaProblems: FieldProblem[] = validationProblems(request.validationError?.validation ?? []);
-    const problems = [...schemaProblems, ...semanticProblems(raw, ctx)];
+    const seen = new Set(schemaProblems.map((p) => `${p.path}\u0000${p.message}`));
+    const problems = [...schemaProblems, ...semanticProblems(raw, ctx).filter((p) => !seen.has(`${p.path}\u0000${p.message}`))];
     if (problems.length > 0) {
       deps.metrics.eventsRejected.inc(raw.length || 1);
       throw validationError(problems, `The request was refused; nothing in it was accepted (${problems.length} problem(s)).`);

@@ -17,6 +17,7 @@ export function createMetrics() {
     eventsRejected: counter('tierwise_events_rejected_total', 'Events in requests refused by validation'),
     eventsStored: counter('tierwise_events_stored_total', 'Events stored by the ingest worker'),
     eventsDuplicate: counter('tierwise_events_duplicate_total', 'Events ignored because their id (or order id) was already stored'),
+    eventsDeadLettered: counter('tierwise_events_dead_lettered_total', 'Accepted events Postgres refused with a data error, parked in dead_letters'),
     segmentReceived: counter('tierwise_segment_messages_received_total', 'Segment/RudderStack messages received, by message type', ['type']),
     segmentSkipped: counter(
       'tierwise_segment_messages_skipped_total',
@@ -53,6 +54,20 @@ export function registerQueueDepths(metrics: Metrics, queues: Queues, redis: Red
         for (const [state, n] of Object.entries(counts)) this.set({ queue: name, state }, n);
       }
       this.set({ queue: 'recompute', state: 'customers_waiting' }, await countDirty(redis, prefix));
+    },
+  });
+}
+
+/** Dead letters waiting for a replay, counted in Postgres at scrape time. */
+export function registerDeadLetterCount(metrics: Metrics, count: () => Promise<number>): void {
+  new Gauge({
+    name: 'tierwise_dead_letters',
+    help: 'Accepted events parked in dead_letters (refused by Postgres), waiting for a replay',
+    registers: [metrics.registry],
+    async collect() {
+      // Postgres unreachable: the scrape still answers (with the last count), /readyz reports the outage.
+      const n = await count().catch(() => undefined);
+      if (n !== undefined) this.set(n);
     },
   });
 }

@@ -3,7 +3,8 @@ import { createIngestBatcher, MAX_JOB_EVENTS } from '../queues/ingest.batcher.ts
 import { toIngestEvents, type IngestContext } from '../domain/events/events.checks.ts';
 import type { JobPayloads } from '../queues/queues.ts';
 import type { EventInput } from '../domain/events/events.schemas.ts';
-import type { DbOrTx } from '../store/db.ts';
+import { dbFailureOf, isDataError, type DbFailure, type DbOrTx } from '../store/db.ts';
+import { parkDeadLetter } from '../store/dead-letters.repo.ts';
 import { insertEvents, mergeTraits } from '../store/events.repo.ts';
 import { enqueueRecomputes } from '../queues/queues.ts';
 import type { IngestEvent } from '../domain/events/events.types.ts';
@@ -74,29 +75,83 @@ function cachedWaitingCount(queue: Deps['queues']['ingest']) {
 }
 
 /**
- * Stores one ingest job's events. The customer rows and the events go in one statement, with the
- * trait merge in the same transaction when the job has `customer` events, so a worker killed at any
- * point leaves either all or nothing; the retried job then finds its events stored and inserts
- * none twice.
+ * One statement, plus the trait merge in the same transaction when there are `customer` events:
+ * all of `events` or none. Duplicates (a retried job) are no-ops.
  */
-export async function storeEvents(
-  deps: Pick<Deps, 'db' | 'redis' | 'config' | 'queues' | 'metrics'>,
-  job: { events: IngestEvent[]; receivedAt: string },
-): Promise<{ stored: number; duplicates: number }> {
-  const { events, receivedAt } = job;
-  const customerIds = new Set(events.map((e) => e.customer_id));
-  const store = async (db: DbOrTx) => {
-    const batch = await insertEvents(db, events, new Date(receivedAt));
-    await mergeTraits(db, batch.withTraits);
-    return batch;
+export async function storeAtomically(db: DbOrTx, events: IngestEvent[], receivedAt: Date): Promise<number> {
+  const store = async (tx: DbOrTx) => {
+    const batch = await insertEvents(tx, events, receivedAt);
+    await mergeTraits(tx, batch.withTraits);
+    return batch.stored;
   };
   // Without traits to merge the statement commits on its own: no BEGIN and COMMIT round trips.
-  const { stored } = events.some((e) => e.type === 'customer') ? await deps.db.transaction(store) : await store(deps.db);
-  const duplicates = events.length - stored;
-  deps.metrics.eventsStored.inc(stored);
+  return events.some((e) => e.type === 'customer') ? db.transaction(store) : store(db);
+}
+
+interface Isolated {
+  stored: number;
+  /** events Postgres refused with a data error, now in dead_letters */
+  parked: number;
+  /** the last refusal, for one log line per job */
+  failure?: DbFailure;
+}
+
+/** The event as parked: with its own receipt time, so a replay stores what the job would have. */
+const asQueued = (event: IngestEvent, receivedAt: Date): IngestEvent =>
+  event.received_at ? event : { ...event, received_at: receivedAt.toISOString() };
+
+/**
+ * Stores events so that one Postgres refuses never costs the others: all in one statement; when
+ * Postgres refuses it with a data error (which no retry can cure), the events are split in halves
+ * and each half stored the same way, down to the single events that are refused, which are parked
+ * in dead_letters with the reason. One bad event among n costs about 2·log2(n) statements. Any
+ * other error (a lost connection, a restart) is thrown.
+ */
+async function storeIsolating(deps: Pick<Deps, 'db' | 'clock'>, events: IngestEvent[], receivedAt: Date): Promise<Isolated> {
+  try {
+    return { stored: await storeAtomically(deps.db, events, receivedAt), parked: 0 };
+  } catch (err) {
+    if (!isDataError(err)) throw err;
+    const failure = dbFailureOf(err);
+    if (events.length === 1) {
+      await parkDeadLetter(deps.db, asQueued(events[0]!, receivedAt), failure, deps.clock.now());
+      return { stored: 0, parked: 1, failure };
+    }
+    const mid = Math.ceil(events.length / 2);
+    const first = await storeIsolating(deps, events.slice(0, mid), receivedAt);
+    const second = await storeIsolating(deps, events.slice(mid), receivedAt);
+    return { stored: first.stored + second.stored, parked: first.parked + second.parked, failure: second.failure ?? first.failure };
+  }
+}
+
+/**
+ * Stores one ingest job's events (storeIsolating: all in one statement, or, when Postgres refuses
+ * the data, every event it accepts, the others parked in dead_letters), so a worker killed at any
+ * point leaves each part all or nothing and the retried job inserts none twice. An error that may
+ * pass (a lost connection) fails the job for BullMQ to retry, with only Postgres' code and
+ * message: the error drizzle throws holds every parameter, the whole payload, and would be logged
+ * on every attempt.
+ */
+export async function storeEvents(
+  deps: Pick<Deps, 'db' | 'clock' | 'logger' | 'redis' | 'config' | 'queues' | 'metrics'>,
+  job: { events: IngestEvent[]; receivedAt: string },
+): Promise<{ stored: number; duplicates: number; parked: number }> {
+  const { events, receivedAt } = job;
+  const customerIds = new Set(events.map((e) => e.customer_id));
+  const outcome = await storeIsolating(deps, events, new Date(receivedAt)).catch((err: unknown) => {
+    const { code, message } = dbFailureOf(err);
+    throw new Error(`storing ${events.length} events failed${code ? ` (${code})` : ''}: ${message}`);
+  });
+  const duplicates = events.length - outcome.stored - outcome.parked;
+  deps.metrics.eventsStored.inc(outcome.stored);
   deps.metrics.eventsDuplicate.inc(duplicates);
+  if (outcome.parked > 0) {
+    deps.metrics.eventsDeadLettered.inc(outcome.parked);
+    const { code, message: reason } = outcome.failure ?? {};
+    deps.logger.warn({ events: events.length, stored: outcome.stored, parked: outcome.parked, code, reason }, 'events refused by Postgres parked in dead_letters');
+  }
   // Every customer of the job, not only those with new rows: if a previous attempt committed and
   // died before this line, its recomputes would otherwise be lost. Recomputes are idempotent.
   await enqueueRecomputes(deps, customerIds);
-  return { stored, duplicates };
+  return { stored: outcome.stored, duplicates, parked: outcome.parked };
 }

@@ -48,3 +48,38 @@ export async function ensureDatabase(url: string): Promise<boolean> {
   }
   return true;
 }
+
+/** What Postgres said about a failed statement: its SQLSTATE and message, without the query or its parameters. */
+export interface DbFailure {
+  code: string | undefined;
+  message: string;
+}
+
+/**
+ * The Postgres error behind `err` (drizzle wraps it in an error whose message holds the whole
+ * query and every parameter, an ingest job's payload included: never log that one).
+ */
+export function dbFailureOf(err: unknown): DbFailure {
+  let e: unknown = err;
+  for (let depth = 0; depth < 5 && e instanceof Error; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return { code, message: e.message };
+    if (!(e.cause instanceof Error)) break;
+    e = e.cause;
+  }
+  const inner = e instanceof Error ? e : err;
+  const message = inner instanceof Error ? inner.message : String(inner);
+  // A wrapper's message holds the query and its parameters: keep its first line only.
+  return { code: undefined, message: message.startsWith('Failed query:') ? 'query failed' : message.split('\n', 1)[0]!.slice(0, 500) };
+}
+
+/**
+ * Whether Postgres refused the data itself, so running the same statement again can never succeed:
+ * SQLSTATE class 22 (data exception: a bad value, out of range, NUL in text, a malformed escape),
+ * 23 (integrity constraint) and 54 (a value past an implementation limit). Anything else — a lost
+ * connection, a restart, a timeout, a serialization failure, a deadlock — may pass on retry.
+ */
+export function isDataError(err: unknown): boolean {
+  const { code } = dbFailureOf(err);
+  return code !== undefined && /^(22|23|54)/.test(code);
+}

@@ -18,7 +18,8 @@ import {
 } from 'drizzle-orm/pg-core';
 
 const instant = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
-const money = (name: string) => numeric(name, { precision: 20, scale: 4 });
+// 24 digits before the point: a customer's total of a billion orders of the largest amount an event may carry (15 digits) still fits.
+const money = (name: string) => numeric(name, { precision: 28, scale: 4 });
 
 /** One row per customer: traits plus the derived state the recompute worker writes. */
 export const customers = pgTable(
@@ -257,3 +258,21 @@ export const modelFits = pgTable(
   },
   (t) => [index('model_fits_fitted_idx').on(t.id).where(sql`${t.status} = 'fitted'`)],
 );
+
+/**
+ * Accepted events Postgres refused with a data error (an ingest job stores the rest of its events
+ * and parks these), until a replay stores them. The payload is the queued event as JSON text, with
+ * its receipt time: JSON text holds any string as an escape, which jsonb and text columns cannot.
+ */
+export const deadLetters = pgTable('dead_letters', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  /** SHA-256 of the payload: the same event parked again (a retried job, a failed replay) is one row. */
+  payloadHash: text('payload_hash').notNull().unique(),
+  payload: text('payload').notNull(),
+  /** Postgres SQLSTATE and message of the last refusal */
+  errorCode: text('error_code').notNull(),
+  errorMessage: text('error_message').notNull(),
+  firstFailedAt: instant('first_failed_at').notNull(),
+  lastFailedAt: instant('last_failed_at').notNull(),
+  failures: integer('failures').notNull().default(1),
+});

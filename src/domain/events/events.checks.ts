@@ -1,7 +1,7 @@
 import type { EventInput } from './events.schemas.ts';
 import { MAX_FUTURE_MS, type FieldProblem } from './field-problem.ts';
 import type { IngestEvent } from './events.types.ts';
-
+import { MIN_EVENT_INSTANT, MIN_EVENT_INSTANT_MS, unstorableTextProblems } from './storable.ts';
 
 export interface IngestContext {
   receivedAt: Date;
@@ -14,8 +14,11 @@ export interface IngestContext {
 const skewOf = (ctx: IngestContext) => (ctx.sentAt ? ctx.receivedAt.getTime() - Date.parse(ctx.sentAt) : 0);
 
 /**
- * The checks a static schema cannot make: the deployment's currency and instants in the future
- * once the sender's clock skew is removed. Works on raw input too, so a 400 lists everything.
+ * The checks a static schema cannot make: the deployment's currency, `occurred_at` inside
+ * [MIN_EVENT_INSTANT, receipt + 5 minutes] once the sender's clock skew is removed (a wild
+ * `sent_at` can push a sane instant out of what Postgres stores), and every string, keys and
+ * nested values included, one Postgres stores unchanged. Works on raw input too, so a 400 lists
+ * everything.
  */
 export function semanticProblems(events: readonly unknown[], ctx: IngestContext): FieldProblem[] {
   const skewMs = skewOf(ctx);
@@ -30,10 +33,13 @@ export function semanticProblems(events: readonly unknown[], ctx: IngestContext)
     const occurredAt = typeof event.occurred_at === 'string' ? Date.parse(event.occurred_at) : Number.NaN;
     if (occurredAt + skewMs > latest) {
       problems.push({ path: at(i, 'occurred_at'), message: 'is more than 5 minutes in the future' });
+    } else if (occurredAt >= MIN_EVENT_INSTANT_MS && occurredAt + skewMs < MIN_EVENT_INSTANT_MS) {
+      problems.push({ path: at(i, 'occurred_at'), message: `is before ${MIN_EVENT_INSTANT} once corrected for the sender's clock (sent_at)` });
     }
     if (event.type === 'order' && typeof event.currency === 'string' && event.currency !== ctx.currency) {
       problems.push({ path: at(i, 'currency'), message: `must be ${ctx.currency}, the currency this deployment accounts in` });
     }
+    unstorableTextProblems(raw, ctx.pathPrefix ? `${ctx.pathPrefix}[${i}]` : '', problems);
   }
   return problems;
 }

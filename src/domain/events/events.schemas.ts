@@ -1,19 +1,39 @@
 import { z } from 'zod';
+import { isExactNumber, MAX_EXACT_NUMBER_DIGITS, MONEY_INTEGER_DIGITS, MONEY_SCALE } from '../money.ts';
+import { isStorableText, MIN_EVENT_INSTANT, MIN_EVENT_INSTANT_MS, UNSTORABLE_TEXT_MESSAGE } from './storable.ts';
 
 const MAX_PROPERTIES_BYTES = 8 * 1024;
 
-const id = z.string().min(1).max(128);
-const text = (max = 256) => z.string().min(1).max(max);
-const timestamp = z.iso.datetime({ offset: true }).describe('RFC 3339 instant with offset, e.g. 2026-03-01T12:00:00Z');
+// Every string in an event, keys included, must be one Postgres stores unchanged: no NUL, no
+// unpaired surrogate. semanticProblems (events.checks.ts) checks the whole event for it; the id
+// and text fields check it themselves too, for the sources that reuse them field by field (the
+// CSV import).
+const storable = (schema: z.ZodString) => schema.refine(isStorableText, UNSTORABLE_TEXT_MESSAGE);
+const id = storable(z.string().min(1).max(128)).describe('opaque id, 1–128 characters; no string in an event may contain NUL (U+0000) or an unpaired UTF-16 surrogate');
+const text = (max = 256) => storable(z.string().min(1).max(max));
+const timestamp = z.iso
+  .datetime({ offset: true })
+  .refine((s) => Date.parse(s) >= MIN_EVENT_INSTANT_MS, `must not be before ${MIN_EVENT_INSTANT}`)
+  .describe(`RFC 3339 instant with offset, e.g. 2026-03-01T12:00:00Z; from ${MIN_EVENT_INSTANT} to 5 minutes past receipt (after clock-skew correction)`);
+const MONEY_PATTERN = new RegExp(`^\\d{1,${MONEY_INTEGER_DIGITS}}(\\.\\d{1,${MONEY_SCALE}})?$`);
 
-/** Exact decimal in major units, up to 4 decimals, given as a JSON number or string; stored as a string. */
+/**
+ * Exact decimal in major units, at most 15 digits before the point and 4 after (what the money
+ * columns hold), given as a string or a JSON number; stored as a string, never altered. A JSON
+ * number is a double once parsed, so one with more than 15 significant digits is refused: it may
+ * no longer be what was sent.
+ */
 function decimal(options: { positive: boolean }) {
   return z
     .union([z.number(), z.string()])
     .transform((value, ctx) => {
+      if (typeof value === 'number' && !isExactNumber(value)) {
+        ctx.addIssue({ code: 'custom', message: `as a JSON number holds at most ${MAX_EXACT_NUMBER_DIGITS} significant digits; send it as a string` });
+        return z.NEVER;
+      }
       const s = typeof value === 'number' ? String(value) : value.trim();
-      if (!/^\d{1,15}(\.\d{1,4})?$/.test(s)) {
-        ctx.addIssue({ code: 'custom', message: 'must be a non-negative decimal with at most 4 decimals' });
+      if (!MONEY_PATTERN.test(s)) {
+        ctx.addIssue({ code: 'custom', message: `must be a non-negative decimal with at most ${MONEY_SCALE} decimals and ${MONEY_INTEGER_DIGITS} digits before the point` });
         return z.NEVER;
       }
       if (options.positive && /^[0.]+$/.test(s)) {
@@ -22,7 +42,10 @@ function decimal(options: { positive: boolean }) {
       }
       return s;
     })
-    .describe('decimal in major units (number or string), at most 4 decimals');
+    .describe(
+      `decimal in major units, at most ${MONEY_INTEGER_DIGITS} digits before the point and ${MONEY_SCALE} after, as a string ` +
+        `(exact) or a JSON number of at most ${MAX_EXACT_NUMBER_DIGITS} significant digits`,
+    );
 }
 
 const properties = z

@@ -44,12 +44,15 @@ describe('native rows', () => {
   });
 
   it.each<[Partial<Record<string, string>>, string, RegExp]>([
-    [{ amount: '12.34567' }, 'invalid_amount', /^amount: must be a non-negative decimal with at most 4 decimals$/],
+    [{ amount: '12.34567' }, 'invalid_amount', /^amount: must be a non-negative decimal with at most 4 decimals and 15 digits before the point$/],
     [{ amount: '-1' }, 'invalid_amount', /amount/],
     [{ amount: '' }, 'invalid_amount', /amount/],
     [{ amount: '1,5' }, 'invalid_amount', /amount/],
     [{ customer_id: '' }, 'invalid_customer_id', /customer_id/],
     [{ order_id: 'x'.repeat(129) }, 'invalid_order_id', /order_id/],
+    [{ customer_id: 'c\u0000x' }, 'invalid_customer_id', /^customer_id: must not contain NUL/],
+    [{ region: 'EU\ud800' }, 'invalid_region', /^region: must not contain NUL/],
+    [{ occurred_at: '0000-01-01T00:00:00Z' }, 'invalid_occurred_at', /^occurred_at: must not be before 1970-01-01T00:00:00Z$/],
     [{ occurred_at: '2025-06-01 10:00:00' }, 'invalid_occurred_at', /occurred_at/],
     [{ occurred_at: '2025-06-01T10:00:00' }, 'invalid_occurred_at', /occurred_at/],
     [{ occurred_at: '2026-01-01T00:10:00Z' }, 'invalid_occurred_at', /^occurred_at: is more than 5 minutes in the future$/],

@@ -7,7 +7,7 @@ import { customerLifetimeValue } from './clv.ts';
 import { expectedAverageSpend, fitGammaGamma, type GammaGammaParams, type SpendRow } from './gamma-gamma.ts';
 import type { CustomerDigest } from '../facts/digest.ts';
 import type { ResolvedOrder } from '../facts/metrics.orders.ts';
-import { money, sumMoney } from '../money.ts';
+import { fitsMoneyColumn, money, sumMoney } from '../money.ts';
 import { DAY_MS } from '../time.ts';
 
 export interface ModelParams {
@@ -101,11 +101,13 @@ export function predictCustomer(
   const p = pAlive(bgnbd, s.x, s.t_x, s.T);
   const expected = conditionalExpectedPurchases(bgnbd, EXPECTED_ORDERS_DAYS / 7, s.x, s.t_x, s.T);
   const clv = customerLifetimeValue(bgnbd, expectedAverageSpend(gamma_gamma, s.x, s.zbar), s);
+  // Beyond what the column stores (a degenerate fit), a stored CLV would fail the customer's recompute.
+  const clvMoney = Number.isFinite(clv) ? money(clv.toFixed(2)) : null;
   return {
     predictions: {
       p_alive: finite(p),
       expected_orders_90d: finite(expected),
-      clv_12m: Number.isFinite(clv) ? money(clv.toFixed(2)).toString() : null,
+      clv_12m: clvMoney && fitsMoneyColumn(clvMoney) ? clvMoney.toString() : null,
     },
     pAliveBelowAt: crossing && crossing.getTime() > now.getTime() ? crossing : null,
     pAliveBelowSince:

@@ -1,4 +1,5 @@
 import { Decimal } from 'decimal.js';
+import { MAX_EXACT_NUMBER_DIGITS } from '../../domain/money.ts';
 import { ORDER_CHANNELS, orderFields, orderItemFields } from '../../domain/events/events.schemas.ts';
 import { isRecord, keepFitting, textOf, type Props } from './segment.values.ts';
 
@@ -6,9 +7,14 @@ type OrderChannel = (typeof ORDER_CHANNELS)[number];
 
 // Amounts keep the precision our events carry (4 decimals). JSON numbers from SDKs are binary
 // floats (0.1 + 0.2 arrives as 0.30000000000000004), so numbers are rounded half-up to 4
-// decimals; strings are passed through for the event schema to judge.
-export function decimalOf(value: unknown): string | undefined {
-  if (typeof value === 'number' && Number.isFinite(value)) return new Decimal(value).toDecimalPlaces(4, Decimal.ROUND_HALF_UP).toFixed();
+// decimals; strings are passed through for the event schema to judge. A number that needs more
+// than 15 significant digits at 4 decimals (123456789012345.1234 arrives as 123456789012345.12)
+// is beyond what a double holds: it is passed on as a number, for the event schema to refuse.
+export function decimalOf(value: unknown): string | number | undefined {
+  if (typeof value === 'number' && Number.isFinite(value)) {
+    const rounded = new Decimal(value).toDecimalPlaces(4, Decimal.ROUND_HALF_UP);
+    return rounded.precision() > MAX_EXACT_NUMBER_DIGITS ? value : rounded.toFixed();
+  }
   if (typeof value === 'string' && value.trim() !== '') return value.trim();
   return undefined;
 }
@@ -42,11 +48,12 @@ const OPTIONAL_ORDER_FIELDS = { discount_amount: orderFields.discount_amount, re
 export const keepFittingOrder = (order: Props): Props => keepFitting(order, OPTIONAL_ORDER_FIELDS);
 
 /** Σ price × quantity (quantity defaults to 1), when every product has a decimal price. */
-function productsTotal(products: unknown): string | undefined {
+function productsTotal(products: unknown): string | number | undefined {
   if (!Array.isArray(products) || products.length === 0) return undefined;
   let sum = new Decimal(0);
   for (const p of products as (Props | null)[]) {
     const price = decimalOf(p?.price);
+    if (typeof price === 'number') return price;
     if (price === undefined || !/^-?\d+(\.\d+)?$/.test(price)) return undefined;
     sum = sum.plus(new Decimal(price).times(typeof p?.quantity === 'number' ? p.quantity : 1));
   }
@@ -58,18 +65,19 @@ function productsTotal(products: unknown): string | undefined {
  * `Order Refunded`'s `total`, so a refund of the total nets the order to 0), else `revenue`, else
  * Σ products price × quantity.
  */
-export function orderAmountOf(props: Props): string | undefined {
+export function orderAmountOf(props: Props): string | number | undefined {
   return decimalOf(props.total) ?? decimalOf(props.revenue) ?? productsTotal(props.products);
 }
 
 /** A refund's amount, or undefined for a whole-order refund (no amount, no priced products). */
-export function refundAmountOf(props: Props): string | undefined {
+export function refundAmountOf(props: Props): string | number | undefined {
   return decimalOf(props.total) ?? decimalOf(props.revenue) ?? decimalOf(props.amount) ?? productsTotal(props.products);
 }
 
 /** `discount` as a non-negative amount: some shops send it negated (a deduction from the total). */
-export function discountOf(value: unknown): string | undefined {
+export function discountOf(value: unknown): string | number | undefined {
   const d = decimalOf(value);
+  if (typeof d === 'number') return Math.abs(d);
   return d?.startsWith('-') ? d.slice(1) : d;
 }
 
