@@ -54,6 +54,16 @@ export const configSchema = z.object({
   /** How long a worker holds a job before another may take it over as stalled. */
   JOB_LOCK_MS: positiveInt.default(30_000),
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
+  /** Postgres connections of the API side of a process (requests other than exports). */
+  DB_POOL_SIZE: positiveInt.default(10),
+  /** Postgres connections of the worker side of a process (ingest, recompute, maintenance, webhooks). */
+  WORKER_DB_POOL_SIZE: positiveInt.default(10),
+  /** Postgres connections for segment exports: a download holds one until it is read or dropped. */
+  EXPORT_POOL_SIZE: positiveInt.default(3),
+  /** How long an export waits for a free export connection before answering 503. */
+  EXPORT_WAIT_MS: positiveInt.default(5_000),
+  /** An export whose client reads nothing for this long is dropped and its connection released. */
+  EXPORT_STALL_TIMEOUT_MS: positiveInt.default(30_000),
 });
 
 export type Config = z.infer<typeof configSchema>;

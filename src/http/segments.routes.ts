@@ -4,12 +4,12 @@ import { Transform } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { stringify } from 'csv-stringify';
-import QueryStream from 'pg-query-stream';
 import { z } from 'zod';
 import type { Deps } from '../deps.ts';
 import type { KeyStore } from '../services/api-keys.service.ts';
 import { parseRule, type Rule } from '../domain/rules/rules.ts';
 import { orderSegments } from '../domain/rules/segments.ts';
+import { neutraliseFormula } from '../domain/csv.ts';
 import * as repo from '../store/segments.repo.ts';
 import { requireScope } from './auth.plugin.ts';
 import { problemSchema } from './problem.ts';
@@ -29,6 +29,17 @@ export const EXPORT_COLUMNS = [
   'customer_id', 'email', 'tier', 'lifecycle_stage', 'rfm_segment', 'abc_class', 'value_score',
   'net_revenue', 'order_count', 'last_order_at', 'at_risk', 'region',
 ] as const;
+
+/** CSV only: text cells a spreadsheet would run as a formula get a leading quote (numbers stay as they are). */
+const csvCells = () =>
+  new Transform({
+    objectMode: true,
+    transform: (row: repo.SegmentExportRow, _enc, done) =>
+      done(null, Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'string' && !NUMERIC_COLUMNS.has(k) ? neutraliseFormula(v) : v]))),
+  });
+const NUMERIC_COLUMNS = new Set(['net_revenue']);
+const csvWriter = () =>
+  stringify({ header: true, columns: [...EXPORT_COLUMNS], cast: { date: (d) => d.toISOString(), boolean: (b) => String(b) } });
 
 const present = (s: repo.SegmentRow) => ({ key: s.key, name: s.name, rule: s.rule, created_at: s.createdAt.toISOString(), updated_at: s.updatedAt.toISOString() });
 
@@ -128,27 +139,44 @@ export async function segmentRoutes(app: FastifyInstance, { deps, keys }: { deps
     handler: async (request, reply) => {
       if (!(await repo.findSegment(deps.db, request.params.key))) throw notFound(`Segment "${request.params.key}"`);
       const { format } = request.query;
-      const client = await deps.pool.connect();
-      // A server-side cursor: rows flow to the response as it drains, so memory stays flat.
-      const rows = client.query(
-        new QueryStream(
-          `select c.id as customer_id, c.traits ->> 'email' as email, c.tier, c.lifecycle_stage, c.rfm_segment, c.abc_class,
-                  c.value_score, c.net_revenue::text as net_revenue, c.order_count, c.last_order_at, c.at_risk, c.region
-           from segment_members m join customers c on c.id = m.customer_id
-           where m.segment_key = $1 order by m.customer_id`,
-          [request.params.key],
-          { batchSize: 1000 },
-        ),
-      );
-      const encode =
-        format === 'csv'
-          ? stringify({ header: true, columns: [...EXPORT_COLUMNS], cast: { date: (d) => d.toISOString(), boolean: (b) => String(b) } })
-          : new Transform({ objectMode: true, transform: (row, _enc, done) => done(null, `${JSON.stringify(row)}\n`) });
+      const cursor = await repo.openSegmentExport(deps.exportPool, request.params.key).catch((err: Error) => {
+        if (/timeout exceeded when trying to connect/i.test(err.message)) {
+          throw new AppError(503, 'unavailable', 'Every export connection is busy with other downloads; retry shortly.', undefined, { 'retry-after': '5' });
+        }
+        throw err;
+      });
       reply
         .type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson')
         .header('content-disposition', `attachment; filename="${request.params.key}.${format}"`);
-      const done = pipeline(rows, encode).finally(() => client.release());
-      done.catch((err) => request.log.error({ err }, 'segment export failed'));
+      // A client that stops reading holds an export connection: once it has taken nothing for
+      // EXPORT_STALL_TIMEOUT_MS the download is dropped and the connection closed.
+      let stall: NodeJS.Timeout | undefined;
+      const drop = () => {
+        encode.destroy(new Error(`segment export stalled: the client read nothing for ${deps.config.EXPORT_STALL_TIMEOUT_MS} ms`));
+        reply.raw.destroy();
+      };
+      const touch = () => {
+        clearTimeout(stall);
+        stall = setTimeout(drop, deps.config.EXPORT_STALL_TIMEOUT_MS).unref();
+      };
+      // The last stage takes a chunk only while the response has room for it.
+      const encode = new Transform({
+        writableObjectMode: format === 'ndjson',
+        transform: (chunk, _enc, done) => (touch(), done(null, format === 'ndjson' ? `${JSON.stringify(chunk)}\n` : chunk)),
+      });
+      const stages: Transform[] = format === 'csv' ? [csvCells(), csvWriter()] : [];
+      touch();
+      reply.raw.once('close', () => {
+        clearTimeout(stall);
+        if (!reply.raw.writableFinished) encode.destroy(new Error('segment export aborted: the client went away'));
+      });
+      pipeline([cursor.rows, ...stages, encode]).then(
+        () => cursor.release(),
+        (err: Error) => {
+          cursor.release(err);
+          request.log.warn({ err: err.message }, 'segment export ended early');
+        },
+      );
       return reply.send(encode as unknown as string);
     },
   });
