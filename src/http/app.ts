@@ -26,9 +26,21 @@ export const BODY_LIMIT_BYTES = 1024 * 1024;
 
 /** Builds the HTTP app (no listen): external plugins, then our own, then routes. */
 export async function buildApp(deps: Deps): Promise<FastifyInstance> {
+  const { config } = deps;
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT_BYTES,
+    // Slow clients are dropped: headers must arrive within HTTP_HEADERS_TIMEOUT_MS and the whole
+    // request within HTTP_REQUEST_TIMEOUT_MS (Node checks both every connectionsCheckingInterval),
+    // a socket with nothing moving is closed after HTTP_IDLE_TIMEOUT_MS.
+    connectionTimeout: config.HTTP_IDLE_TIMEOUT_MS,
+    requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    http: {
+      headersTimeout: config.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
+      connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(config.HTTP_HEADERS_TIMEOUT_MS / 2))),
+    },
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
   });
@@ -40,7 +52,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     reply.header('x-request-id', request.id);
   });
   registerProblemHandlers(app);
-  registerBodyBudget(app, deps.config.MAX_BODY_BYTES_IN_FLIGHT);
+  registerBodyBudget(app, { keyed: config.MAX_BODY_BYTES_IN_FLIGHT, keyless: config.MAX_KEYLESS_BODY_BYTES_IN_FLIGHT });
   await registerOpenApi(app);
 
   const keys = createKeyStore(deps.db, deps.config.TIERWISE_ADMIN_KEY);
