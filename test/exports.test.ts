@@ -60,7 +60,7 @@ describe('segment exports: formula-leading cells', () => {
 describe('segment exports: clients that never read', () => {
   let svc: TestService;
   let port: number;
-  const MEMBERS = 150_000;
+  const MEMBERS = 100_000;
   beforeAll(async () => {
     svc = await startService({ config: { EXPORT_POOL_SIZE: 2, EXPORT_WAIT_MS: 500, EXPORT_STALL_TIMEOUT_MS: 1_500, DB_POOL_SIZE: 4 } });
     await svc.app.listen({ port: 0, host: '127.0.0.1' });

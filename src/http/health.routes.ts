@@ -1,9 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Deps } from '../deps.ts';
-import { readMigrationState } from '../store/migrations.ts';
+import { pingDatabase, readMigrationState } from '../store/migrations.ts';
 
 const readySchema = z.object({
   status: z.enum(['ready', 'unready']),
@@ -28,7 +27,7 @@ export async function healthRoutes(app: FastifyInstance, { deps }: { deps: Deps 
     },
     handler: async (_request, reply) => {
       const [postgres, redis, migrations] = await Promise.all([
-        deps.db.execute(sql`select 1`).then(() => 'ok', (e: Error) => `error: ${e.message}`),
+        pingDatabase(deps.db).then(() => 'ok', (e: Error) => `error: ${e.message}`),
         deps.redis.ping().then(() => 'ok', (e: Error) => `error: ${e.message}`),
         readMigrationState(deps.db).then(
           (s) => (s.pending === 0 ? 'ok' : `${s.pending} pending`),

@@ -1,19 +1,19 @@
-import { randomUUID } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
+import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { stringify } from 'csv-stringify';
 import { z } from 'zod';
 import type { Deps } from '../deps.ts';
 import type { KeyStore } from '../services/api-keys.service.ts';
-import { parseRule, type Rule } from '../domain/rules/rules.ts';
-import { orderSegments } from '../domain/rules/segments.ts';
 import { neutraliseFormula } from '../domain/csv.ts';
+import { deleteSegment, findSegmentOr404, saveSegment } from '../services/segments.service.ts';
+import { EXPORT_COLUMNS, streamSegmentMembers, type ExportRow } from '../store/segments.export.repo.ts';
 import * as repo from '../store/segments.repo.ts';
 import { requireScope } from './auth.plugin.ts';
 import { problemSchema } from './problem.ts';
-import { AppError, notFound, validationError } from '../services/errors.ts';
+import { AppError } from '../services/errors.ts';
 
 const KEY = /^[a-z0-9_-]{1,64}$/;
 const segmentSchema = z
@@ -25,21 +25,38 @@ const segmentBody = z.strictObject({
 });
 const keyParams = z.object({ key: z.string().regex(KEY, 'must be 1-64 characters of a-z, 0-9, _ or -') });
 
-export const EXPORT_COLUMNS = [
-  'customer_id', 'email', 'tier', 'lifecycle_stage', 'rfm_segment', 'abc_class', 'value_score',
-  'net_revenue', 'order_count', 'last_order_at', 'at_risk', 'region',
-] as const;
 
 /** CSV only: text cells a spreadsheet would run as a formula get a leading quote (numbers stay as they are). */
 const csvCells = () =>
   new Transform({
     objectMode: true,
-    transform: (row: repo.SegmentExportRow, _enc, done) =>
+    transform: (row: ExportRow, _enc, done) =>
       done(null, Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'string' && !NUMERIC_COLUMNS.has(k) ? neutraliseFormula(v) : v]))),
   });
 const NUMERIC_COLUMNS = new Set(['net_revenue']);
 const csvWriter = () =>
   stringify({ header: true, columns: [...EXPORT_COLUMNS], cast: { date: (d) => d.toISOString(), boolean: (b) => String(b) } });
+
+/**
+ * Calls `onStall` once `res` has been waiting for its client to take data (its buffer full) for
+ * `ms` without any byte leaving; time spent waiting for the database does not count.
+ */
+function watchStall(res: ServerResponse, ms: number, onStall: () => void): () => void {
+  let progressAt = Date.now();
+  let sent = -1;
+  const timer = setInterval(() => {
+    const now = Date.now();
+    const bytes = res.socket?.bytesWritten ?? 0;
+    if (!res.writableNeedDrain || bytes !== sent) {
+      sent = bytes;
+      progressAt = now;
+    } else if (now - progressAt >= ms) {
+      clearInterval(timer);
+      onStall();
+    }
+  }, Math.max(50, Math.floor(ms / 10))).unref();
+  return () => clearInterval(timer);
+}
 
 const present = (s: repo.SegmentRow) => ({ key: s.key, name: s.name, rule: s.rule, created_at: s.createdAt.toISOString(), updated_at: s.updatedAt.toISOString() });
 
@@ -48,20 +65,6 @@ export async function segmentRoutes(app: FastifyInstance, { deps, keys }: { deps
   const admin = requireScope(keys, 'admin');
   const canRead = requireScope(keys, 'customers:read');
   const errors = { 400: problemSchema, 401: problemSchema, 403: problemSchema, 404: problemSchema, 409: problemSchema };
-
-  /** Validates the rule and that the whole set of segments stays free of cycles. */
-  async function checkRule(key: string, rule: unknown): Promise<Rule> {
-    const parsed = parseRule(rule, { path: 'rule' });
-    if (!parsed.ok) throw validationError(parsed.errors, 'The segment rule is invalid; see errors.');
-    const others = (await repo.listSegments(deps.db)).filter((s) => s.key !== key).map(repo.toDefinition);
-    const ordered = orderSegments([...others, { key, rule: parsed.rule }]);
-    if (!ordered.ok) throw validationError([{ path: 'rule', message: ordered.message }]);
-    return parsed.rule;
-  }
-  async function startMembership(segment: string) {
-    const job = await deps.queues.maintenance.add('segment_membership', { kind: 'segment_membership', segment }, { jobId: `job_${randomUUID()}` });
-    return job.id!;
-  }
 
   r.get('/v1/segments', {
     schema: { operationId: 'listSegments', tags: ['segments'], summary: 'Saved segments', response: { 200: z.object({ items: z.array(segmentSchema) }), ...errors } },
@@ -73,9 +76,7 @@ export async function segmentRoutes(app: FastifyInstance, { deps, keys }: { deps
     schema: { operationId: 'getSegment', tags: ['segments'], summary: 'One saved segment', params: keyParams, response: { 200: segmentSchema, ...errors } },
     onRequest: canRead,
     handler: async (request) => {
-      const segment = await repo.findSegment(deps.db, request.params.key);
-      if (!segment) throw notFound(`Segment "${request.params.key}"`);
-      return present(segment);
+      return present(await findSegmentOr404(deps, request.params.key));
     },
   });
 
@@ -88,9 +89,8 @@ export async function segmentRoutes(app: FastifyInstance, { deps, keys }: { deps
     },
     onRequest: admin,
     handler: async (request, reply) => {
-      const rule = await checkRule(request.params.key, request.body.rule);
-      const saved = await repo.upsertSegment(deps.db, { key: request.params.key, name: request.body.name, rule }, deps.clock.now());
-      return reply.code(202).send({ segment: present(saved), job_id: await startMembership(saved.key) });
+      const { segment, jobId } = await saveSegment(deps, { key: request.params.key, ...request.body });
+      return reply.code(202).send({ segment: present(segment), job_id: jobId });
     },
   });
 
@@ -98,10 +98,7 @@ export async function segmentRoutes(app: FastifyInstance, { deps, keys }: { deps
     schema: { operationId: 'deleteSegment', tags: ['segments'], summary: 'Delete a saved segment (refused while another refers to it)', params: keyParams, response: { 204: z.null(), ...errors } },
     onRequest: admin,
     handler: async (request, reply) => {
-      const others = (await repo.listSegments(deps.db)).filter((s) => s.key !== request.params.key).map(repo.toDefinition);
-      const ordered = orderSegments(others);
-      if (!ordered.ok) throw new AppError(409, 'segment_in_use', `Segment "${request.params.key}" is referred to by another segment: ${ordered.message}.`);
-      if (!(await repo.deleteSegment(deps.db, request.params.key))) throw notFound(`Segment "${request.params.key}"`);
+      await deleteSegment(deps, request.params.key);
       return reply.code(204).send(null);
     },
   });
@@ -115,7 +112,7 @@ export async function segmentRoutes(app: FastifyInstance, { deps, keys }: { deps
     },
     onRequest: canRead,
     handler: async (request) => {
-      if (!(await repo.findSegment(deps.db, request.params.key))) throw notFound(`Segment "${request.params.key}"`);
+      await findSegmentOr404(deps, request.params.key);
       const { limit, cursor } = request.query;
       const after = cursor ? Buffer.from(cursor, 'base64url').toString('utf8') : undefined;
       const rows = await repo.pageMembers(deps.db, request.params.key, limit + 1, after);
@@ -137,9 +134,9 @@ export async function segmentRoutes(app: FastifyInstance, { deps, keys }: { deps
     },
     onRequest: canRead,
     handler: async (request, reply) => {
-      if (!(await repo.findSegment(deps.db, request.params.key))) throw notFound(`Segment "${request.params.key}"`);
+      await findSegmentOr404(deps, request.params.key);
       const { format } = request.query;
-      const cursor = await repo.openSegmentExport(deps.exportPool, request.params.key).catch((err: Error) => {
+      const cursor = await streamSegmentMembers(deps.exportPool, request.params.key).catch((err: Error) => {
         if (/timeout exceeded when trying to connect/i.test(err.message)) {
           throw new AppError(503, 'unavailable', 'Every export connection is busy with other downloads; retry shortly.', undefined, { 'retry-after': '5' });
         }
@@ -148,26 +145,19 @@ export async function segmentRoutes(app: FastifyInstance, { deps, keys }: { deps
       reply
         .type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson')
         .header('content-disposition', `attachment; filename="${request.params.key}.${format}"`);
-      // A client that stops reading holds an export connection: once it has taken nothing for
-      // EXPORT_STALL_TIMEOUT_MS the download is dropped and the connection closed.
-      let stall: NodeJS.Timeout | undefined;
-      const drop = () => {
-        encode.destroy(new Error(`segment export stalled: the client read nothing for ${deps.config.EXPORT_STALL_TIMEOUT_MS} ms`));
-        reply.raw.destroy();
-      };
-      const touch = () => {
-        clearTimeout(stall);
-        stall = setTimeout(drop, deps.config.EXPORT_STALL_TIMEOUT_MS).unref();
-      };
-      // The last stage takes a chunk only while the response has room for it.
       const encode = new Transform({
         writableObjectMode: format === 'ndjson',
-        transform: (chunk, _enc, done) => (touch(), done(null, format === 'ndjson' ? `${JSON.stringify(chunk)}\n` : chunk)),
+        transform: (chunk, _enc, done) => done(null, format === 'ndjson' ? `${JSON.stringify(chunk)}\n` : chunk),
       });
       const stages: Transform[] = format === 'csv' ? [csvCells(), csvWriter()] : [];
-      touch();
+      // A client that stops reading holds an export connection: once the response has waited for
+      // it to read for EXPORT_STALL_TIMEOUT_MS the download is dropped and the connection closed.
+      const stopWatch = watchStall(reply.raw, deps.config.EXPORT_STALL_TIMEOUT_MS, () => {
+        encode.destroy(new Error(`segment export stalled: the client read nothing for ${deps.config.EXPORT_STALL_TIMEOUT_MS} ms`));
+        reply.raw.destroy();
+      });
       reply.raw.once('close', () => {
-        clearTimeout(stall);
+        stopWatch();
         if (!reply.raw.writableFinished) encode.destroy(new Error('segment export aborted: the client went away'));
       });
       pipeline([cursor.rows, ...stages, encode]).then(

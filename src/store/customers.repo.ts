@@ -1,5 +1,5 @@
 import { eq, sql, type SQL } from 'drizzle-orm';
-import type { CustomerView } from '../http/customers.schemas.ts';
+import type { CustomerView } from '../domain/customer/customer.view.ts';
 import type { Playbook } from '../domain/policy/policy.ts';
 import type { DbOrTx } from './db.ts';
 import { customerHistory, customers, events, segmentMembers } from './schema.ts';
@@ -56,7 +56,7 @@ export async function findCustomer(db: DbOrTx, id: string, now: Date, playbooks:
 }
 
 /**
- * Erases a customer (SPEC §7, right to erasure): its row, every stored event, its history and its
+ * Erases a customer (right to erasure, README): its row, every stored event, its history and its
  * segment membership, in one transaction; false when there is no such customer. Webhook messages
  * already sent or queued are not recalled. An event for the id that arrives later starts a new
  * customer.

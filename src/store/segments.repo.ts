@@ -1,7 +1,4 @@
-import type { Readable } from 'node:stream';
 import { and, asc, eq, gt, sql } from 'drizzle-orm';
-import type pg from 'pg';
-import QueryStream from 'pg-query-stream';
 import type { Rule } from '../domain/rules/rules.ts';
 import type { SegmentDefinition } from '../domain/rules/segments.ts';
 import type { DbOrTx } from './db.ts';
@@ -60,54 +57,4 @@ export async function pageMembers(db: DbOrTx, key: string, limit: number, after?
     .where(and(eq(segmentMembers.segmentKey, key), after ? gt(segmentMembers.customerId, after) : undefined))
     .orderBy(asc(segmentMembers.customerId))
     .limit(limit);
-}
-
-/** One row of a segment export, as Postgres gives it (money as text, instants as Date). */
-export interface SegmentExportRow {
-  customer_id: string;
-  email: string | null;
-  tier: string | null;
-  lifecycle_stage: string | null;
-  rfm_segment: string | null;
-  abc_class: string | null;
-  value_score: number | null;
-  net_revenue: string;
-  order_count: number;
-  last_order_at: Date | null;
-  at_risk: boolean;
-  region: string | null;
-}
-
-export interface SegmentExportCursor {
-  /** Rows in customer id order, read through a server-side cursor as the consumer drains them. */
-  rows: Readable;
-  /** Gives the connection back; with an error it is closed instead of reused (a cursor may be open). */
-  release(err?: Error): void;
-}
-
-/**
- * Every member of a segment with its tier and scores, streamed from one connection of `pool`
- * (the export pool: a download holds its connection until it is read to the end or dropped).
- */
-export async function openSegmentExport(pool: pg.Pool, key: string): Promise<SegmentExportCursor> {
-  const client = await pool.connect();
-  const rows = client.query(
-    new QueryStream(
-      `select c.id as customer_id, c.traits ->> 'email' as email, c.tier, c.lifecycle_stage, c.rfm_segment, c.abc_class,
-              c.value_score, c.net_revenue::text as net_revenue, c.order_count, c.last_order_at, c.at_risk, c.region
-       from segment_members m join customers c on c.id = m.customer_id
-       where m.segment_key = $1 order by m.customer_id`,
-      [key],
-      { batchSize: 1000 },
-    ),
-  );
-  let released = false;
-  return {
-    rows,
-    release(err) {
-      if (released) return;
-      released = true;
-      client.release(err ?? false);
-    },
-  };
 }
