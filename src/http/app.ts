@@ -7,8 +7,10 @@ import { createKeyStore } from '../services/api-keys.service.ts';
 import { registerOpenApi } from './openapi.plugin.ts';
 import { registerBodyBudget } from './body-budget.plugin.ts';
 import { createRateLimitStore } from './rate-limit.plugin.ts';
-import { registerProblemHandlers } from './problem.ts';
-import { AppError } from '../services/errors.ts';
+import { clientErrorHandler, frameworkErrors, registerProblemHandlers } from './problem.ts';
+import { AppError, validationError } from '../services/errors.ts';
+import { unstorableStrings } from '../domain/text.ts';
+import { formatPath } from '../domain/events/field-problem.ts';
 import { healthRoutes } from './health.routes.ts';
 import { eventRoutes } from './events.routes.ts';
 import { customerRoutes } from './customers.routes.ts';
@@ -23,6 +25,12 @@ import { dashboardRoutes } from './dashboard.routes.ts';
 import { segmentCompatRoutes } from './compat/segment.routes.ts';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+function refuseUnstorable(found: ReturnType<typeof unstorableStrings>): void {
+  if (found.length === 0) return;
+  const errors = found.map((f) => ({ path: formatPath(f.path), message: f.message }));
+  throw validationError(errors, 'The request holds text that cannot be stored; see errors.');
+}
 
 /** Builds the HTTP app (no listen): external plugins, then our own, then routes. */
 export async function buildApp(deps: Deps): Promise<FastifyInstance> {
@@ -42,6 +50,11 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
       connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(config.HTTP_HEADERS_TIMEOUT_MS / 2))),
     },
     requestIdHeader: 'x-request-id',
+    // Path parameters are bounded by their schemas (ids ≤ 128 characters), which name the field;
+    // only a path segment past this is a 414.
+    maxParamLength: 1024,
+    frameworkErrors,
+    clientErrorHandler,
     genReqId: () => randomUUID(),
   });
   // JSON only: any other content type is a 415, not a string body that fails validation.
@@ -52,6 +65,14 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     reply.header('x-request-id', request.id);
   });
   registerProblemHandlers(app);
+  // Text Postgres cannot store (NUL, lone surrogates) in any path or query value is a 400 before
+  // authentication or a route sees it; /v1 bodies are checked the same way below.
+  app.addHook('onRequest', async (request) => {
+    refuseUnstorable([
+      ...unstorableStrings(request.params ?? {}, ['params']),
+      ...unstorableStrings(request.query ?? {}, ['querystring']),
+    ]);
+  });
   registerBodyBudget(app, { keyed: config.MAX_BODY_BYTES_IN_FLIGHT, keyless: config.MAX_KEYLESS_BODY_BYTES_IN_FLIGHT });
   await registerOpenApi(app);
 
@@ -77,6 +98,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
       new AppError(429, 'rate_limited', `Rate limit of ${context.max} requests per ${context.after} exceeded for this API key.`),
   };
   await app.register(async (v1) => {
+    v1.addHook('preValidation', async (request) => refuseUnstorable(unstorableStrings(request.body)));
     await v1.register(rateLimit, limitPerKey);
     await v1.register(eventRoutes, { deps, keys });
     await v1.register(customerRoutes, { deps, keys });
