@@ -64,6 +64,8 @@ export const configSchema = z.object({
   /** How long a worker holds a job before another may take it over as stalled. */
   JOB_LOCK_MS: positiveInt.default(30_000),
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
+  /** When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`; unset, it is open (bind HOST to a private address). */
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Postgres connections of the API side of a process (requests other than exports). */
   DB_POOL_SIZE: positiveInt.default(10),
   /** Postgres connections of the worker side of a process (ingest, recompute, maintenance, webhooks). */

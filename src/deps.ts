@@ -41,6 +41,7 @@ export const REDACT_PATHS = [
   '*.key',
   '*.password',
   'config.TIERWISE_ADMIN_KEY',
+  'config.METRICS_TOKEN',
   'config.DATABASE_URL',
   'config.REDIS_URL',
 ];

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
@@ -26,6 +27,13 @@ import { segmentCompatRoutes } from './compat/segment.routes.ts';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The caller's request id when it is at most 128 characters of A-Z a-z 0-9 . _ : -, else a new UUID. */
+export function requestIdOf(header: string | string[] | undefined): string {
+  return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
+}
+
 function refuseUnstorable(found: ReturnType<typeof unstorableStrings>): void {
   if (found.length === 0) return;
   const errors = found.map((f) => ({ path: formatPath(f.path), message: f.message }));
@@ -49,13 +57,14 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
       requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
       connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(config.HTTP_HEADERS_TIMEOUT_MS / 2))),
     },
-    requestIdHeader: 'x-request-id',
+    // A caller's x-request-id is kept only when it is a short safe token (it is echoed and logged).
+    requestIdHeader: false,
     // Path parameters are bounded by their schemas (ids ≤ 128 characters), which name the field;
     // only a path segment past this is a 414.
     maxParamLength: 1024,
     frameworkErrors,
     clientErrorHandler,
-    genReqId: () => randomUUID(),
+    genReqId: (req) => requestIdOf(req.headers['x-request-id']),
   });
   // JSON only: any other content type is a 415, not a string body that fails validation.
   app.removeContentTypeParser('text/plain');
@@ -76,7 +85,16 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   registerBodyBudget(app, { keyed: config.MAX_BODY_BYTES_IN_FLIGHT, keyless: config.MAX_KEYLESS_BODY_BYTES_IN_FLIGHT });
   await registerOpenApi(app);
 
-  const keys = createKeyStore(deps.db, deps.config.TIERWISE_ADMIN_KEY);
+  // Revocations reach every replica through Redis pub/sub (a connection of its own, as a
+  // subscribing connection can do nothing else).
+  const revocationSubscriber = new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: null });
+  revocationSubscriber.on('error', (err) => deps.logger.warn({ err: err.message }, 'redis revocation subscriber error'));
+  app.addHook('onClose', async () => {
+    await revocationSubscriber.quit().catch(() => revocationSubscriber.disconnect());
+  });
+  const keys = createKeyStore(deps.db, config.TIERWISE_ADMIN_KEY, {
+    revocations: { publisher: deps.redis, subscriber: revocationSubscriber, channel: `${config.QUEUE_PREFIX}:api-keys:revoked` },
+  });
   await app.register(healthRoutes, { deps });
   await app.register(dashboardRoutes);
   // Per key (authentication runs first, in onRequest); counted in this process and shared across
