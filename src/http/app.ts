@@ -90,7 +90,9 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   const revocationSubscriber = new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: null });
   revocationSubscriber.on('error', (err) => deps.logger.warn({ err: err.message }, 'redis revocation subscriber error'));
   app.addHook('onClose', async () => {
-    await revocationSubscriber.quit().catch(() => revocationSubscriber.disconnect());
+    // quit() would wait for a connection that may never come (Redis unreachable).
+    if (revocationSubscriber.status === 'ready') await revocationSubscriber.quit().catch(() => revocationSubscriber.disconnect());
+    else revocationSubscriber.disconnect();
   });
   const keys = createKeyStore(deps.db, config.TIERWISE_ADMIN_KEY, {
     revocations: { publisher: deps.redis, subscriber: revocationSubscriber, channel: `${config.QUEUE_PREFIX}:api-keys:revoked` },
