@@ -61,7 +61,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     requestIdHeader: false,
     // Path parameters are bounded by their schemas (ids ≤ 128 characters), which name the field;
     // only a path segment past this is a 414.
-    maxParamLength: 1024,
+    routerOptions: { maxParamLength: 1024 },
     frameworkErrors,
     clientErrorHandler,
     genReqId: (req) => requestIdOf(req.headers['x-request-id']),
