@@ -43,6 +43,16 @@ export const configSchema = z.object({
   RATE_LIMIT_SYNC_MS: positiveInt.default(100),
   /** Request body bytes the API holds at once (being read, validated or queued); past it, 503. */
   MAX_BODY_BYTES_IN_FLIGHT: positiveInt.default(16 * 1024 * 1024),
+  /** The same for requests without a key in a header (/compat/segment with the write key in the body). */
+  MAX_KEYLESS_BODY_BYTES_IN_FLIGHT: positiveInt.default(1024 * 1024),
+  /** A client must send its request line and headers within this time, else the connection is closed. */
+  HTTP_HEADERS_TIMEOUT_MS: positiveInt.default(10_000),
+  /** A client must send its whole request (headers and body) within this time, else 408 and close. */
+  HTTP_REQUEST_TIMEOUT_MS: positiveInt.default(30_000),
+  /** A connection with no bytes moving either way for this long is closed (a stalled socket). */
+  HTTP_IDLE_TIMEOUT_MS: positiveInt.default(60_000),
+  /** An idle keep-alive connection is closed after this long (above a load balancer's usual 60 s). */
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: positiveInt.default(72_000),
   INGEST_CONCURRENCY: positiveInt.default(4),
   /** Recompute batches (up to 250 customers each) one worker process runs at once: its memory and CPU share. */
   RECOMPUTE_CONCURRENCY: positiveInt.default(3),
@@ -54,9 +64,28 @@ export const configSchema = z.object({
   /** How long a worker holds a job before another may take it over as stalled. */
   JOB_LOCK_MS: positiveInt.default(30_000),
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
+  /** When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`; unset, it is open (bind HOST to a private address). */
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Postgres connections of the API side of a process (requests other than exports). */
+  DB_POOL_SIZE: positiveInt.default(10),
+  /** Postgres connections of the worker side of a process (ingest, recompute, maintenance, webhooks). */
+  WORKER_DB_POOL_SIZE: positiveInt.default(10),
+  /** Postgres connections for segment exports: a download holds one until it is read or dropped. */
+  EXPORT_POOL_SIZE: positiveInt.default(3),
+  /** How long an export waits for a free export connection before answering 503. */
+  EXPORT_WAIT_MS: positiveInt.default(5_000),
+  /** An export whose client reads nothing for this long is dropped and its connection released. */
+  EXPORT_STALL_TIMEOUT_MS: positiveInt.default(30_000),
 });
 
 export type Config = z.infer<typeof configSchema>;
+
+/** Checks between variables that zod cannot express per field. */
+function crossChecks(config: Config): string[] {
+  return config.HTTP_HEADERS_TIMEOUT_MS > config.HTTP_REQUEST_TIMEOUT_MS
+    ? ['HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS']
+    : [];
+}
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -66,7 +95,11 @@ export class ConfigError extends Error {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const result = configSchema.safeParse(present);
-  if (result.success) return result.data;
+  if (result.success) {
+    const problems = crossChecks(result.data);
+    if (problems.length === 0) return result.data;
+    throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
   const lines = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
   throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
 }

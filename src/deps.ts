@@ -18,8 +18,14 @@ export interface Deps {
   config: Config;
   logger: Logger;
   clock: Clock;
+  /** The API side's pool (requests, CLI commands); see README, Pools. */
   pool: pg.Pool;
   db: Db;
+  /** The worker side's pool: storing events and recomputing never wait for API requests, nor they for workers. */
+  workerPool: pg.Pool;
+  workerDb: Db;
+  /** Segment exports only: stalled downloads can hold at most these connections. */
+  exportPool: pg.Pool;
   /** Fails fast while Redis is down, so the API answers 503 instead of hanging. */
   redis: Redis;
   /** Blocking connection settings for BullMQ workers (retry forever). */
@@ -36,6 +42,7 @@ export const REDACT_PATHS = [
   '*.key',
   '*.password',
   'config.TIERWISE_ADMIN_KEY',
+  'config.METRICS_TOKEN',
   'config.DATABASE_URL',
   'config.REDIS_URL',
 ];
@@ -46,8 +53,12 @@ export function createLogger(config: Pick<Config, 'LOG_LEVEL'>): Logger {
 
 export function createDeps(config: Config, overrides: Partial<Pick<Deps, 'logger' | 'clock'>> = {}): Deps {
   const logger = overrides.logger ?? createLogger(config);
-  const pool = createPool(config.DATABASE_URL);
-  pool.on('error', (err) => logger.error({ err }, 'postgres pool error'));
+  // Three pools, each connecting only when first used: a process that serves no workers opens no
+  // worker connections.
+  const pool = createPool(config.DATABASE_URL, config.DB_POOL_SIZE, 'api');
+  const workerPool = createPool(config.DATABASE_URL, config.WORKER_DB_POOL_SIZE, 'worker');
+  const exportPool = createPool(config.DATABASE_URL, config.EXPORT_POOL_SIZE, 'export', config.EXPORT_WAIT_MS);
+  for (const p of [pool, workerPool, exportPool]) p.on('error', (err) => logger.error({ err }, 'postgres pool error'));
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true });
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   const workerConnection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: true });
@@ -65,13 +76,16 @@ export function createDeps(config: Config, overrides: Partial<Pick<Deps, 'logger
     clock: overrides.clock ?? systemClock,
     pool,
     db,
+    workerPool,
+    workerDb: createDb(workerPool),
+    exportPool,
     redis,
     workerConnection,
     queues,
     metrics,
     async close() {
       await Promise.allSettled(Object.values(queues).map((q) => q.close()));
-      await Promise.allSettled([pool.end(), redis.quit(), workerConnection.quit()]);
+      await Promise.allSettled([pool.end(), workerPool.end(), exportPool.end(), redis.quit(), workerConnection.quit()]);
     },
   };
 }

@@ -24,7 +24,7 @@ describe('request bodies held at once', () => {
 
   it('answers 503 with Retry-After while other bodies hold the budget, and accepts again once they are answered', async () => {
     const held = event('bb-held');
-    // A body of ~130 bytes (of the 200 allowed) announced and only partly sent: its bytes stay reserved until it is answered.
+    // A body of ~130 bytes (of the 200 allowed) announced and mostly sent: the bytes read stay held until it is answered.
     const slow = httpRequest({
       host: '127.0.0.1', port, method: 'POST', path: '/v1/events',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_KEY}`, 'content-length': Buffer.byteLength(held) },
@@ -33,7 +33,7 @@ describe('request bodies held at once', () => {
       slow.on('response', (res) => (res.resume(), resolve(res.statusCode!)));
       slow.on('error', reject);
     });
-    slow.write(held.slice(0, 10));
+    slow.write(held.slice(0, 100));
     await new Promise((resolve) => setTimeout(resolve, 200));
     try {
       const refused = await post(event('bb-refused'));
@@ -41,7 +41,7 @@ describe('request bodies held at once', () => {
       expect(refused.headers.get('retry-after')).toBe('1');
       expect(refused.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     } finally {
-      slow.end(held.slice(10));
+      slow.end(held.slice(100));
     }
     expect(await slowAnswer).toBe(202);
     expect((await post(event('bb-after'))).status).toBe(202);

@@ -403,7 +403,7 @@ function decimalValue(pool: unknown[]): string | number {
 
 function timestampValue(pool: unknown[]): string {
   const dates = pool.filter((v): v is Date => v instanceof Date && Math.abs(v.getUTCFullYear() - 2025) < 50);
-  if (dates.length === 0 || chance(0.05)) return pick(['0000-01-01T00:00:00Z', '9999-12-31T23:59:59-01:00', '2024-02-29T12:00:00.5+05:30']);
+  if (dates.length === 0 || chance(0.05)) return pick(['0001-01-01T00:00:00Z', '9999-12-31T23:59:59+01:00', '2024-02-29T12:00:00.5+05:30']);
   const d = pick(dates);
   switch (int(0, 5)) {
     case 0:

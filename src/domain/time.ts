@@ -57,12 +57,33 @@ export function maxDate(dates: Iterable<Date | null | undefined>): Date | null {
 }
 
 // Rule values and API timestamps: RFC 3339 with a mandatory offset.
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-](\d{2}):(\d{2}))$/;
 
+/** The instants a Postgres timestamptz and a Date both hold without surprise: years 0001 to 9999 (UTC). */
+export const MIN_INSTANT_MS = Date.parse('0001-01-01T00:00:00Z');
+export const MAX_INSTANT_MS = Date.parse('9999-12-31T23:59:59.999Z');
+
+export const isStorableInstant = (ms: number) => Number.isFinite(ms) && ms >= MIN_INSTANT_MS && ms <= MAX_INSTANT_MS;
+
+function daysInMonth(year: number, month: number): number {
+  const d = new Date(0);
+  d.setUTCFullYear(year, month, 0);
+  return d.getUTCDate();
+}
+
+/**
+ * Milliseconds of an RFC 3339 timestamp with an offset, or null: also for a day the calendar
+ * does not have (`2026-02-30`, which Date.parse rolls over to March) and for instants outside
+ * years 0001 to 9999 (Postgres has no year 0).
+ */
 export function parseTimestamp(value: unknown): number | null {
   if (typeof value !== 'string') return null;
   const upper = value.toUpperCase();
-  if (!RFC3339.test(upper)) return null;
+  const m = RFC3339.exec(upper);
+  if (!m) return null;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const offsetOk = m[8] === 'Z' || (Number(m[9]) <= 23 && Number(m[10]) <= 59);
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour > 23 || minute > 59 || second > 59 || !offsetOk) return null;
   const ms = Date.parse(upper);
-  return Number.isNaN(ms) ? null : ms;
+  return isStorableInstant(ms) ? ms : null;
 }

@@ -1,25 +1,57 @@
-import type { FastifyInstance } from 'fastify';
+import { Transform } from 'node:stream';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../services/errors.ts';
 
+export interface BodyBudgets {
+  /** Bytes of bodies held at once by requests with an authenticated key (MAX_BODY_BYTES_IN_FLIGHT). */
+  keyed: number;
+  /**
+   * Bytes held at once by requests with no key yet: `/compat/segment` calls that carry their
+   * write key in the body (MAX_KEYLESS_BODY_BYTES_IN_FLIGHT). Kept apart, so clients without a
+   * key can never use up what keyed clients need.
+   */
+  keyless: number;
+}
+
+/** One budget: bytes held now, and the most it may hold. */
+class Budget {
+  held = 0;
+  constructor(readonly max: number) {}
+}
+
+const full = () =>
+  new AppError(503, 'unavailable', 'The API holds as many request bodies as it may at once; retry shortly.', undefined, { 'retry-after': '1' });
+
 /**
- * Bounds the request bodies the API holds at once: a body's bytes (as declared, or the route's
- * limit when it is sent chunked) are reserved before it is read and released when its response
- * is done. Parsed, validated and queued, a body is held as several times its size in objects, so
- * this bound, not the number of connections, is what caps the memory requests use (and lets the
- * API run under a V8 heap ceiling, see README). Past it the answer is 503 with Retry-After.
+ * Bounds the request bodies the API holds at once, counting the bytes actually read (never what
+ * a client declares, so a client that announces a big body and sends one byte holds one byte).
+ * A request's bytes are held until its response is done: parsed, validated and queued, a body
+ * lives on as several times its size in objects, so this bound, not the number of connections,
+ * caps the memory requests use (and lets the API run under a V8 heap ceiling, see README). A
+ * chunk that would pass the budget while other requests hold part of it is a 503 with
+ * Retry-After. Authentication runs in onRequest, before this preParsing hook, so whether a
+ * request has a key is known before any of its body is read.
  */
-export function registerBodyBudget(app: FastifyInstance, maxBytes: number): void {
-  let reserved = 0;
-  app.addHook('preParsing', async (request, reply, payload) => {
-    const declared = Number(request.headers['content-length'] ?? Number.NaN);
-    const limit = request.routeOptions.bodyLimit ?? maxBytes;
-    const bytes = Number.isFinite(declared) ? Math.min(declared, limit) : request.headers['transfer-encoding'] ? limit : 0;
-    if (bytes === 0) return payload;
-    if (reserved > 0 && reserved + bytes > maxBytes) {
-      throw new AppError(503, 'unavailable', 'The API holds as many request bodies as it may at once; retry shortly.', undefined, { 'retry-after': '1' });
-    }
-    reserved += bytes;
-    reply.raw.once('close', () => (reserved -= bytes));
-    return payload;
+export function registerBodyBudget(app: FastifyInstance, budgets: BodyBudgets): void {
+  const keyed = new Budget(budgets.keyed);
+  const keyless = new Budget(budgets.keyless);
+  app.addHook('preParsing', async (request: FastifyRequest, reply, payload) => {
+    if (!request.headers['content-length'] && !request.headers['transfer-encoding']) return payload;
+    const budget = request.principal ? keyed : keyless;
+    let mine = 0;
+    reply.raw.once('close', () => {
+      budget.held -= mine;
+      mine = 0;
+    });
+    const counted = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        if (budget.held > mine && budget.held + chunk.length > budget.max) return done(full());
+        budget.held += chunk.length;
+        mine += chunk.length;
+        done(null, chunk);
+      },
+    });
+    payload.on('error', (err) => counted.destroy(err));
+    return payload.pipe(counted);
   });
 }

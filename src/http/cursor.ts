@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AppError } from '../services/errors.ts';
+import { unstorableStrings } from '../domain/text.ts';
 
 /** Opaque keyset cursors: base64url JSON of the last row's sort key. */
 export function encodeCursor(value: unknown): string {
@@ -8,7 +9,10 @@ export function encodeCursor(value: unknown): string {
 
 export function decodeCursor<T>(cursor: string, schema: z.ZodType<T>): T {
   try {
-    return schema.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    // A forged cursor must not carry what Postgres cannot take (NUL, lone surrogates).
+    if (unstorableStrings(value).length > 0) throw new Error('unstorable text');
+    return schema.parse(value);
   } catch {
     throw new AppError(400, 'validation_failed', 'The cursor is not one this API returned.', [
       { path: 'cursor', message: 'is invalid' },

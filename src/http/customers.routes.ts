@@ -13,6 +13,7 @@ import { listHistory } from '../store/history.repo.ts';
 import { currentPolicy } from '../store/policies.repo.ts';
 import { requireScope } from './auth.plugin.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
+import { instantString, isMoneyText, isPgTimestampText } from './common.schemas.ts';
 import { problemSchema } from './problem.ts';
 import { notFound, validationError } from '../services/errors.ts';
 import { customerSchema, historyPageSchema } from './customers.schemas.ts';
@@ -31,7 +32,7 @@ const listQuery = z.object({
     .string()
     .regex(new RegExp(`^\\d{1,${MONEY_COLUMN_INTEGER_DIGITS}}(\\.\\d{1,${MONEY_SCALE}})?$`), 'must be a decimal')
     .optional(),
-  max_recency_days: z.coerce.number().min(0).optional(),
+  max_recency_days: z.coerce.number().min(0).max(100_000).optional(),
   segment: z.string().max(64).optional().describe('key of a saved segment'),
   r_score: score.optional(),
   f_score: score.optional().describe('with r_score: one cell of the RFM grid'),
@@ -42,8 +43,15 @@ const listQuery = z.object({
 });
 const listCursor = z.object({ s: z.string(), k: z.string(), id: z.string() });
 
+/** A cursor's sort key must be what Postgres prints for that sort, else it would reach SQL as garbage. */
+function sortKeyFits(sort: string, key: string): boolean {
+  if (sort.endsWith('net_revenue')) return isMoneyText(key);
+  if (sort.endsWith('last_order_at')) return isPgTimestampText(key);
+  return true;
+}
+
 const customerId = z.object({ id: z.string().min(1).max(128) });
-const historyCursor = z.object({ at: z.iso.datetime(), id: z.number().int() });
+const historyCursor = z.object({ at: instantString(), id: z.number().int() });
 
 async function currentPlaybooks(deps: Deps): Promise<Playbooks> {
   const { policy } = await currentPolicy(deps.db);
@@ -72,6 +80,7 @@ export async function customerRoutes(app: FastifyInstance, { deps, keys }: { dep
       const { sort, limit, cursor, ...filters } = request.query;
       const decoded = cursor ? decodeCursor(cursor, listCursor) : undefined;
       if (decoded && decoded.s !== sort) throw validationError([{ path: 'cursor', message: 'belongs to another sort order' }]);
+      if (decoded && !sortKeyFits(sort, decoded.k)) throw validationError([{ path: 'cursor', message: 'is not one this API returned' }]);
       const playbooks = await currentPlaybooks(deps);
       const rows = await listCustomers(deps.db, {
         filters, sort, limit: limit + 1, after: decoded && { key: decoded.k, id: decoded.id }, now: deps.clock.now(), playbooks,

@@ -1,8 +1,11 @@
+import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Deps } from '../deps.ts';
 import { pingDatabase, readMigrationState } from '../store/migrations.ts';
+import { hashKey } from '../services/api-keys.service.ts';
+import { AppError } from '../services/errors.ts';
 
 const readySchema = z.object({
   status: z.enum(['ready', 'unready']),
@@ -39,7 +42,15 @@ export async function healthRoutes(app: FastifyInstance, { deps }: { deps: Deps 
     },
   });
 
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+  const token = deps.config.METRICS_TOKEN ? Buffer.from(hashKey(deps.config.METRICS_TOKEN), 'hex') : undefined;
+  app.get('/metrics', { schema: { hide: true } }, async (request, reply) => {
+    if (token) {
+      const sent = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
+      // Compared as hashes, so the comparison takes the same time whatever was sent.
+      if (!sent || !timingSafeEqual(token, Buffer.from(hashKey(sent), 'hex'))) {
+        throw new AppError(401, 'unauthorized', 'Send the metrics token as "Authorization: Bearer <METRICS_TOKEN>".', undefined, { 'www-authenticate': 'Bearer' });
+      }
+    }
     const body = await deps.metrics.registry.metrics();
     return reply.type(deps.metrics.registry.contentType).send(body);
   });

@@ -8,6 +8,7 @@ import { currentFit, latestFitAttempt, type StoredFit } from '../store/model.rep
 import { requireScope } from './auth.plugin.ts';
 import { jobAcceptedSchema } from './jobs.routes.ts';
 import { problemSchema } from './problem.ts';
+import { instantString } from './common.schemas.ts';
 
 /** as_of may run ahead of the server clock by the same skew ingest accepts */
 
@@ -86,7 +87,7 @@ export async function modelRoutes(app: FastifyInstance, { deps, keys }: { deps: 
       summary: 'Fit the model on every order up to as_of (default now); an activated fit replaces the model in force and rescores every customer',
       body: z
         .strictObject({
-          as_of: z.iso.datetime({ offset: true }).optional().describe('orders after this instant are not observed'),
+          as_of: instantString({ offset: true }).optional().describe('orders after this instant are not observed'),
           activate: z
             .boolean()
             .optional()

@@ -9,6 +9,7 @@ import { requireScope } from './auth.plugin.ts';
 import { problemSchema } from './problem.ts';
 import { validationError } from '../services/errors.ts';
 import { cachedReport, maxAgeQuery } from './report-cache.ts';
+import { instantString } from './common.schemas.ts';
 
 const computedAt = z.string().describe('when this report was computed (RFC 3339 UTC); older than now only when `max_age` allowed it');
 
@@ -90,7 +91,7 @@ export async function reportRoutes(app: FastifyInstance, { deps, keys }: { deps:
       operationId: 'tierMigrationReport',
       tags: ['reports'],
       summary: 'How many customers moved from each tier at `from` to each tier at `to` (null: no tier)',
-      querystring: z.object({ from: z.iso.datetime({ offset: true }), to: z.iso.datetime({ offset: true }).optional() }),
+      querystring: z.object({ from: instantString({ offset: true }), to: instantString({ offset: true }).optional() }),
       response: { 200: migrationSchema, ...errors },
     },
     onRequest: canRead,

@@ -1,16 +1,19 @@
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
+import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { stringify } from 'csv-stringify';
 import { z } from 'zod';
 import type { Deps } from '../deps.ts';
 import type { KeyStore } from '../services/api-keys.service.ts';
+import { neutraliseFormula } from '../domain/csv.ts';
 import { deleteSegment, findSegmentOr404, saveSegment } from '../services/segments.service.ts';
-import { EXPORT_COLUMNS, streamSegmentMembers } from '../store/segments.export.repo.ts';
+import { EXPORT_COLUMNS, streamSegmentMembers, type ExportRow } from '../store/segments.export.repo.ts';
 import * as repo from '../store/segments.repo.ts';
 import { requireScope } from './auth.plugin.ts';
 import { problemSchema } from './problem.ts';
+import { AppError } from '../services/errors.ts';
 
 const KEY = /^[a-z0-9_-]{1,64}$/;
 const segmentSchema = z
@@ -22,6 +25,38 @@ const segmentBody = z.strictObject({
 });
 const keyParams = z.object({ key: z.string().regex(KEY, 'must be 1-64 characters of a-z, 0-9, _ or -') });
 
+
+/** CSV only: text cells a spreadsheet would run as a formula get a leading quote (numbers stay as they are). */
+const csvCells = () =>
+  new Transform({
+    objectMode: true,
+    transform: (row: ExportRow, _enc, done) =>
+      done(null, Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'string' && !NUMERIC_COLUMNS.has(k) ? neutraliseFormula(v) : v]))),
+  });
+const NUMERIC_COLUMNS = new Set(['net_revenue']);
+const csvWriter = () =>
+  stringify({ header: true, columns: [...EXPORT_COLUMNS], cast: { date: (d) => d.toISOString(), boolean: (b) => String(b) } });
+
+/**
+ * Calls `onStall` once `res` has been waiting for its client to take data (its buffer full) for
+ * `ms` without any byte leaving; time spent waiting for the database does not count.
+ */
+function watchStall(res: ServerResponse, ms: number, onStall: () => void): () => void {
+  let progressAt = Date.now();
+  let sent = -1;
+  const timer = setInterval(() => {
+    const now = Date.now();
+    const bytes = res.socket?.bytesWritten ?? 0;
+    if (!res.writableNeedDrain || bytes !== sent) {
+      sent = bytes;
+      progressAt = now;
+    } else if (now - progressAt >= ms) {
+      clearInterval(timer);
+      onStall();
+    }
+  }, Math.max(50, Math.floor(ms / 10))).unref();
+  return () => clearInterval(timer);
+}
 
 const present = (s: repo.SegmentRow) => ({ key: s.key, name: s.name, rule: s.rule, created_at: s.createdAt.toISOString(), updated_at: s.updatedAt.toISOString() });
 
@@ -101,17 +136,37 @@ export async function segmentRoutes(app: FastifyInstance, { deps, keys }: { deps
     handler: async (request, reply) => {
       await findSegmentOr404(deps, request.params.key);
       const { format } = request.query;
-      // Rows flow to the response as it drains, so memory stays flat.
-      const { rows, release } = await streamSegmentMembers(deps.pool, request.params.key);
-      const encode =
-        format === 'csv'
-          ? stringify({ header: true, columns: [...EXPORT_COLUMNS], cast: { date: (d) => d.toISOString(), boolean: (b) => String(b) } })
-          : new Transform({ objectMode: true, transform: (row, _enc, done) => done(null, `${JSON.stringify(row)}\n`) });
+      const cursor = await streamSegmentMembers(deps.exportPool, request.params.key).catch((err: Error) => {
+        if (/timeout exceeded when trying to connect/i.test(err.message)) {
+          throw new AppError(503, 'unavailable', 'Every export connection is busy with other downloads; retry shortly.', undefined, { 'retry-after': '5' });
+        }
+        throw err;
+      });
       reply
         .type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson')
         .header('content-disposition', `attachment; filename="${request.params.key}.${format}"`);
-      const done = pipeline(rows, encode).finally(release);
-      done.catch((err) => request.log.error({ err }, 'segment export failed'));
+      const encode = new Transform({
+        writableObjectMode: format === 'ndjson',
+        transform: (chunk, _enc, done) => done(null, format === 'ndjson' ? `${JSON.stringify(chunk)}\n` : chunk),
+      });
+      const stages: Transform[] = format === 'csv' ? [csvCells(), csvWriter()] : [];
+      // A client that stops reading holds an export connection: once the response has waited for
+      // it to read for EXPORT_STALL_TIMEOUT_MS the download is dropped and the connection closed.
+      const stopWatch = watchStall(reply.raw, deps.config.EXPORT_STALL_TIMEOUT_MS, () => {
+        encode.destroy(new Error(`segment export stalled: the client read nothing for ${deps.config.EXPORT_STALL_TIMEOUT_MS} ms`));
+        reply.raw.destroy();
+      });
+      reply.raw.once('close', () => {
+        stopWatch();
+        if (!reply.raw.writableFinished) encode.destroy(new Error('segment export aborted: the client went away'));
+      });
+      pipeline([cursor.rows, ...stages, encode]).then(
+        () => cursor.release(),
+        (err: Error) => {
+          cursor.release(err);
+          request.log.warn({ err: err.message }, 'segment export ended early');
+        },
+      );
       return reply.send(encode as unknown as string);
     },
   });

@@ -9,6 +9,7 @@ import * as webhooks from '../services/webhooks.service.ts';
 import { requireScope } from './auth.plugin.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { problemSchema } from './problem.ts';
+import { instantString } from './common.schemas.ts';
 
 const eventFilter = z
   .array(z.enum([...WEBHOOK_EVENT_TYPES.filter((t) => t !== 'webhook.test'), '*']))
@@ -51,7 +52,7 @@ const deliverySchema = z
   .meta({ id: 'WebhookDelivery' });
 
 const idParams = z.object({ id: z.string().min(1).max(64) });
-const deliveryCursor = z.object({ at: z.iso.datetime(), id: z.string() });
+const deliveryCursor = z.object({ at: instantString(), id: z.string() });
 
 function present(e: repo.EndpointRow) {
   return {
@@ -203,7 +204,7 @@ export async function webhookRoutes(app: FastifyInstance, { deps, keys }: { deps
     schema: {
       operationId: 'recoverWebhook', tags: ['webhooks'], summary: 'Resend every failed delivery since an instant (at most 14 days ago)',
       params: idParams,
-      body: z.strictObject({ since: z.iso.datetime({ offset: true }) }),
+      body: z.strictObject({ since: instantString({ offset: true }) }),
       response: { 202: z.object({ recovered: z.number().int() }), ...errors },
     },
     onRequest: admin,

@@ -1,4 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Redis } from 'ioredis';
 import type { Db } from '../store/db.ts';
 import { findActiveKeyByHash, insertApiKey, revokeApiKey } from '../store/api-keys.repo.ts';
 
@@ -19,14 +20,45 @@ export const hashKey = (secret: string) => createHash('sha256').update(secret).d
 
 const CACHE_TTL_MS = 10_000;
 
+/** Where revocations are announced to every replica, and how this one hears them. */
+export interface RevocationChannel {
+  /** Publishes on `channel` (the shared connection). */
+  publisher: Pick<Redis, 'publish'>;
+  /** A connection of its own, in subscriber mode for `channel`. */
+  subscriber: Redis;
+  channel: string;
+}
+
 /**
  * Resolves bearer secrets to principals. Lookups are cached for 10 s so ingest at thousands of
- * requests per second costs no database round trip; a revocation on another replica therefore
- * takes effect within 10 s (immediately on the replica that revoked it).
+ * requests per second costs no database round trip. A revocation is published on Redis
+ * (`revocations.channel`) and every replica evicts the key from its cache on receipt, so it is
+ * refused everywhere within a round trip. While this replica is not subscribed (Redis down, a
+ * reconnect) it does not trust its cache and asks the database on every request, and the cache
+ * is emptied when the subscription comes back, as messages sent meanwhile are lost.
  */
-export function createKeyStore(db: Db, adminKey: string | undefined, now: () => number = Date.now) {
+export function createKeyStore(db: Db, adminKey: string | undefined, options: { now?: () => number; revocations?: RevocationChannel } = {}) {
+  const now = options.now ?? Date.now;
+  const { revocations } = options;
   const adminHash = adminKey ? Buffer.from(hashKey(adminKey), 'hex') : null;
   const cache = new Map<string, { principal: Principal | null; expires: number }>();
+  let listening = revocations === undefined;
+
+  if (revocations) {
+    const { subscriber, channel } = revocations;
+    subscriber.on('message', (from: string, hash: string) => {
+      if (from === channel) cache.delete(hash);
+    });
+    // ioredis subscribes again by itself after a reconnect.
+    let subscribed = false;
+    subscriber.on('ready', () => {
+      cache.clear();
+      listening = subscribed;
+    });
+    for (const lost of ['close', 'reconnecting', 'end']) subscriber.on(lost, () => (listening = false));
+    // Not awaited: with Redis down the API still starts, and stays uncached until subscribed.
+    subscriber.subscribe(channel).then(() => (subscribed = listening = true), () => {});
+  }
 
   async function authenticate(secret: string): Promise<Principal | null> {
     const hash = hashKey(secret);
@@ -34,7 +66,7 @@ export function createKeyStore(db: Db, adminKey: string | undefined, now: () => 
       return { keyId: 'admin-bootstrap', scopes: ['admin'] };
     }
     const hit = cache.get(hash);
-    if (hit && hit.expires > now()) return hit.principal;
+    if (hit && listening && hit.expires > now()) return hit.principal;
     const row = await findActiveKeyByHash(db, hash);
     const principal = row ? { keyId: row.id, scopes: row.scopes as Scope[] } : null;
     if (cache.size > 10_000) cache.clear();
@@ -55,7 +87,11 @@ export function createKeyStore(db: Db, adminKey: string | undefined, now: () => 
 
   async function revoke(id: string): Promise<boolean> {
     const hash = await revokeApiKey(db, id, new Date(now()));
-    if (hash) cache.delete(hash);
+    if (hash) {
+      cache.delete(hash);
+      // Should Redis be unreachable, other replicas still drop the key within the cache's 10 s.
+      await revocations?.publisher.publish(revocations.channel, hash).catch(() => {});
+    }
     return hash !== undefined;
   }
 

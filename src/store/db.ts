@@ -11,8 +11,18 @@ export type Db = NodePgDatabase<typeof schema>;
 /** A database handle or an open transaction: repositories take either. */
 export type DbOrTx = Db | Parameters<Parameters<Db['transaction']>[0]>[0];
 
-export function createPool(url: string, max = 10): pg.Pool {
-  return new pg.Pool({ connectionString: url, max, application_name: 'tierwise' });
+/**
+ * A pool of at most `max` connections. `role` names it in pg_stat_activity (`tierwise-api`,
+ * `tierwise-worker`, `tierwise-export`); `waitMs` bounds how long a caller waits for a free
+ * connection (0: forever).
+ */
+export function createPool(url: string, max = 10, role?: string, waitMs = 0): pg.Pool {
+  return new pg.Pool({
+    connectionString: url,
+    max,
+    application_name: role ? `tierwise-${role}` : 'tierwise',
+    connectionTimeoutMillis: waitMs,
+  });
 }
 
 export function createDb(pool: pg.Pool): Db {

@@ -16,6 +16,7 @@ import type { Metrics } from '../domain/facts/metrics.ts';
 import { formatPath } from '../domain/events/field-problem.ts';
 import { fieldSpec, ruleIssues, TRAIT_PREFIX, type Rule, type RuleCondition, type RuleOp } from '../domain/rules/rules.ts';
 import { parseTimestamp } from '../domain/time.ts';
+import { storableTextProblem } from '../domain/text.ts';
 import { customers } from './schema.ts';
 
 export interface CompileRuleContext {
@@ -380,9 +381,7 @@ function segmentCondition(c: RuleCondition, ctx: CompileRuleContext, path: strin
 // Values
 
 /** a string Postgres text/jsonb can hold as is: no NUL, no lone surrogate */
-function storable(s: string): boolean {
-  return !/\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s);
-}
+const storable = (s: string): boolean => storableTextProblem(s) === null;
 
 /** a JSON number / decimal string as numeric input ("1e+21" and "12.50" are both accepted) */
 function numberText(v: number | string): string {

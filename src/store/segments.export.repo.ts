@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type pg from 'pg';
 import QueryStream from 'pg-query-stream';
 
@@ -12,9 +13,10 @@ export type ExportRow = Record<(typeof EXPORT_COLUMNS)[number], unknown>;
 /**
  * Every member of a segment with its tier and scores, as a stream of rows read through a
  * server-side cursor, so memory stays flat however large the segment. The stream holds a
- * connection of `pool` until `release` is called.
+ * connection of `pool` (the export pool) until `release` is called; `release(err)` closes the
+ * connection instead of reusing it, as a download dropped part-way leaves its cursor open.
  */
-export async function streamSegmentMembers(pool: pg.Pool, segmentKey: string): Promise<{ rows: NodeJS.ReadableStream; release: () => void }> {
+export async function streamSegmentMembers(pool: pg.Pool, segmentKey: string): Promise<{ rows: Readable; release: (err?: Error) => void }> {
   const client = await pool.connect();
   const rows = client.query(
     new QueryStream(
@@ -26,5 +28,11 @@ export async function streamSegmentMembers(pool: pg.Pool, segmentKey: string): P
       { batchSize: 1000 },
     ),
   );
-  return { rows, release: () => client.release() };
+  let released = false;
+  const release = (err?: Error) => {
+    if (released) return;
+    released = true;
+    client.release(err ?? false);
+  };
+  return { rows, release };
 }

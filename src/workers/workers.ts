@@ -19,7 +19,9 @@ export interface Workers {
  * (re)declares the job schedulers of those queues. Ingest and recompute may run in separate
  * processes (WORKER_QUEUES), so storing events never waits for a drain's event loop or memory.
  */
-export async function startWorkers(deps: Deps, queues: readonly QueueName[] = QUEUE_NAMES): Promise<Workers> {
+export async function startWorkers(apiDeps: Deps, queues: readonly QueueName[] = QUEUE_NAMES): Promise<Workers> {
+  // Jobs use the worker pool, so they never wait for connections held by API requests (or the reverse).
+  const deps: Deps = { ...apiDeps, pool: apiDeps.workerPool, db: apiDeps.workerDb };
   const { config, logger } = deps;
   const make = <N extends QueueName>(name: N, concurrency: number, processor: (job: Job<JobPayloads[N]>) => Promise<unknown>) => {
     const worker = new Worker<JobPayloads[N]>(name, processor as Processor<JobPayloads[N]>, {
