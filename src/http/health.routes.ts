@@ -5,9 +5,15 @@ import { z } from 'zod';
 import type { Deps } from '../deps.ts';
 import { readMigrationState } from '../store/migrations.ts';
 
+const dependency = z.enum(['postgres', 'redis', 'migrations']);
 const readySchema = z.object({
   status: z.enum(['ready', 'unready']),
-  checks: z.object({ postgres: z.string(), redis: z.string(), migrations: z.string() }),
+  checks: z.object({
+    postgres: z.enum(['ok', 'failed']),
+    redis: z.enum(['ok', 'failed']),
+    migrations: z.string().describe('`ok`, `N pending`, or `unknown` when Postgres cannot be read'),
+  }),
+  failed: z.array(dependency).describe('The dependencies that are not ready; the error itself is only logged'),
 });
 
 export async function healthRoutes(app: FastifyInstance, { deps }: { deps: Deps }) {
@@ -26,17 +32,27 @@ export async function healthRoutes(app: FastifyInstance, { deps }: { deps: Deps 
       security: [],
       response: { 200: readySchema, 503: readySchema },
     },
-    handler: async (_request, reply) => {
+    handler: async (request, reply) => {
+      // The answer names what failed; the error text (hosts, users, database names) goes to the log only.
+      const check = (name: 'postgres' | 'redis', probe: Promise<unknown>) =>
+        probe.then(
+          () => 'ok' as const,
+          (err: unknown) => {
+            request.log.warn({ err, dependency: name }, 'readiness check failed');
+            return 'failed' as const;
+          },
+        );
       const [postgres, redis, migrations] = await Promise.all([
-        deps.db.execute(sql`select 1`).then(() => 'ok', (e: Error) => `error: ${e.message}`),
-        deps.redis.ping().then(() => 'ok', (e: Error) => `error: ${e.message}`),
+        check('postgres', deps.db.execute(sql`select 1`)),
+        check('redis', deps.redis.ping()),
         readMigrationState(deps.db).then(
           (s) => (s.pending === 0 ? 'ok' : `${s.pending} pending`),
           () => 'unknown',
         ),
       ]);
-      const ok = postgres === 'ok' && redis === 'ok' && migrations === 'ok';
-      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'unready', checks: { postgres, redis, migrations } });
+      const checks = { postgres, redis, migrations };
+      const failed = dependency.options.filter((name) => checks[name] !== 'ok');
+      return reply.code(failed.length === 0 ? 200 : 503).send({ status: failed.length === 0 ? 'ready' : 'unready', checks, failed });
     },
   });
 
