@@ -71,3 +71,16 @@ describe('GET /readyz', () => {
     await svc.close();
   });
 });
+
+describe('a URL Fastify cannot read', () => {
+  it('is a 400 problem+json, as every other client error', async () => {
+    const env = await createIsolatedEnv();
+    const svc = await appWithLog(env.config);
+    const res = await svc.app.inject('/healthz%zz');
+    expect(res.statusCode).toBe(400);
+    expect(res.headers['content-type']).toContain('application/problem+json');
+    expect(res.json()).toMatchObject({ status: 400, type: 'https://tierwise.dev/problems/bad_request' });
+    await svc.close();
+    await env.drop();
+  });
+});

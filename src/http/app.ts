@@ -7,7 +7,7 @@ import { createKeyStore } from '../services/api-keys.service.ts';
 import { registerOpenApi } from './openapi.plugin.ts';
 import { registerBodyBudget } from './body-budget.plugin.ts';
 import { createRateLimitStore } from './rate-limit.plugin.ts';
-import { registerProblemHandlers } from './problem.ts';
+import { registerProblemHandlers, sendProblem } from './problem.ts';
 import { AppError } from '../services/errors.ts';
 import { healthRoutes } from './health.routes.ts';
 import { eventRoutes } from './events.routes.ts';
@@ -31,6 +31,8 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     bodyLimit: BODY_LIMIT_BYTES,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
+    // Requests Fastify cannot route (a malformed URL) get problem+json like every other 4xx.
+    frameworkErrors: (error, _request, reply) => sendProblem(reply, 400, 'bad_request', error.message),
   });
   // JSON only: any other content type is a 415, not a string body that fails validation.
   app.removeContentTypeParser('text/plain');

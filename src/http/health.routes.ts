@@ -4,6 +4,10 @@ import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Deps } from '../deps.ts';
 import { readMigrationState } from '../store/migrations.ts';
+import { problemSchema } from './problem.ts';
+
+// The only client error these can give: a URL Fastify cannot read.
+const badUrl = problemSchema.describe('the URL cannot be read (e.g. malformed percent-encoding)');
 
 const dependency = z.enum(['postgres', 'redis', 'migrations']);
 const readySchema = z.object({
@@ -20,7 +24,7 @@ export async function healthRoutes(app: FastifyInstance, { deps }: { deps: Deps 
   const r = app.withTypeProvider<ZodTypeProvider>();
 
   r.get('/healthz', {
-    schema: { operationId: 'health', tags: ['operations'], summary: 'The process is alive', security: [], response: { 200: z.object({ status: z.literal('ok') }) } },
+    schema: { operationId: 'health', tags: ['operations'], summary: 'The process is alive', security: [], response: { 200: z.object({ status: z.literal('ok') }), 400: badUrl } },
     handler: async () => ({ status: 'ok' as const }),
   });
 
@@ -30,7 +34,7 @@ export async function healthRoutes(app: FastifyInstance, { deps }: { deps: Deps 
       tags: ['operations'],
       summary: 'Postgres and Redis answer and migrations are applied',
       security: [],
-      response: { 200: readySchema, 503: readySchema },
+      response: { 200: readySchema, 400: badUrl, 503: readySchema },
     },
     handler: async (request, reply) => {
       // The answer names what failed; the error text (hosts, users, database names) goes to the log only.
