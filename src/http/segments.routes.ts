@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { stringify } from 'csv-stringify';
 import QueryStream from 'pg-query-stream';
+import { formatMoney, minorUnitDigits } from '../domain/money.ts';
 import { z } from 'zod';
 import type { Deps } from '../deps.ts';
 import type { KeyStore } from '../services/api-keys.service.ts';
@@ -144,10 +145,15 @@ export async function segmentRoutes(app: FastifyInstance, { deps, keys }: { deps
         format === 'csv'
           ? stringify({ header: true, columns: [...EXPORT_COLUMNS], cast: { date: (d) => d.toISOString(), boolean: (b) => String(b) } })
           : new Transform({ objectMode: true, transform: (row, _enc, done) => done(null, `${JSON.stringify(row)}\n`) });
+      const minorDigits = minorUnitDigits(deps.config.CURRENCY);
+      const asMoney = new Transform({
+        objectMode: true,
+        transform: (row: { net_revenue: string }, _enc, done) => done(null, { ...row, net_revenue: formatMoney(row.net_revenue, minorDigits) }),
+      });
       reply
         .type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson')
         .header('content-disposition', `attachment; filename="${request.params.key}.${format}"`);
-      const done = pipeline(rows, encode).finally(() => client.release());
+      const done = pipeline(rows, asMoney, encode).finally(() => client.release());
       done.catch((err) => request.log.error({ err }, 'segment export failed'));
       return reply.send(encode as unknown as string);
     },
