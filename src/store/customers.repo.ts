@@ -4,6 +4,7 @@ import type { Playbook } from '../domain/policy/policy.ts';
 import type { DbOrTx } from './db.ts';
 import { customerHistory, customers, events, segmentMembers } from './schema.ts';
 import { moneyText } from './money.sql.ts';
+import { purgeUndeliveredMessages } from './webhooks.repo.ts';
 
 /** Tier key → its playbook under the policy in force. */
 export type Playbooks = Record<string, Playbook | null>;
@@ -60,10 +61,10 @@ export async function findCustomer(db: DbOrTx, id: string, now: Date, minorDigit
 }
 
 /**
- * Erases a customer (SPEC §7, right to erasure): its row, every stored event, its history and its
- * segment membership, in one transaction; false when there is no such customer. Webhook messages
- * already sent or queued are not recalled. An event for the id that arrives later starts a new
- * customer.
+ * Erases a customer (right to erasure, README "Scores, tiers and lifecycle"): its row, every stored
+ * event, its history, its segment membership and every webhook message about it not yet delivered
+ * (purgeUndeliveredMessages), in one transaction; false when there is no such customer. Messages
+ * already delivered are not recalled. An event for the id that arrives later starts a new customer.
  */
 export async function eraseCustomer(db: DbOrTx, id: string): Promise<boolean> {
   return db.transaction(async (tx) => {
@@ -72,6 +73,7 @@ export async function eraseCustomer(db: DbOrTx, id: string): Promise<boolean> {
     await tx.delete(events).where(eq(events.customerId, id));
     await tx.delete(customerHistory).where(eq(customerHistory.customerId, id));
     await tx.delete(segmentMembers).where(eq(segmentMembers.customerId, id));
+    await purgeUndeliveredMessages(tx, id);
     await tx.delete(customers).where(eq(customers.id, id));
     return true;
   });
