@@ -1,6 +1,7 @@
 import { inArray, sql, type SQL } from 'drizzle-orm';
 import type { Deps } from '../deps.ts';
 import { deriveCustomerState, ruleRecordOf, type DerivedState, type PreviousState } from '../domain/customer/customer-state.ts';
+import { segmentChangedAt } from '../domain/customer/customer-state.changes.ts';
 import { digestEvents, digestHoldsAt, unpackDigest, type CustomerDigest } from '../domain/facts/digest.ts';
 import type { StoredEvent } from '../domain/events/events.types.ts';
 import { reasonSince } from '../domain/lifecycle/lifecycle.at-risk.ts';
@@ -246,6 +247,7 @@ function planCustomer(row: CustomerRow, digest: CustomerDigest, currentSegments:
   }));
   const entered: Membership[] = segmentChange.entered.map((segmentKey) => ({ segmentKey, customerId: row.id }));
   const exited: Membership[] = segmentChange.exited.map((segmentKey) => ({ segmentKey, customerId: row.id }));
+  const segmentsChangedAt = segmentChangedAt({ previous: previousState(row), now }, derived.changes);
   for (const { segmentKey: key, member } of [...entered.map((m) => ({ ...m, member: true })), ...exited.map((m) => ({ ...m, member: false }))]) {
     history.push({
       customerId: row.id,
@@ -253,7 +255,7 @@ function planCustomer(row: CustomerRow, digest: CustomerDigest, currentSegments:
       before: { segment: key, member: !member },
       after: { segment: key, member },
       reasons: [{ code: member ? 'entered' : 'exited', detail: `${member ? 'entered' : 'left'} segment ${key}` }],
-      changedAt: now,
+      changedAt: segmentsChangedAt,
       sequence,
     });
   }
@@ -264,7 +266,7 @@ function planCustomer(row: CustomerRow, digest: CustomerDigest, currentSegments:
     history,
     messages: [
       ...messagesForChanges(row.id, derived, sequence, ctx.policy, after, now),
-      ...segmentMessages(row.id, derived, sequence, after, segmentChange, now),
+      ...segmentMessages(row.id, derived, sequence, after, segmentChange, segmentsChangedAt, now),
     ],
     entered,
     exited,
