@@ -1,4 +1,4 @@
-import { eq, sql, type SQL } from 'drizzle-orm';
+import { eq, lte, min, sql, type SQL } from 'drizzle-orm';
 import type { CustomerView } from '../http/customers.schemas.ts';
 import type { Playbook } from '../domain/policy/policy.ts';
 import type { DbOrTx } from './db.ts';
@@ -77,4 +77,10 @@ export async function eraseCustomer(db: DbOrTx, id: string): Promise<boolean> {
     await tx.delete(customers).where(eq(customers.id, id));
     return true;
   });
+}
+
+/** The earliest review that is due (next_review_at at or before `now`), or null: the sweep's lag. */
+export async function oldestDueReview(db: DbOrTx, now: Date): Promise<Date | null> {
+  const [row] = await db.select({ at: min(customers.nextReviewAt) }).from(customers).where(lte(customers.nextReviewAt, now));
+  return row?.at ?? null;
 }

@@ -136,3 +136,13 @@ export async function purgeUndeliveredMessages(db: DbOrTx, customerId: string): 
     returning m.id`);
   return { messages: messages.rows.length, deliveries: deliveries.rows.length };
 }
+
+/** The outbox backlog: messages not yet fanned out, and deliveries waiting for an attempt (a first one or a retry). */
+export async function outboxBacklog(db: DbOrTx): Promise<{ messages: number; deliveries: number }> {
+  const [row] = (
+    await db.execute<{ messages: number; deliveries: number }>(sql`
+      select (select count(*)::int from webhook_messages where fanned_out_at is null) as messages,
+             (select count(*)::int from webhook_deliveries where status = 'pending') as deliveries`)
+  ).rows;
+  return row ?? { messages: 0, deliveries: 0 };
+}
