@@ -18,8 +18,8 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { createDeps, type Deps } from '../src/deps.ts';
-import { importFile, type ImportResult } from '../src/cli/import.run.ts';
-import { refreshAndRescore } from '../src/services/maintenance.service.ts';
+import { importFile, type ImportResult } from '../src/services/import.service.ts';
+import { refreshAndRescore } from '../src/services/rescore.service.ts';
 import { migrateDb } from '../src/store/db.ts';
 import { NAME, REDIS_URL, benchConfig, checkInterrupted, cleanupStep, dec, handleInterrupts, int, intEnv, machine, median, runMain, sleep, table } from './support.ts';
 
@@ -139,7 +139,7 @@ export async function benchImport(deps: Deps, options: { rows: number; rounds: n
         const started = performance.now();
         const r = await importFile(deps, { file: RETAIL_FILE, format: 'online-retail' });
         const rescoreStarted = performance.now();
-        const rescore = await refreshAndRescore(deps, { rescore: true });
+        const rescore = await refreshAndRescore(deps);
         const done = performance.now();
         runs.push({
           seconds: (done - started) / 1000, import_seconds: r.seconds, rescore_seconds: (done - rescoreStarted) / 1000,

@@ -9,7 +9,7 @@
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { createDeps } from '../src/deps.ts';
-import { refreshAndRescore } from '../src/services/maintenance.service.ts';
+import { refreshAndRescore } from '../src/services/rescore.service.ts';
 import { migrateDb } from '../src/store/db.ts';
 import { generateShop } from './scale.generate.ts';
 import { bareAggregateSeconds } from './scale.rescore.ts';
@@ -37,7 +37,7 @@ async function main(): Promise<number> {
     for (let run = 0; run < RUNS; run++) {
       const aggregate = await bareAggregateSeconds(deps);
       const t0 = performance.now();
-      const result = await refreshAndRescore(deps, { rescore: true });
+      const result = await refreshAndRescore(deps);
       const seconds = (performance.now() - t0) / 1000;
       const written = (await deps.pool.query<{ n: number }>('select count(*)::int as n from customers where computed_at = $1', [now])).rows[0]!.n;
       ratios.push(seconds / aggregate);

@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { createDeps, type Deps } from '../src/deps.ts';
 import { migrateDb } from '../src/store/db.ts';
-import { refreshAndRescore } from '../src/services/maintenance.service.ts';
+import { refreshAndRescore } from '../src/services/rescore.service.ts';
 import { benchConfig, checkInterrupted, cleanupStep, createDatabase, handleInterrupts, intEnv, machine, median, removeThrowaways, runMain, sleep } from './support.ts';
 import { generateShop, type Seed } from './scale.generate.ts';
 import { bareAggregateSeconds, bareRowUpdateSeconds, drainedRecomputeRate, naiveRecomputeRate, sampleCustomerIds, waitForRecomputes } from './scale.rescore.ts';
@@ -83,7 +83,7 @@ async function measure(deps: Deps): Promise<Figures> {
   let seedSeconds = Number.NaN;
   if (SEED === 'rescore') {
     const s0 = performance.now();
-    await refreshAndRescore(deps, { rescore: true });
+    await refreshAndRescore(deps);
     seedSeconds = (performance.now() - s0) / 1000;
     log(`seed rescore ${seedSeconds.toFixed(1)} s`);
   }

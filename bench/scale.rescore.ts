@@ -2,7 +2,7 @@
 import { performance } from 'node:perf_hooks';
 import { sql } from 'drizzle-orm';
 import type { Deps } from '../src/deps.ts';
-import { refreshAndRescore } from '../src/services/maintenance.service.ts';
+import { refreshAndRescore } from '../src/services/rescore.service.ts';
 import { enqueueRecomputes } from '../src/queues/queues.ts';
 import { loadRecomputeContext, recomputeCustomers } from '../src/services/recompute.service.ts';
 import { countDirty } from '../src/queues/recompute.dirty.ts';
@@ -48,7 +48,7 @@ export async function bareRowUpdateSeconds(deps: Deps): Promise<number> {
 
 export async function rescoreSeconds(deps: Deps): Promise<{ seconds: number; customers: number; changed: number }> {
   const t0 = performance.now();
-  const result = await refreshAndRescore(deps, { rescore: true });
+  const result = await refreshAndRescore(deps);
   return { seconds: (performance.now() - t0) / 1000, customers: result.customers, changed: result.changed };
 }
 

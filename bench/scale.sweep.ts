@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { sql } from 'drizzle-orm';
 import { request } from 'undici';
 import type { Deps } from '../src/deps.ts';
-import { sweepDueReviews } from '../src/services/maintenance.service.ts';
+import { sweepDueReviews } from '../src/services/sweep.service.ts';
 import { median } from './support.ts';
 import { waitForRecomputes } from './scale.rescore.ts';
 

@@ -16,7 +16,7 @@ export const queueList = z
   })
   .transform((names) => names as QueueName[]);
 
-/** The one schema over the process environment (SPEC §2 plus operational knobs). */
+/** The one schema over the process environment (README, Configuration). */
 export const configSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   /** Where `tierwise worker` serves /metrics and /healthz (on HOST); 0: not at all. */

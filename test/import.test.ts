@@ -9,8 +9,8 @@ import { parse } from 'csv-parse/sync';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatMoney, money, moneyString, ZERO } from '../src/domain/money.ts';
-import { importFile } from '../src/cli/import.run.ts';
-import { refreshAndRescore } from '../src/services/maintenance.service.ts';
+import { importFile } from '../src/services/import.service.ts';
+import { refreshAndRescore } from '../src/services/rescore.service.ts';
 import { auth, eventually, settle, startService, type TestService } from './harness.ts';
 
 const BIN = fileURLToPath(new URL('../bin/tierwise.js', import.meta.url));
@@ -18,7 +18,7 @@ const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, im
 const RETAIL = fixture('online-retail-excerpt.csv');
 const NATIVE = fixture('native-orders.csv');
 
-/** The Online Retail rules of SPEC §9 as a plain reduction over the fixture: revenue per invoice and per customer. */
+/** The Online Retail rules of docs/architecture.md, Import formats, as a plain reduction over the fixture: revenue per invoice and per customer. */
 async function expectedRetail() {
   const rows: Record<string, string>[] = parse(await readFile(RETAIL), { columns: true });
   const invoices = new Map<string, { customer: string; amount: ReturnType<typeof money>; lines: number }>();
@@ -147,7 +147,7 @@ describe('tierwise import', () => {
       type: 'order', customer_id: 'ben', order_id: 'B-2', amount: '45.25', discount_amount: '5.25', channel: 'online', region: 'US',
       items: [{ category: 'hats, caps' }], occurred_at: '2025-04-01T05:00:00.000Z', properties: null,
     });
-    await refreshAndRescore(svc.deps, { rescore: true });
+    await refreshAndRescore(svc.deps);
     // Revenue by hand: ana 999 (API) + 80 + 19.9999; ben 300.00 (first B-1) + 45.25; dee 70.10 (D-3, region "North\nEast").
     const expected: [string, string | undefined, number | undefined][] = [
       ['ana', '1098.9999', 3],

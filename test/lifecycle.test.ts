@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { auth, eventually, manualClock, settle, startService, type TestService } from './harness.ts';
-import { sweepDueReviews } from '../src/services/maintenance.service.ts';
+import { sweepDueReviews } from '../src/services/sweep.service.ts';
 import { recomputeCustomers } from '../src/services/recompute.service.ts';
 import { dirtyKeys, listDirty, RECOMPUTE_SHARDS } from '../src/queues/recompute.dirty.ts';
 

@@ -1,6 +1,6 @@
 /**
  * A deterministic population of buyers with known orders, refunds and cancellations, and an
- * independent, deliberately plain computation of what Tierwise must derive from it (SPEC §4–5).
+ * independent, deliberately plain computation of what Tierwise must derive from it (docs/architecture.md, Metrics to At-risk flag).
  */
 
 const DAY = 86_400_000;
@@ -92,7 +92,7 @@ export interface Expected {
   tier: string;
 }
 
-/** The scores SPEC §4 defines, computed from the plan alone (money in integer cents). */
+/** The scores docs/architecture.md defines, computed from the plan alone (money in integer cents). */
 export function expectedScores(customers: PlannedCustomer[], now: Date): Map<string, Expected> {
   const buyers = customers
     .map((c) => {

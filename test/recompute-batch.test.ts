@@ -3,14 +3,16 @@ import { sql } from 'drizzle-orm';
 import { auth, eventually, manualClock, settle, startService, type TestService } from './harness.ts';
 import { planPopulation, toEvents } from './population.fixture.ts';
 import { processIngest } from '../src/workers/ingest.worker.ts';
-import { refreshAndRescore } from '../src/services/maintenance.service.ts';
+import { refreshAndRescore } from '../src/services/rescore.service.ts';
 import { enqueueRecomputes } from '../src/queues/queues.ts';
-import { loadRecomputeContext, recomputeCustomers, refreshStatsLocked, rescoreBatch } from '../src/services/recompute.service.ts';
+import { loadRecomputeContext, recomputeCustomers, rescoreBatch } from '../src/services/recompute.service.ts';
+import { refreshPopulationStatsLocked } from '../src/store/stats.repo.ts';
 import { customers } from '../src/store/schema.ts';
 import { finishDirty, listDirty, markDirty, RECOMPUTE_SHARDS, shardOf, takeDirty } from '../src/queues/recompute.dirty.ts';
 import { startWorkers } from '../src/workers/workers.ts';
 import { upsertSegment } from '../src/store/segments.repo.ts';
-import { writeUpdates, type CustomerUpdate } from '../src/services/recompute.write.ts';
+import { customerWithId, writeStateRows } from '../src/store/customers.state.repo.ts';
+import type { CustomerStateRow } from '../src/domain/customer/customer-state.row.ts';
 
 const NOW = new Date('2026-06-15T12:00:00Z');
 const DAY = 86_400_000;
@@ -26,7 +28,7 @@ async function seed(svc: TestService) {
     expect(res.statusCode, res.body).toBe(202);
   }
   for (const job of await svc.deps.queues.ingest.getJobs(['waiting'])) await processIngest(svc.deps, job);
-  await refreshStatsLocked(svc.deps, svc.deps.clock.now());
+  await refreshPopulationStatsLocked(svc.deps.db, svc.deps.clock.now());
 }
 
 /** Everything a recompute writes, without the columns that differ by construction (row ids, message ids). */
@@ -77,9 +79,9 @@ describe('batched recompute and full rescore', () => {
 
     // Months later, with new statistics: customers slip to at risk and lapsed.
     clock.set(new Date(NOW.getTime() + 120 * DAY));
-    await refreshStatsLocked(single.deps, clock.now());
+    await refreshPopulationStatsLocked(single.deps.db, clock.now());
     for (const id of ids) await recomputeCustomers(single.deps, [id]);
-    const rescored = await refreshAndRescore(batched.deps, { rescore: true });
+    const rescored = await refreshAndRescore(batched.deps);
     expect(rescored.customers).toBe(ids.length);
 
     const later = await snapshot(single);
@@ -99,7 +101,7 @@ describe('batched recompute and full rescore', () => {
       return { digest: count('digest'), events: count('events') };
     };
     const counted = await derivations();
-    const rescored = await refreshAndRescore(batched.deps, { rescore: true });
+    const rescored = await refreshAndRescore(batched.deps);
     expect(rescored).toMatchObject({ customers: ids.length, changed: 0 });
     expect(await snapshot(batched)).toEqual(before);
     expect(await derivations()).toEqual({ digest: counted.digest + ids.length, events: counted.events });
@@ -119,9 +121,9 @@ describe('batched recompute and full rescore', () => {
     const row = async () => (await db.execute<{ state_hash: string; sequence: number }>(sql`select state_hash, sequence from customers where id = ${id}`)).rows[0]!;
     const stored = await row();
     const update = { ...(await snapshot(batched)).customers.find((c) => c.id === id)!, id, sequence: stored.sequence + 7, state_hash: 'other' };
-    expect(await writeUpdates(db, [{ ...(update as unknown as CustomerUpdate), previous_hash: 'not-the-stored-one' }])).toEqual(new Set());
+    expect(await writeStateRows(db, [{ ...(update as unknown as CustomerStateRow), previous_hash: 'not-the-stored-one' }])).toEqual(new Set());
     expect(await row()).toEqual(stored);
-    expect(await writeUpdates(db, [{ ...(update as unknown as CustomerUpdate), previous_hash: stored.state_hash }])).toEqual(new Set([id]));
+    expect(await writeStateRows(db, [{ ...(update as unknown as CustomerStateRow), previous_hash: stored.state_hash }])).toEqual(new Set([id]));
     expect(await row()).toEqual({ state_hash: 'other', sequence: stored.sequence + 7 });
   });
 
@@ -136,7 +138,7 @@ describe('batched recompute and full rescore', () => {
     try {
       await other.query('begin');
       await other.query('select id from customers where id = $1 for update', [id]);
-      const rescored = rescoreBatch(deps, sql`${customers.id} = ${id}`, await loadRecomputeContext(deps, deps.clock.now()));
+      const rescored = rescoreBatch(deps, customerWithId(id), await loadRecomputeContext(deps, deps.clock.now()));
       // The rescore read the row without a lock and now waits to write it; the other writer commits first.
       await eventually(async () => {
         const { rows } = await deps.pool.query(`select 1 from pg_stat_activity where wait_event_type = 'Lock' and query like '%update customers c set%'`);

@@ -99,9 +99,14 @@ describe('scoring a population', () => {
   it('previews a policy change without changing anything, then applies it as a new version', async () => {
     const before = (await svc.app.inject({ method: 'GET', url: '/v1/tier-policy', headers: auth() })).json();
     const preview = await svc.app.inject({ method: 'POST', url: '/v1/tier-policy/preview', payload: { preset: 'pareto-abc' }, headers: auth() });
-    expect(preview.statusCode).toBe(200);
+    expect(preview.statusCode).toBe(202);
+    const done = await eventually(async () => {
+      const job = (await svc.app.inject({ method: 'GET', url: `/v1/jobs/${preview.json().job_id}`, headers: auth() })).json();
+      return job.status === 'completed' ? job : undefined;
+    });
+    expect(done).toMatchObject({ kind: 'preview_policy', progress: 1 });
     const expected = expectedScores(plan, NOW);
-    const toA = preview.json().moves.filter((m: { to: string }) => m.to === 'A').reduce((s: number, m: { customers: number }) => s + m.customers, 0);
+    const toA = done.result.moves.filter((m: { to: string }) => m.to === 'A').reduce((s: number, m: { customers: number }) => s + m.customers, 0);
     expect(toA).toBe([...expected.values()].filter((e) => e.abc_class === 'A').length);
     expect((await svc.app.inject({ method: 'GET', url: '/v1/tier-policy', headers: auth() })).json().version).toBe(before.version);
 

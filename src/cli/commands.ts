@@ -3,7 +3,7 @@ import { queueList, type Config } from '../config.ts';
 import type { Deps } from '../deps.ts';
 import type { QueueName } from '../queues/queues.ts';
 import { createKeyStore, SCOPES, type Scope } from '../services/api-keys.service.ts';
-import { refreshAndRescore } from '../services/maintenance.service.ts';
+import { refreshAndRescore } from '../services/rescore.service.ts';
 
 /** `tierwise keys create --name NAME --scopes events:write,customers:read` */
 export async function keysCommand(deps: Deps, args: string[]): Promise<void> {
@@ -25,7 +25,6 @@ export async function keysCommand(deps: Deps, args: string[]): Promise<void> {
 export async function rescoreCommand(deps: Deps): Promise<void> {
   const started = Date.now();
   const result = await refreshAndRescore(deps, {
-    rescore: true,
     onProgress: async (p) => {
       if (process.stderr.isTTY) process.stderr.write(`\rrescoring… ${(p * 100).toFixed(0)}%`);
     },

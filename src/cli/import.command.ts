@@ -1,11 +1,11 @@
 import { parseArgs } from 'node:util';
 import type { Deps } from '../deps.ts';
 import { IMPORT_FORMATS, type ImportFormat } from '../domain/import/import.types.ts';
-import { refreshAndRescore } from '../services/maintenance.service.ts';
+import { refreshAndRescore } from '../services/rescore.service.ts';
 import { UsageError } from './commands.ts';
 import { createProgressView } from './import.progress.ts';
 import { formatImportReport, type ImportReport } from './import.report.ts';
-import { ImportFileError, importFile } from './import.run.ts';
+import { ImportFileError, importFile } from '../services/import.service.ts';
 
 export const IMPORT_USAGE =
   'usage: tierwise import FILE.csv[.gz] [--format native|online-retail] [--json] [--max-problems N] [--no-rescore]';
@@ -61,7 +61,7 @@ export async function importCommand(deps: Deps, args: string[]): Promise<void> {
   let rescore: ImportReport['rescore'] = null;
   if (options.rescore) {
     const rescoreStarted = performance.now();
-    const done = await refreshAndRescore(deps, { rescore: true, onProgress: async (f) => view.rescoring(f) });
+    const done = await refreshAndRescore(deps, { onProgress: async (f) => view.rescoring(f) });
     rescore = { ...done, seconds: (performance.now() - rescoreStarted) / 1000 };
   }
   view.stop();

@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress';
-import type { ImportProgress } from './import.run.ts';
+import type { ImportProgress } from '../services/import.service.ts';
 
 /** Shows an import's progress: a live bar on a terminal, plain lines (every tenth of the way) anywhere else. */
 export interface ProgressView {

@@ -1,4 +1,4 @@
-import type { ImportResult } from './import.run.ts';
+import type { ImportResult } from '../services/import.service.ts';
 
 export interface ImportReport extends ImportResult {
   rescore: { stats_version: number; customers: number; changed: number; seconds: number } | null;

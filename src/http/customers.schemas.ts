@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { CustomerView } from '../domain/customer/customer.view.ts';
 
 const instant = z.string().describe('RFC 3339 UTC instant');
 
@@ -44,7 +45,12 @@ export const customerSchema = z
   })
   .meta({ id: 'Customer' });
 
-export type CustomerView = z.infer<typeof customerSchema>;
+export type { CustomerView };
+
+// The schema describes exactly the domain's CustomerView: compiling fails when the two drift apart.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const schemaMatchesView: Same<z.infer<typeof customerSchema>, CustomerView> = true;
+void schemaMatchesView;
 
 export const historyPageSchema = z
   .object({

@@ -1,9 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Deps } from '../deps.ts';
-import { readMigrationState } from '../store/migrations.ts';
+import { pingDatabase, readMigrationState } from '../store/migrations.ts';
 import { problemSchema } from './problem.ts';
 
 // The only client error these can give: a URL Fastify cannot read.
@@ -47,7 +46,7 @@ export async function healthRoutes(app: FastifyInstance, { deps }: { deps: Deps 
           },
         );
       const [postgres, redis, migrations] = await Promise.all([
-        check('postgres', deps.db.execute(sql`select 1`)),
+        check('postgres', pingDatabase(deps.db)),
         check('redis', deps.redis.ping()),
         readMigrationState(deps.db).then(
           (s) => (s.pending === 0 ? 'ok' : `${s.pending} pending`),

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { formatMoney, minorUnitDigits } from '../domain/money.ts';
@@ -11,16 +10,17 @@ import { requireScope } from './auth.plugin.ts';
 import { problemSchema } from './problem.ts';
 import { notFound } from '../services/errors.ts';
 import { latestPopulationStats } from '../store/stats.repo.ts';
+import { findJob, startRescore } from '../services/jobs.service.ts';
 
 export const jobSchema = z
   .object({
     id: z.string(),
-    kind: z.string(),
+    kind: z.string().describe('rescore | segment_membership | fit_model | preview_policy | sweep'),
     status: z.enum(['queued', 'running', 'completed', 'failed']),
     progress: z.number().min(0).max(1),
     started_at: z.string().nullable(),
     finished_at: z.string().nullable(),
-    result: z.unknown().optional(),
+    result: z.unknown().optional().describe('what a completed job returned; for preview_policy `{ customers, changed, moves: [{ from, to, customers }] }`'),
     error: z.string().optional(),
   })
   .meta({ id: 'Job' });
@@ -46,16 +46,6 @@ function presentJob(job: Job, state: string) {
     ...(status === 'completed' ? { result: job.returnvalue } : {}),
     ...(status === 'failed' ? { error: job.failedReason } : {}),
   };
-}
-
-/** Starts a statistics refresh and full rescore; answers with the job to poll. */
-export async function startRescore(deps: Deps, reason: string): Promise<string> {
-  const job = await deps.queues.maintenance.add(
-    'rescore',
-    { kind: 'refresh_stats', rescore: true, reason },
-    { jobId: `job_${randomUUID()}` },
-  );
-  return job.id!;
 }
 
 export async function jobRoutes(app: FastifyInstance, { deps, keys }: { deps: Deps; keys: KeyStore }) {
@@ -112,11 +102,9 @@ export async function jobRoutes(app: FastifyInstance, { deps, keys }: { deps: De
     },
     onRequest: admin,
     handler: async (request) => {
-      // The state is read before the job, so a job seen as completed always carries its result.
-      const state = await deps.queues.maintenance.getJobState(request.params.id);
-      const job = state === 'unknown' ? undefined : await deps.queues.maintenance.getJob(request.params.id);
-      if (!job) throw notFound(`Job "${request.params.id}"`);
-      return presentJob(job, state);
+      const found = await findJob(deps, request.params.id);
+      if (!found) throw notFound(`Job "${request.params.id}"`);
+      return presentJob(found.job, found.state);
     },
   });
 }

@@ -1,18 +1,15 @@
-import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Deps } from '../deps.ts';
 import type { KeyStore } from '../services/api-keys.service.ts';
-import { fitOutcome } from '../services/model-fit.service.ts';
+import { fitOutcome, startModelFit } from '../services/model-fit.service.ts';
 import { currentFit, latestFitAttempt, type StoredFit } from '../store/model.repo.ts';
 import { requireScope } from './auth.plugin.ts';
 import { jobAcceptedSchema } from './jobs.routes.ts';
 import { problemSchema } from './problem.ts';
-import { AppError } from '../services/errors.ts';
 
 /** as_of may run ahead of the server clock by the same skew ingest accepts */
-import { MAX_FUTURE_MS } from '../domain/events/field-problem.ts';
 
 const bgnbdSchema = z.object({ r: z.number(), alpha: z.number(), a: z.number(), b: z.number(), log_likelihood: z.number() });
 const gammaGammaSchema = z.object({ p: z.number(), q: z.number(), v: z.number(), log_likelihood: z.number() });
@@ -104,16 +101,8 @@ export async function modelRoutes(app: FastifyInstance, { deps, keys }: { deps: 
     },
     onRequest: requireScope(keys, 'admin'),
     handler: async (request, reply) => {
-      const asOf = request.body?.as_of ? new Date(request.body.as_of) : null;
-      if (asOf && asOf.getTime() > deps.clock.now().getTime() + MAX_FUTURE_MS) {
-        throw new AppError(400, 'validation_failed', 'as_of lies in the future.', [{ path: 'as_of', message: 'must not be in the future' }]);
-      }
-      const job = await deps.queues.maintenance.add(
-        'fit_model',
-        { kind: 'fit_model', as_of: asOf?.toISOString() ?? null, activate: request.body?.activate ?? asOf === null, reason: 'requested' },
-        { jobId: `job_${randomUUID()}` },
-      );
-      return reply.code(202).send({ job_id: job.id! });
+      const jobId = await startModelFit(deps, { asOf: request.body?.as_of ? new Date(request.body.as_of) : null, activate: request.body?.activate });
+      return reply.code(202).send({ job_id: jobId });
     },
   });
 }

@@ -3,13 +3,12 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Deps } from '../deps.ts';
 import type { KeyStore } from '../services/api-keys.service.ts';
-import { parsePolicy } from '../domain/policy/policy.ts';
 import { currentPolicy, savePolicy } from '../store/policies.repo.ts';
-import { previewPolicy } from '../services/preview.service.ts';
+import { parsePolicyOrThrow } from '../services/preview.service.ts';
 import { requireScope } from './auth.plugin.ts';
-import { startRescore } from './jobs.routes.ts';
+import { startJob, startRescore } from '../services/jobs.service.ts';
+import { jobAcceptedSchema } from './jobs.routes.ts';
 import { problemSchema } from './problem.ts';
-import { validationError } from '../services/errors.ts';
 
 const policyDocument = z
   .record(z.string(), z.unknown())
@@ -19,20 +18,6 @@ const policyDocument = z
 const storedPolicySchema = z
   .object({ version: z.number().int(), created_at: z.string(), policy: z.record(z.string(), z.unknown()) })
   .meta({ id: 'TierPolicy' });
-
-const previewSchema = z
-  .object({
-    customers: z.number().int(),
-    changed: z.number().int(),
-    moves: z.array(z.object({ from: z.string().nullable(), to: z.string().nullable(), customers: z.number().int() })),
-  })
-  .meta({ id: 'TierPolicyPreview' });
-
-function parseOrThrow(body: unknown) {
-  const parsed = parsePolicy(body);
-  if (!parsed.ok) throw validationError(parsed.errors, 'The tier policy is invalid; see errors.');
-  return parsed.policy;
-}
 
 export async function policyRoutes(app: FastifyInstance, { deps, keys }: { deps: Deps; keys: KeyStore }) {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -58,7 +43,7 @@ export async function policyRoutes(app: FastifyInstance, { deps, keys }: { deps:
     },
     onRequest: admin,
     handler: async (request, reply) => {
-      const stored = await savePolicy(deps.db, parseOrThrow(request.body), deps.clock.now());
+      const stored = await savePolicy(deps.db, parsePolicyOrThrow(request.body), deps.clock.now());
       return reply.code(202).send({ version: stored.version, job_id: await startRescore(deps, `policy v${stored.version}`) });
     },
   });
@@ -67,11 +52,15 @@ export async function policyRoutes(app: FastifyInstance, { deps, keys }: { deps:
     schema: {
       operationId: 'previewTierPolicy',
       tags: ['tier-policy'],
-      summary: 'How many customers a candidate policy would move from each tier to each other tier (changes nothing)',
+      summary: 'Start counting how many customers a candidate policy would move from each tier to each other tier (changes nothing)',
+      description: 'Validates the candidate policy, then derives every customer under it in a background job. Poll GET /v1/jobs/{id}: a completed job\'s result is `{ customers, changed, moves: [{ from, to, customers }] }`, the moves largest first.',
       body: policyDocument,
-      response: { 200: previewSchema, ...errors },
+      response: { 202: jobAcceptedSchema, ...errors },
     },
     onRequest: admin,
-    handler: async (request) => previewPolicy(deps, parseOrThrow(request.body)),
+    handler: async (request, reply) => {
+      parsePolicyOrThrow(request.body);
+      return reply.code(202).send({ job_id: await startJob(deps, { kind: 'preview_policy', policy: request.body }) });
+    },
   });
 }

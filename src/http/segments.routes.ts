@@ -1,20 +1,17 @@
-import { randomUUID } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { stringify } from 'csv-stringify';
-import QueryStream from 'pg-query-stream';
 import { formatMoney, minorUnitDigits } from '../domain/money.ts';
 import { z } from 'zod';
 import type { Deps } from '../deps.ts';
 import type { KeyStore } from '../services/api-keys.service.ts';
-import { parseRule, type Rule } from '../domain/rules/rules.ts';
-import { orderSegments } from '../domain/rules/segments.ts';
+import { deleteSegment, findSegmentOr404, saveSegment } from '../services/segments.service.ts';
+import { EXPORT_COLUMNS, streamSegmentMembers } from '../store/segments.export.repo.ts';
 import * as repo from '../store/segments.repo.ts';
 import { requireScope } from './auth.plugin.ts';
 import { problemSchema } from './problem.ts';
-import { AppError, notFound, validationError } from '../services/errors.ts';
 
 const KEY = /^[a-z0-9_-]{1,64}$/;
 const segmentSchema = z
@@ -26,10 +23,6 @@ const segmentBody = z.strictObject({
 });
 const keyParams = z.object({ key: z.string().regex(KEY, 'must be 1-64 characters of a-z, 0-9, _ or -') });
 
-export const EXPORT_COLUMNS = [
-  'customer_id', 'email', 'tier', 'lifecycle_stage', 'rfm_segment', 'abc_class', 'value_score',
-  'net_revenue', 'order_count', 'last_order_at', 'at_risk', 'region',
-] as const;
 
 const present = (s: repo.SegmentRow) => ({ key: s.key, name: s.name, rule: s.rule, created_at: s.createdAt.toISOString(), updated_at: s.updatedAt.toISOString() });
 
@@ -38,20 +31,6 @@ export async function segmentRoutes(app: FastifyInstance, { deps, keys }: { deps
   const admin = requireScope(keys, 'admin');
   const canRead = requireScope(keys, 'customers:read');
   const errors = { 400: problemSchema, 401: problemSchema, 403: problemSchema, 404: problemSchema, 409: problemSchema };
-
-  /** Validates the rule and that the whole set of segments stays free of cycles. */
-  async function checkRule(key: string, rule: unknown): Promise<Rule> {
-    const parsed = parseRule(rule, { path: 'rule' });
-    if (!parsed.ok) throw validationError(parsed.errors, 'The segment rule is invalid; see errors.');
-    const others = (await repo.listSegments(deps.db)).filter((s) => s.key !== key).map(repo.toDefinition);
-    const ordered = orderSegments([...others, { key, rule: parsed.rule }]);
-    if (!ordered.ok) throw validationError([{ path: 'rule', message: ordered.message }]);
-    return parsed.rule;
-  }
-  async function startMembership(segment: string) {
-    const job = await deps.queues.maintenance.add('segment_membership', { kind: 'segment_membership', segment }, { jobId: `job_${randomUUID()}` });
-    return job.id!;
-  }
 
   r.get('/v1/segments', {
     schema: { operationId: 'listSegments', tags: ['segments'], summary: 'Saved segments', response: { 200: z.object({ items: z.array(segmentSchema) }), ...errors } },
@@ -63,9 +42,7 @@ export async function segmentRoutes(app: FastifyInstance, { deps, keys }: { deps
     schema: { operationId: 'getSegment', tags: ['segments'], summary: 'One saved segment', params: keyParams, response: { 200: segmentSchema, ...errors } },
     onRequest: canRead,
     handler: async (request) => {
-      const segment = await repo.findSegment(deps.db, request.params.key);
-      if (!segment) throw notFound(`Segment "${request.params.key}"`);
-      return present(segment);
+      return present(await findSegmentOr404(deps, request.params.key));
     },
   });
 
@@ -78,9 +55,8 @@ export async function segmentRoutes(app: FastifyInstance, { deps, keys }: { deps
     },
     onRequest: admin,
     handler: async (request, reply) => {
-      const rule = await checkRule(request.params.key, request.body.rule);
-      const saved = await repo.upsertSegment(deps.db, { key: request.params.key, name: request.body.name, rule }, deps.clock.now());
-      return reply.code(202).send({ segment: present(saved), job_id: await startMembership(saved.key) });
+      const { segment, jobId } = await saveSegment(deps, { key: request.params.key, ...request.body });
+      return reply.code(202).send({ segment: present(segment), job_id: jobId });
     },
   });
 
@@ -88,10 +64,7 @@ export async function segmentRoutes(app: FastifyInstance, { deps, keys }: { deps
     schema: { operationId: 'deleteSegment', tags: ['segments'], summary: 'Delete a saved segment (refused while another refers to it)', params: keyParams, response: { 204: z.null(), ...errors } },
     onRequest: admin,
     handler: async (request, reply) => {
-      const others = (await repo.listSegments(deps.db)).filter((s) => s.key !== request.params.key).map(repo.toDefinition);
-      const ordered = orderSegments(others);
-      if (!ordered.ok) throw new AppError(409, 'segment_in_use', `Segment "${request.params.key}" is referred to by another segment: ${ordered.message}.`);
-      if (!(await repo.deleteSegment(deps.db, request.params.key))) throw notFound(`Segment "${request.params.key}"`);
+      await deleteSegment(deps, request.params.key);
       return reply.code(204).send(null);
     },
   });
@@ -105,7 +78,7 @@ export async function segmentRoutes(app: FastifyInstance, { deps, keys }: { deps
     },
     onRequest: canRead,
     handler: async (request) => {
-      if (!(await repo.findSegment(deps.db, request.params.key))) throw notFound(`Segment "${request.params.key}"`);
+      await findSegmentOr404(deps, request.params.key);
       const { limit, cursor } = request.query;
       const after = cursor ? Buffer.from(cursor, 'base64url').toString('utf8') : undefined;
       const rows = await repo.pageMembers(deps.db, request.params.key, limit + 1, after);
@@ -127,20 +100,10 @@ export async function segmentRoutes(app: FastifyInstance, { deps, keys }: { deps
     },
     onRequest: canRead,
     handler: async (request, reply) => {
-      if (!(await repo.findSegment(deps.db, request.params.key))) throw notFound(`Segment "${request.params.key}"`);
+      await findSegmentOr404(deps, request.params.key);
       const { format } = request.query;
-      const client = await deps.pool.connect();
-      // A server-side cursor: rows flow to the response as it drains, so memory stays flat.
-      const rows = client.query(
-        new QueryStream(
-          `select c.id as customer_id, c.traits ->> 'email' as email, c.tier, c.lifecycle_stage, c.rfm_segment, c.abc_class,
-                  c.value_score, c.net_revenue::text as net_revenue, c.order_count, c.last_order_at, c.at_risk, c.region
-           from segment_members m join customers c on c.id = m.customer_id
-           where m.segment_key = $1 order by m.customer_id`,
-          [request.params.key],
-          { batchSize: 1000 },
-        ),
-      );
+      // Rows flow to the response as it drains, so memory stays flat.
+      const { rows, release } = await streamSegmentMembers(deps.pool, request.params.key);
       const encode =
         format === 'csv'
           ? stringify({ header: true, columns: [...EXPORT_COLUMNS], cast: { date: (d) => d.toISOString(), boolean: (b) => String(b) } })
@@ -153,7 +116,7 @@ export async function segmentRoutes(app: FastifyInstance, { deps, keys }: { deps
       reply
         .type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson')
         .header('content-disposition', `attachment; filename="${request.params.key}.${format}"`);
-      const done = pipeline(rows, asMoney, encode).finally(() => client.release());
+      const done = pipeline(rows, asMoney, encode).finally(release);
       done.catch((err) => request.log.error({ err }, 'segment export failed'));
       return reply.send(encode as unknown as string);
     },

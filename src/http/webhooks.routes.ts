@@ -1,21 +1,14 @@
-import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Deps } from '../deps.ts';
 import type { KeyStore } from '../services/api-keys.service.ts';
-import { nudgeRelay } from '../queues/queues.ts';
 import * as repo from '../store/webhooks.repo.ts';
-import { buildMessage, WEBHOOK_EVENT_TYPES } from '../webhooks/messages.ts';
-import { generateSecret } from '../webhooks/signing.ts';
-import { validateWebhookUrl } from '../webhooks/ssrf.ts';
+import { WEBHOOK_EVENT_TYPES } from '../webhooks/messages.ts';
+import * as webhooks from '../services/webhooks.service.ts';
 import { requireScope } from './auth.plugin.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { problemSchema } from './problem.ts';
-import { AppError, notFound, validationError } from '../services/errors.ts';
-
-const ROTATION_OVERLAP_MS = 24 * 3_600_000;
-const RECOVER_WINDOW_MS = 14 * 86_400_000;
 
 const eventFilter = z
   .array(z.enum([...WEBHOOK_EVENT_TYPES.filter((t) => t !== 'webhook.test'), '*']))
@@ -77,18 +70,6 @@ export async function webhookRoutes(app: FastifyInstance, { deps, keys }: { deps
   const r = app.withTypeProvider<ZodTypeProvider>();
   const admin = requireScope(keys, 'admin');
   const errors = { 400: problemSchema, 401: problemSchema, 403: problemSchema, 404: problemSchema };
-  const allowPrivate = deps.config.WEBHOOK_ALLOW_PRIVATE_TARGETS;
-
-  function checkUrl(url: string): string {
-    const checked = validateWebhookUrl(url, { allowPrivate });
-    if (!checked.ok) throw validationError([{ path: 'url', message: checked.message }]);
-    return checked.url.toString();
-  }
-  async function endpointOr404(id: string) {
-    const endpoint = await repo.findEndpoint(deps.db, id);
-    if (!endpoint) throw notFound(`Webhook endpoint "${id}"`);
-    return endpoint;
-  }
 
   r.post('/v1/webhooks', {
     schema: {
@@ -98,14 +79,7 @@ export async function webhookRoutes(app: FastifyInstance, { deps, keys }: { deps
     },
     onRequest: admin,
     handler: async (request, reply) => {
-      const secret = generateSecret();
-      const endpoint = await repo.insertEndpoint(deps.db, {
-        id: `we_${randomBytes(12).toString('base64url')}`,
-        url: checkUrl(request.body.url),
-        events: [...new Set(request.body.events)],
-        description: request.body.description ?? null,
-        secret,
-      });
+      const { endpoint, secret } = await webhooks.createEndpoint(deps, request.body);
       return reply.code(201).send({ ...present(endpoint), secret });
     },
   });
@@ -119,7 +93,7 @@ export async function webhookRoutes(app: FastifyInstance, { deps, keys }: { deps
   r.get('/v1/webhooks/:id', {
     schema: { operationId: 'getWebhook', tags: ['webhooks'], summary: 'One endpoint', params: idParams, response: { 200: endpointSchema, ...errors } },
     onRequest: admin,
-    handler: async (request) => present(await endpointOr404(request.params.id)),
+    handler: async (request) => present(await webhooks.findEndpointOr404(deps, request.params.id)),
   });
 
   r.patch('/v1/webhooks/:id', {
@@ -131,17 +105,8 @@ export async function webhookRoutes(app: FastifyInstance, { deps, keys }: { deps
     },
     onRequest: admin,
     handler: async (request) => {
-      await endpointOr404(request.params.id);
-      const { url, events, enabled, description } = request.body;
-      const updated = await repo.updateEndpoint(deps.db, request.params.id, {
-        ...(url !== undefined ? { url: checkUrl(url) } : {}),
-        ...(events !== undefined ? { events: [...new Set(events)] } : {}),
-        ...(description !== undefined ? { description } : {}),
-        // Re-enabling starts the endpoint's health afresh.
-        ...(enabled !== undefined ? { enabled, disabledReason: enabled ? null : 'disabled by request', failingSince: null } : {}),
-        updatedAt: deps.clock.now(),
-      });
-      return present(updated!);
+      const updated = await webhooks.updateEndpoint(deps, request.params.id, request.body);
+      return present(updated);
     },
   });
 
@@ -149,7 +114,7 @@ export async function webhookRoutes(app: FastifyInstance, { deps, keys }: { deps
     schema: { operationId: 'deleteWebhook', tags: ['webhooks'], summary: 'Delete an endpoint and its delivery log', params: idParams, response: { 204: z.null(), ...errors } },
     onRequest: admin,
     handler: async (request, reply) => {
-      if (!(await repo.deleteEndpoint(deps.db, request.params.id))) throw notFound(`Webhook endpoint "${request.params.id}"`);
+      await webhooks.deleteEndpoint(deps, request.params.id);
       return reply.code(204).send(null);
     },
   });
@@ -162,12 +127,8 @@ export async function webhookRoutes(app: FastifyInstance, { deps, keys }: { deps
     },
     onRequest: admin,
     handler: async (request) => {
-      const endpoint = await endpointOr404(request.params.id);
-      const now = deps.clock.now();
-      const expires = new Date(now.getTime() + ROTATION_OVERLAP_MS);
-      const secret = generateSecret();
-      await repo.updateEndpoint(deps.db, endpoint.id, { secret, previousSecret: endpoint.secret, previousSecretExpiresAt: expires, updatedAt: now });
-      return { secret, previous_secret_expires_at: expires.toISOString() };
+      const { secret, previousExpiresAt } = await webhooks.rotateSecret(deps, request.params.id);
+      return { secret, previous_secret_expires_at: previousExpiresAt.toISOString() };
     },
   });
 
@@ -179,11 +140,8 @@ export async function webhookRoutes(app: FastifyInstance, { deps, keys }: { deps
     },
     onRequest: admin,
     handler: async (request, reply) => {
-      const endpoint = await endpointOr404(request.params.id);
-      const message = buildMessage('webhook.test', { endpoint_id: endpoint.id, note: 'A test event from Tierwise.' }, deps.clock.now());
-      const deliveryId = await repo.insertDirectMessage(deps.db, endpoint.id, message);
-      await nudgeRelay(deps.queues.relay);
-      return reply.code(202).send({ message_id: message.id, delivery_id: deliveryId });
+      const { messageId, deliveryId } = await webhooks.sendTestMessage(deps, request.params.id);
+      return reply.code(202).send({ message_id: messageId, delivery_id: deliveryId });
     },
   });
 
@@ -200,7 +158,7 @@ export async function webhookRoutes(app: FastifyInstance, { deps, keys }: { deps
     },
     onRequest: admin,
     handler: async (request) => {
-      await endpointOr404(request.params.id);
+      await webhooks.findEndpointOr404(deps, request.params.id);
       const { status, limit, cursor } = request.query;
       const before = cursor ? decodeCursor(cursor, deliveryCursor) : undefined;
       const rows = await repo.listDeliveries(deps.db, request.params.id, {
@@ -236,10 +194,7 @@ export async function webhookRoutes(app: FastifyInstance, { deps, keys }: { deps
     },
     onRequest: admin,
     handler: async (request, reply) => {
-      if (!(await repo.retryDelivery(deps.db, request.params.id, request.params.delivery_id, deps.clock.now()))) {
-        throw notFound(`Delivery "${request.params.delivery_id}" of endpoint "${request.params.id}"`);
-      }
-      await nudgeRelay(deps.queues.relay);
+      await webhooks.retryDelivery(deps, request.params.id, request.params.delivery_id);
       return reply.code(202).send({ delivery_id: request.params.delivery_id });
     },
   });
@@ -253,14 +208,7 @@ export async function webhookRoutes(app: FastifyInstance, { deps, keys }: { deps
     },
     onRequest: admin,
     handler: async (request, reply) => {
-      await endpointOr404(request.params.id);
-      const now = deps.clock.now();
-      const since = new Date(request.body.since);
-      if (now.getTime() - since.getTime() > RECOVER_WINDOW_MS) {
-        throw new AppError(400, 'validation_failed', 'Recovery reaches back at most 14 days.', [{ path: 'since', message: 'must be within the last 14 days' }]);
-      }
-      const recovered = await repo.recoverFailed(deps.db, request.params.id, since, now);
-      if (recovered > 0) await nudgeRelay(deps.queues.relay);
+      const recovered = await webhooks.recoverFailed(deps, request.params.id, new Date(request.body.since));
       return reply.code(202).send({ recovered });
     },
   });

@@ -17,11 +17,14 @@ export interface JobPayloads {
 
 export type MaintenanceJob =
   | { kind: 'sweep' }
-  | { kind: 'refresh_stats'; rescore: boolean; reason: string }
+  /** refresh the population statistics, then rescore every customer */
+  | { kind: 'rescore'; reason: string }
   | { kind: 'segment_membership'; segment: string }
   /** fit the prediction model on orders up to as_of (null: when the job runs), then rescore everyone */
   /** activate: whether a successful fit becomes the model in force (absent: only when as_of is null) */
-  | { kind: 'fit_model'; as_of: string | null; activate?: boolean; reason: string };
+  | { kind: 'fit_model'; as_of: string | null; activate?: boolean; reason: string }
+  /** count the tier moves a candidate policy document would make, changing nothing */
+  | { kind: 'preview_policy'; policy: unknown };
 
 export type QueueName = keyof JobPayloads;
 

@@ -3,6 +3,10 @@ import { createIngestBatcher, MAX_JOB_EVENTS } from '../queues/ingest.batcher.ts
 import { toIngestEvents, type IngestContext } from '../domain/events/events.checks.ts';
 import type { JobPayloads } from '../queues/queues.ts';
 import type { EventInput } from '../domain/events/events.schemas.ts';
+import type { DbOrTx } from '../store/db.ts';
+import { insertEvents, mergeTraits } from '../store/events.repo.ts';
+import { enqueueRecomputes } from '../queues/queues.ts';
+import type { IngestEvent } from '../domain/events/events.types.ts';
 import { unavailable } from './errors.ts';
 
 export type EnqueueIngest = (events: EventInput[], ctx: IngestContext) => Promise<number>;
@@ -14,7 +18,7 @@ export type EnqueueIngest = (events: EventInput[], ctx: IngestContext) => Promis
  * batcher); a request larger than one job (a 500 KB Segment batch can hold thousands of events) is
  * split, and addBulk writes all its parts in one Redis transaction, so it is still all or nothing.
  */
-export function createIngestEnqueuer(deps: Deps): EnqueueIngest {
+export function createIngestEnqueuer(deps: Pick<Deps, 'queues' | 'config' | 'metrics'>): EnqueueIngest {
   const queue = deps.queues.ingest;
   const backlog = cachedWaitingCount(queue);
   const batcher = createIngestBatcher(queue, backlog.added);
@@ -67,4 +71,32 @@ function cachedWaitingCount(queue: Deps['queues']['ingest']) {
       if (value) value.n += 1;
     },
   };
+}
+
+/**
+ * Stores one ingest job's events. The customer rows and the events go in one statement, with the
+ * trait merge in the same transaction when the job has `customer` events, so a worker killed at any
+ * point leaves either all or nothing; the retried job then finds its events stored and inserts
+ * none twice.
+ */
+export async function storeEvents(
+  deps: Pick<Deps, 'db' | 'redis' | 'config' | 'queues' | 'metrics'>,
+  job: { events: IngestEvent[]; receivedAt: string },
+): Promise<{ stored: number; duplicates: number }> {
+  const { events, receivedAt } = job;
+  const customerIds = new Set(events.map((e) => e.customer_id));
+  const store = async (db: DbOrTx) => {
+    const batch = await insertEvents(db, events, new Date(receivedAt));
+    await mergeTraits(db, batch.withTraits);
+    return batch;
+  };
+  // Without traits to merge the statement commits on its own: no BEGIN and COMMIT round trips.
+  const { stored } = events.some((e) => e.type === 'customer') ? await deps.db.transaction(store) : await store(deps.db);
+  const duplicates = events.length - stored;
+  deps.metrics.eventsStored.inc(stored);
+  deps.metrics.eventsDuplicate.inc(duplicates);
+  // Every customer of the job, not only those with new rows: if a previous attempt committed and
+  // died before this line, its recomputes would otherwise be lost. Recomputes are idempotent.
+  await enqueueRecomputes(deps, customerIds);
+  return { stored, duplicates };
 }

@@ -1,6 +1,9 @@
 import type { Deps } from '../deps.ts';
 import { fitModel } from '../domain/model/predictions.ts';
 import { insertFit, loadFitInput, type StoredFit } from '../store/model.repo.ts';
+import { MAX_FUTURE_MS } from '../domain/events/field-problem.ts';
+import { validationError } from './errors.ts';
+import { startJob } from './jobs.service.ts';
 
 /**
  * Fits BG/NBD and Gamma-Gamma on every buyer's orders up to `asOf` and records the attempt. A refused
@@ -8,7 +11,7 @@ import { insertFit, loadFitInput, type StoredFit } from '../store/model.repo.ts'
  * force; so does a successful one that is not activated (status `evaluated`: a backtest on an
  * earlier as_of must not rescore today's customers).
  */
-export async function runModelFit(deps: Deps, asOf: Date, options: { activate: boolean } = { activate: true }): Promise<StoredFit> {
+export async function runModelFit(deps: Pick<Deps, 'db' | 'clock' | 'logger'>, asOf: Date, options: { activate: boolean } = { activate: true }): Promise<StoredFit> {
   const started = performance.now();
   const attemptedAt = deps.clock.now();
   const input = await deps.db.transaction((tx) => loadFitInput(tx, asOf), { isolationLevel: 'repeatable read', accessMode: 'read only' });
@@ -35,3 +38,12 @@ export const fitOutcome = (fit: StoredFit) => ({
   status: fit.status === 'refused' ? ('refused' as const) : ('fitted' as const),
   activated: fit.status === 'fitted',
 });
+
+/** Queues a model fit on the orders up to `asOf` (null: every order when the job runs); an as_of in the future is a 400. */
+export async function startModelFit(deps: Pick<Deps, 'queues' | 'clock'>, request: { asOf: Date | null; activate?: boolean | undefined }): Promise<string> {
+  const { asOf, activate } = request;
+  if (asOf && asOf.getTime() > deps.clock.now().getTime() + MAX_FUTURE_MS) {
+    throw validationError([{ path: 'as_of', message: 'must not be in the future' }], 'as_of lies in the future.');
+  }
+  return startJob(deps, { kind: 'fit_model', as_of: asOf?.toISOString() ?? null, ...(activate !== undefined ? { activate } : {}), reason: 'requested' });
+}

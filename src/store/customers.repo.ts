@@ -1,5 +1,5 @@
 import { eq, lte, min, sql, type SQL } from 'drizzle-orm';
-import type { CustomerView } from '../http/customers.schemas.ts';
+import type { CustomerView } from '../domain/customer/customer.view.ts';
 import type { Playbook } from '../domain/policy/policy.ts';
 import type { DbOrTx } from './db.ts';
 import { customerHistory, customers, events, segmentMembers } from './schema.ts';

@@ -36,7 +36,7 @@ export async function loadCustomerEvents(db: DbOrTx, customerIds: string[]): Pro
 /**
  * A recompute's read: the customers' events already in the domain's shape, with only the columns
  * the domain reads. It skips drizzle's row mapping and the ORDER BY (a batch's events often
- * overflow work_mem and were sorted on disk): pastEvents (domain/metrics.orders.ts) orders each
+ * overflow work_mem and were sorted on disk): pastEvents (domain/facts/metrics.orders.ts) orders each
  * customer's events by (occurredAt, id) itself, and groupByCustomer does not need them sorted.
  */
 export async function loadStoredEvents(db: DbOrTx, customerIds: string[]): Promise<StoredEvent[]> {

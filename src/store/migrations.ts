@@ -11,3 +11,8 @@ export async function readMigrationState(db: Db): Promise<{ shipped: number; pen
   const applied = result.rows[0]?.n ?? 0;
   return { shipped: shippedCount, pending: Math.max(0, shippedCount - applied) };
 }
+
+/** Resolves when Postgres answers a trivial query. */
+export async function pingDatabase(db: Db): Promise<void> {
+  await db.execute(sql`select 1`);
+}

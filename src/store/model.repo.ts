@@ -16,7 +16,7 @@ export interface FitInput {
 /**
  * Every buyer's model summary as of `asOf`, computed and compressed in Postgres, so a million buyers
  * arrive as a few thousand weighted rows. Same rules as modelPurchases and summarizeOrders
- * (domain/predictions.ts): UTC days, same-day orders one purchase, the first purchase day excluded
+ * (domain/model/predictions.ts): UTC days, same-day orders one purchase, the first purchase day excluded
  * from x and spend.
  */
 export async function loadFitInput(db: DbOrTx, asOf: Date): Promise<FitInput> {

@@ -1,4 +1,4 @@
-// The rule language of SPEC §7 compiled to SQL over the `customers` table. The compiled predicate
+// The rule language (docs/architecture.md, Rules and segments) compiled to SQL over the `customers` table. The compiled predicate
 // selects exactly the rows whose rule record (buildRuleRecord over what the recompute wrote) passes
 // evaluateRule — test/rules-sql.test.ts keeps the two equal with a seeded property test.
 //

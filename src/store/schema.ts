@@ -29,10 +29,10 @@ export const customers = pgTable(
     createdAt: instant('created_at').notNull().defaultNow(),
     // Derived state: null until the first recompute.
     metrics: jsonb('metrics').$type<Record<string, unknown>>(),
-    // The events reduced as of the last recompute (domain/digest.ts, packed): a rescore derives from
+    // The events reduced as of the last recompute (domain/facts/digest.ts, packed): a rescore derives from
     // it instead of the events while it is current.
     digest: jsonb('digest').$type<PackedDigest>(),
-    // Fingerprint of the stored state (pipeline/recompute.write.ts stateHash); null until the first recompute.
+    // Fingerprint of the stored state (domain/customer/customer-state.row.ts stateHash); null until the first recompute.
     stateHash: text('state_hash'),
     orderCount: integer('order_count').notNull().default(0),
     netRevenue: money('net_revenue').notNull().default('0'),

@@ -15,7 +15,7 @@ export interface PopulationStats {
  * events: `customer_id, occurred_at, net`. Population statistics and the model fit both read this,
  * so neither depends on how many customers have been recomputed yet. `freeOrders` also keeps
  * orders of amount 0 that have no refund (the model's purchases, modelPurchases in
- * domain/predictions.ts); net is floored at 0 as in the domain.
+ * domain/facts/metrics.orders.ts); net is floored at 0 as in the domain.
  */
 export const countedOrdersAsOf = (now: Date, options: { freeOrders?: boolean } = {}) => sql`
   with orders as (
@@ -94,6 +94,17 @@ export async function refreshPopulationStats(db: DbOrTx, now: Date): Promise<Pop
     })
     .returning();
   return toStats(stored!);
+}
+
+/** Serializes population-statistics refreshes across processes. */
+const STATS_LOCK = 0x7469_6572;
+
+/** refreshPopulationStats under a transaction-level advisory lock: concurrent refreshes queue instead of racing for a version. */
+export async function refreshPopulationStatsLocked(db: DbOrTx, now: Date): Promise<PopulationStats> {
+  return db.transaction(async (tx) => {
+    await tx.execute(sql`select pg_advisory_xact_lock(${STATS_LOCK})`);
+    return refreshPopulationStats(tx, now);
+  });
 }
 
 export async function latestPopulationStats(db: DbOrTx): Promise<PopulationStats | undefined> {

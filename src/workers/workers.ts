@@ -4,10 +4,10 @@ import type { Deps } from '../deps.ts';
 import { processIngest } from './ingest.worker.ts';
 import { processRecompute } from './recompute.worker.ts';
 import { RECOMPUTE_SHARDS } from '../queues/recompute.dirty.ts';
-import { processMaintenance, scheduleMaintenance } from '../services/maintenance.service.ts';
+import { processMaintenance } from './maintenance.worker.ts';
+import { declareSchedules } from '../queues/schedules.ts';
 import { relayOnce } from '../services/relay.service.ts';
-import { processDelivery } from './delivery.worker.ts';
-import { createGuardedDispatcher } from '../webhooks/ssrf.ts';
+import { createDeliverer } from '../services/delivery.service.ts';
 import { QUEUE_NAMES, type JobPayloads, type QueueName } from '../queues/queues.ts';
 
 export interface Workers {
@@ -39,22 +39,27 @@ export async function startWorkers(deps: Deps, queues: readonly QueueName[] = QU
   // The drains of every shard run at once (so a customer never waits for another shard's time
   // slice), but only this many hold a batch's event histories in memory at a time.
   const recomputeBatches = pLimit(config.RECOMPUTE_CONCURRENCY);
-  const dispatcher = createGuardedDispatcher({ allowPrivate: config.WEBHOOK_ALLOW_PRIVATE_TARGETS });
+  const deliverer = createDeliverer(deps);
   const starters: { [N in QueueName]: () => Worker<JobPayloads[N]> } = {
     ingest: () => make('ingest', config.INGEST_CONCURRENCY, (job) => processIngest(deps, job)),
     // One drain per shard runs at once; RECOMPUTE_CONCURRENCY bounds the batches among them.
     recompute: () => make('recompute', RECOMPUTE_SHARDS, (job) => processRecompute(deps, job, recomputeBatches, { yieldToIngest: queues.includes('ingest') })),
     maintenance: () => make('maintenance', 1, (job) => processMaintenance(deps, job)),
     relay: () => make('relay', 1, () => relayOnce(deps)),
-    webhooks: () => make('webhooks', config.WEBHOOK_CONCURRENCY, (job) => processDelivery(deps, dispatcher, job)),
+    webhooks: () => make('webhooks', config.WEBHOOK_CONCURRENCY, (job) => deliverer.deliver(job.data.deliveryId)),
   };
   const workers = QUEUE_NAMES.filter((name) => queues.includes(name)).map((name) => starters[name]());
-  await scheduleMaintenance(deps, queues);
+  await declareSchedules(deps.queues, queues, {
+    relayEveryMs: config.WEBHOOK_RELAY_INTERVAL_MS,
+    sweepEveryMs: config.SWEEP_INTERVAL_MS,
+    rescoreCron: config.STATS_REFRESH_CRON,
+    modelFitCron: config.MODEL_FIT_CRON,
+  });
   logger.info({ queues: workers.map((w) => w.name) }, 'workers started');
   return {
     async close() {
       await Promise.all(workers.map((w) => w.close()));
-      await dispatcher.close();
+      await deliverer.close();
     },
   };
 }

@@ -48,7 +48,7 @@ export interface ChangeContext {
 
 // When did a change become true? A recompute runs either because a review fell due (then nothing
 // could have changed before previous.next_review_at - 1 ms: the boundary instant of a strict
-// threshold, which SPEC §5.3 itself names as the start) or because of new data / a new policy or
+// threshold, which docs/architecture.md, At-risk flag, names as the start) or because of new data / a new policy or
 // statistics (then "now"). Where the data pins the instant down (stage start, at-risk since, grace
 // end) that is used, but never before that bound nor before the previous computation, so history
 // stays in order, and never after now. Nor before the policy or statistics that caused it: a

@@ -8,7 +8,7 @@ import { minDate } from '../time.ts';
 export interface DigestOrder {
   occurredAt: Date;
   net: string;
-  /** counted by the metrics (SPEC §4); the others here are the model's free purchases (modelPurchases) */
+  /** counted by the metrics (docs/architecture.md, Metrics); the others here are the model's free purchases (modelPurchases) */
   counted: boolean;
 }
 

@@ -12,7 +12,7 @@ import {
   type Header,
 } from './import.types.ts';
 
-// The native format (SPEC §9): one order per row.
+// The native format (docs/architecture.md, Import formats): one order per row.
 const REQUIRED = ['customer_id', 'order_id', 'occurred_at', 'amount'] as const;
 const OPTIONAL = ['discount_amount', 'channel', 'region', 'category', 'currency'] as const;
 export type NativeColumn = (typeof REQUIRED)[number] | (typeof OPTIONAL)[number];

@@ -31,7 +31,7 @@ describe('Online Retail lines', () => {
     expect(summer.ok && summer.value.occurredAt).toBe('2011-06-15T11:00:00.000Z');
   });
 
-  // The SPEC's rules, checked in its order: the first that applies is the reason.
+  // The import rules (docs/architecture.md, Import formats), checked in their order: the first that applies is the reason.
   it.each<[Partial<Cells>, string, boolean]>([
     [{ cust: '' }, 'missing_customer_id', false],
     [{ cust: '', inv: 'C536379' }, 'missing_customer_id', false],

@@ -13,7 +13,7 @@ import {
   type RowResult,
 } from './import.types.ts';
 
-// The UCI Online Retail columns (SPEC §9). One row is one invoice line; Description is not read.
+// The UCI Online Retail columns (docs/architecture.md, Import formats). One row is one invoice line; Description is not read.
 const REQUIRED = ['InvoiceNo', 'StockCode', 'Quantity', 'InvoiceDate', 'UnitPrice', 'CustomerID', 'Country'] as const;
 const OPTIONAL = ['Description'] as const;
 export type RetailColumn = (typeof REQUIRED)[number] | (typeof OPTIONAL)[number];
@@ -49,7 +49,7 @@ export function readRetailHeader(cells: string[]): HeaderResult<RetailColumn> {
 }
 
 /**
- * A reader of invoice lines for one file. It applies the Online Retail rules in SPEC order (no
+ * A reader of invoice lines for one file. It applies the Online Retail rules in the documented order (docs/architecture.md, Import formats) (no
  * CustomerID, invoice starting with C or A, Quantity ≤ 0, UnitPrice ≤ 0: each skips the line under
  * its own reason), then validates what is left with the API's field schemas. InvoiceDate is UK
  * local time. Column positions, the date and the event id of the previous line are kept, since an

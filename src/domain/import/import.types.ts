@@ -12,7 +12,7 @@ export interface ImportContext {
 
 /**
  * A row that is not imported. `malformed` rows are broken input and are listed with their line
- * number; the others are skipped by the format's own rules (SPEC §9: Online Retail cancellations,
+ * number; the others are skipped by the format's own rules (docs/architecture.md, Import formats: Online Retail cancellations,
  * rows without CustomerID, …) and only counted.
  */
 export interface RowSkip {

@@ -1,5 +1,5 @@
 // low_p_alive's since across successive fits: the daily refit must not restart the reason
-// (SPEC §5.3: since is when the earliest current reason started to hold).
+// (docs/architecture.md, At-risk flag: since is when the earliest current reason started to hold).
 import { describe, expect, it } from 'vitest';
 import { digestEvents } from '../facts/digest.ts';
 import { deriveCustomerState, type DerivedState, type PreviousState } from '../customer/customer-state.ts';

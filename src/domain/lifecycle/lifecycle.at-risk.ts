@@ -14,7 +14,7 @@ export function overdueThresholdDays(metrics: Metrics, params: AtRiskParams): nu
 
 // Only buyers who have not lapsed can be at risk (a lapsed customer is past warning). Every reason
 // that holds is reported with the instant it started to hold; the overdue reasons start at
-// last_order_at + threshold as SPEC §5.3 words it (the strict comparison first holds 1 ms later).
+// last_order_at + threshold as docs/architecture.md, At-risk flag, words it (the strict comparison first holds 1 ms later).
 // low_p_alive starts when P(alive) fell below the bar under the model in force (pAliveSince, see
 // predictCustomer), else "now"; a refit moves pAliveSince to the new fit, so while the reason held
 // at the previous recompute its earlier since (previousPAliveSince) is kept.

@@ -6,7 +6,7 @@ export * from './lifecycle.types.ts';
 export { atRiskStatus, complaintStreakStart, lowSatisfactionStart, NOT_AT_RISK, overdueThresholdDays } from './lifecycle.at-risk.ts';
 export type { AtRiskInput } from './lifecycle.at-risk.ts';
 
-// "≥" thresholds in SPEC §5.2 are inclusive and ">" strict, exactly as written.
+// "≥" thresholds in docs/architecture.md, Lifecycle stage, are inclusive and ">" strict, exactly as written.
 export function isLapsed(metrics: Metrics, params: LifecycleParams): boolean {
   return metrics.recency_days !== null && metrics.recency_days > params.lapsed_after_days;
 }

@@ -1,4 +1,4 @@
-// In the order SPEC §5.2 checks them: the first that holds is the stage.
+// In the order docs/architecture.md, Lifecycle stage, checks them: the first that holds is the stage.
 export const LIFECYCLE_STAGES = ['prospect', 'lapsed', 'at_risk', 'reactivated', 'new', 'loyal', 'active'] as const;
 export type LifecycleStage = (typeof LIFECYCLE_STAGES)[number];
 

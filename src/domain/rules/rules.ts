@@ -1,4 +1,4 @@
-// The rule language of SPEC §7: validation (parseRule) and in-memory evaluation (evaluateRule).
+// The rule language (docs/architecture.md, Rules and segments): validation (parseRule) and in-memory evaluation (evaluateRule).
 // The SQL compiler must agree with evaluateRule on every record; the semantics are documented
 // where they are decided (rules.fields.ts for fields and ops, rules.evaluate.ts for nulls/types).
 export * from './rules.types.ts';

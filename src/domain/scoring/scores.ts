@@ -67,7 +67,7 @@ export function valueScore(r: number, f: number, m: number, weights: ValueWeight
   return weighted.times(100).div(total.times(4)).toDecimalPlaces(0, Decimal.ROUND_HALF_UP).toNumber();
 }
 
-// Rows are R 5..1, columns F 1..5, exactly the SPEC §4 grid.
+// Rows are R 5..1, columns F 1..5, exactly the grid of docs/architecture.md, Population statistics and scores.
 const GRID: readonly (readonly RfmSegment[])[] = [
   ['new', 'potential_loyalists', 'potential_loyalists', 'champions', 'champions'],
   ['promising', 'potential_loyalists', 'potential_loyalists', 'loyal', 'loyal'],

@@ -1,0 +1,76 @@
+import type { Deps } from '../deps.ts';
+import { everyCustomer, countCustomers, idRange, nextCustomerIds, segmentMismatch, type CustomerScope } from '../store/customers.state.repo.ts';
+import { findSegment, toDefinition } from '../store/segments.repo.ts';
+import { refreshPopulationStatsLocked } from '../store/stats.repo.ts';
+import { activatesFit, fitOutcome, runModelFit } from './model-fit.service.ts';
+import { loadRecomputeContext, rescoreBatch, type RecomputeDeps } from './recompute.service.ts';
+
+const RESCORE_CHUNK = 1_000;
+const RESCORE_IN_FLIGHT = 2;
+
+export type Progress = (fraction: number) => Promise<unknown>;
+
+/**
+ * Recomputes every customer in `within` in id-ordered keyset batches (rescoreBatch: one read of
+ * the customers with their digests, one guarded update of the changed ones per batch, not one job
+ * per customer), with the policy, statistics and segments read once. Two batches are in flight so
+ * Postgres reads or writes one while the other is derived.
+ */
+export async function rescoreCustomers(deps: RecomputeDeps, within: CustomerScope, onProgress?: Progress): Promise<{ customers: number; changed: number }> {
+  const total = await countCustomers(deps.db, within);
+  const context = await loadRecomputeContext(deps, deps.clock.now());
+  let done = 0;
+  let changed = 0;
+  let after = '';
+  const inFlight = new Set<Promise<void>>();
+  const failures: unknown[] = [];
+  for (;;) {
+    const ids = await nextCustomerIds(deps.db, within, after, RESCORE_CHUNK);
+    if (ids.length === 0) break;
+    const range = idRange(within, after, ids.at(-1)!);
+    after = ids.at(-1)!;
+    const run: Promise<void> = rescoreBatch(deps, range, context)
+      .then(async (result) => {
+        changed += result.changed;
+        done += ids.length;
+        await onProgress?.(Math.min(1, done / Math.max(total, 1)));
+      })
+      .catch((err: unknown) => void failures.push(err))
+      .finally(() => inFlight.delete(run));
+    inFlight.add(run);
+    if (inFlight.size >= RESCORE_IN_FLIGHT) await Promise.race(inFlight);
+    if (failures.length > 0 || ids.length < RESCORE_CHUNK) break;
+  }
+  await Promise.all(inFlight);
+  if (failures.length > 0) throw failures[0];
+  await onProgress?.(1);
+  return { customers: done, changed };
+}
+
+/** Refreshes the population statistics, then rescores every customer against them. */
+export async function refreshAndRescore(deps: RecomputeDeps, options: { onProgress?: Progress } = {}): Promise<{ stats_version: number; customers: number; changed: number }> {
+  const stats = await refreshPopulationStatsLocked(deps.db, deps.clock.now());
+  return { stats_version: stats.version, ...(await rescoreCustomers(deps, everyCustomer(), options.onProgress)) };
+}
+
+/**
+ * After a segment is saved: the rule compiled to SQL finds, set-based, every customer whose
+ * membership disagrees with the rule; only those are recomputed, so membership, history and
+ * segment.entered/exited webhooks follow the one recompute path.
+ */
+export async function refreshSegmentMembership(deps: RecomputeDeps, key: string, onProgress?: Progress) {
+  const segment = await findSegment(deps.db, key);
+  if (!segment) return { customers: 0, changed: 0 };
+  return rescoreCustomers(deps, segmentMismatch(key, toDefinition(segment).rule, deps.clock.now()), onProgress);
+}
+
+/** A new fit in force changes every buyer's predictions, so it is followed by a full rescore; a refused or not activated one by nothing. */
+export async function fitModelAndRescore(
+  deps: RecomputeDeps & Pick<Deps, 'logger'>,
+  job: { as_of: string | null; activate?: boolean },
+  onProgress?: Progress,
+) {
+  const fit = await runModelFit(deps, job.as_of ? new Date(job.as_of) : deps.clock.now(), { activate: activatesFit(job) });
+  const rescored = fit.status === 'fitted' ? await rescoreCustomers(deps, everyCustomer(), onProgress) : { customers: 0, changed: 0 };
+  return { fit_id: fit.id, ...fitOutcome(fit), reason: fit.reason, buyers: fit.customers, ...rescored };
+}
