@@ -47,6 +47,8 @@ function track(name: string, child: ChildProcess): Child {
 export function serviceEnv(config: Config, extra: Record<string, string>): NodeJS.ProcessEnv {
   return {
     ...process.env,
+    // Several workers on one host: none serves a metrics port.
+    METRICS_PORT: '0',
     DATABASE_URL: config.DATABASE_URL,
     REDIS_URL: config.REDIS_URL,
     QUEUE_PREFIX: config.QUEUE_PREFIX,

@@ -19,6 +19,8 @@ export const queueList = z
 /** The one schema over the process environment (README, Configuration). */
 export const configSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** Where `tierwise worker` serves /metrics and /healthz (on HOST); 0: not at all. */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   HOST: z.string().min(1).default('127.0.0.1'),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default('postgres://postgres@127.0.0.1:5432/tierwise'),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),

@@ -4,7 +4,7 @@ import type pg from 'pg';
 import type { Config } from './config.ts';
 import { createDb, createPool, type Db } from './store/db.ts';
 import { createQueues, type Queues } from './queues/queues.ts';
-import { createMetrics, registerDeadLetterCount, registerQueueDepths, type Metrics } from './observability/metrics.ts';
+import { createMetrics, registerBacklogGauges, registerDeadLetterCount, registerQueueDepths, type Metrics } from './observability/metrics.ts';
 import { countDeadLetters } from './store/dead-letters.repo.ts';
 
 export interface Clock {
@@ -68,12 +68,14 @@ export function createDeps(config: Config, overrides: Partial<Pick<Deps, 'logger
   for (const queue of Object.values(queues)) queue.on('error', (err: Error) => logger.debug({ err: err.message, queue: queue.name }, 'queue error'));
   const metrics = createMetrics();
   registerQueueDepths(metrics, queues, redis, config.QUEUE_PREFIX);
+  const clock = overrides.clock ?? systemClock;
   const db = createDb(pool);
+  registerBacklogGauges(metrics, { db, now: () => clock.now(), logger });
   registerDeadLetterCount(metrics, () => countDeadLetters(db));
   return {
     config,
     logger,
-    clock: overrides.clock ?? systemClock,
+    clock,
     pool,
     db,
     workerPool,

@@ -9,6 +9,7 @@ import { ensureDatabase } from './store/db.ts';
 import { readMigrationState } from './store/migrations.ts';
 import { keysCommand, rescoreCommand, UsageError, workerQueues } from './cli/commands.ts';
 import { importCommand } from './cli/import.command.ts';
+import { serveMetrics } from './observability/metrics-http.ts';
 
 const COMMANDS = ['start', 'api', 'worker', 'migrate', 'keys', 'rescore', 'import'] as const;
 type Command = (typeof COMMANDS)[number];
@@ -89,6 +90,16 @@ async function run(command: Command, deps: Deps, args: string[]): Promise<void> 
   await waitForRedis(deps.redis);
   await checkRedisPolicy(deps.redis);
   const app = command === 'worker' ? undefined : await buildApp(deps);
+  // A worker has no API to scrape, so it serves its own /metrics and /healthz. `start` does not:
+  // its API serves the same registry (workers' metrics included) on PORT.
+  const metrics =
+    command === 'worker' && config.METRICS_PORT !== 0
+      ? await serveMetrics(deps.metrics.registry, { port: config.METRICS_PORT, host: config.HOST, logger }).catch((err: NodeJS.ErrnoException) => {
+          throw err.code === 'EADDRINUSE'
+            ? new Error(`METRICS_PORT ${config.METRICS_PORT} is in use: give each worker process on this host its own METRICS_PORT (0 serves none)`)
+            : err;
+        })
+      : undefined;
   const workers = command === 'api' ? undefined : await startWorkers(deps, served);
   if (app) await app.listen({ port: config.PORT, host: config.HOST });
 
@@ -98,6 +109,7 @@ async function run(command: Command, deps: Deps, args: string[]): Promise<void> 
     else logger.info({ signal }, 'shutting down');
     await app?.close();
     await workers?.close();
+    await metrics?.close();
     await deps.close();
   });
 }

@@ -4,15 +4,14 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { ADMIN_KEY, startService, type TestService } from './harness.ts';
 import { startReceiver } from './receiver.ts';
 import { seedShop, type Shop } from './dashboard.seed.ts';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+import { CHROMIUM, HOW_TO_INSTALL, chromiumFound, skipWithoutBrowser } from './browser.ts';
 const usd = (v: string | number) => new Intl.NumberFormat('en', { style: 'currency', currency: 'USD' }).format(Number(v));
 const usdWhole = (v: string | number) => new Intl.NumberFormat('en', { style: 'currency', currency: 'USD', maximumFractionDigits: 0 }).format(Number(v));
 const int = (v: number) => new Intl.NumberFormat('en').format(v);
 
 interface Cell { r_score: number; f_score: number; segment: string; customers: number }
 
-describe('dashboard in headless Chromium', () => {
+describe.skipIf(skipWithoutBrowser('test/dashboard.e2e.test.ts'))('dashboard in headless Chromium', () => {
   let svc: TestService;
   let shop: Shop;
   let browser: Browser;
@@ -43,6 +42,8 @@ describe('dashboard in headless Chromium', () => {
     inPage<any>(page, `return JSON.parse(JSON.stringify(echarts.getInstanceByDom(document.getElementById(${JSON.stringify(id)})).getOption(), (k, v) => (typeof v === 'function' ? undefined : v)));`);
 
   beforeAll(async () => {
+    // Reached without a browser only under CI, where that is a failure with a clear reason.
+    if (!chromiumFound()) throw new Error(`no Chromium at ${CHROMIUM}: ${HOW_TO_INSTALL}`);
     receiver = await startReceiver();
     svc = await startService({ config: { WEBHOOK_ALLOW_PRIVATE_TARGETS: true } });
     await svc.app.listen({ port: 0, host: '127.0.0.1' });

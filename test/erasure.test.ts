@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { auth, eventually, settle, startService, type TestService } from './harness.ts';
 import { upsertSegment } from '../src/store/segments.repo.ts';
+import { insertMessages } from '../src/store/webhooks.repo.ts';
+import { startReceiver } from './receiver.ts';
 
 describe('DELETE /v1/customers/{id} (right to erasure)', () => {
   let svc: TestService;
@@ -44,5 +46,70 @@ describe('DELETE /v1/customers/{id} (right to erasure)', () => {
     const keptAfter = await kept();
     expect({ ...keptAfter, metrics: null }).toEqual({ ...keptBefore, metrics: null });
     expect(keptAfter.metrics.order_count).toBe(2);
+  });
+});
+
+describe('erasure and the webhook outbox', () => {
+  let svc: TestService;
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  beforeAll(async () => {
+    // /ok takes everything; /down answers 503, so its deliveries stay pending with failed attempts.
+    receiver = await startReceiver((req) => ({ status: req.path === '/ok' ? 200 : 503 }));
+    // A long relay interval: a message written straight into the outbox stays there, not fanned out.
+    svc = await startService({ config: { WEBHOOK_ALLOW_PRIVATE_TARGETS: true, WEBHOOK_RELAY_INTERVAL_MS: 3_600_000 } });
+  });
+  afterAll(async () => {
+    await svc?.close();
+    await receiver?.close();
+  });
+
+  /** Per customer: outbox messages (and how many not fanned out), deliveries by status, attempts. */
+  const outbox = async (customer: string) =>
+    (
+      await svc.deps.db.execute<{ messages: number; unfanned: number; pending: number; succeeded: number; attempts: number; mentions: number }>(sql`
+        with m as (select * from webhook_messages where (body::jsonb -> 'data' ->> 'customer_id') = ${customer})
+        select (select count(*)::int from m) as messages,
+          (select count(*)::int from m where fanned_out_at is null) as unfanned,
+          (select count(*)::int from webhook_deliveries d join m on m.id = d.message_id where d.status <> 'succeeded') as pending,
+          (select count(*)::int from webhook_deliveries d join m on m.id = d.message_id where d.status = 'succeeded') as succeeded,
+          (select count(*)::int from webhook_attempts a join webhook_deliveries d on d.id = a.delivery_id join m on m.id = d.message_id where d.status <> 'succeeded') as attempts,
+          (select count(*)::int from webhook_messages where body like ${`%${customer}%`}) as mentions`)
+    ).rows[0]!;
+
+  it('purges the messages not yet delivered, with their deliveries and attempts, and keeps what was delivered', async () => {
+    for (const path of ['/ok', '/down']) {
+      const res = await svc.app.inject({ method: 'POST', url: '/v1/webhooks', payload: { url: receiver.url(path), events: ['*'] }, headers: auth() });
+      expect(res.statusCode).toBe(201);
+    }
+    const order = (customer: string) => ({
+      id: `${customer}-o1`, type: 'order', customer_id: customer, occurred_at: new Date(Date.now() - 86_400_000).toISOString(), order_id: `${customer}-1`, amount: '20.00',
+    });
+    const events = [order('wh-gone'), order('wh-kept')];
+    expect((await svc.app.inject({ method: 'POST', url: '/v1/events/batch', payload: { events }, headers: auth() })).statusCode).toBe(202);
+    await settle(svc, events.length);
+    // Delivered to /ok, pending to /down after a failed first attempt, for both customers.
+    for (const customer of ['wh-gone', 'wh-kept']) {
+      await eventually(async () => {
+        const o = await outbox(customer);
+        return o.messages > 0 && o.succeeded === o.messages && o.pending === o.messages && o.attempts >= o.messages ? true : undefined;
+      }, 30_000, `${customer}'s deliveries`);
+    }
+    // And one message still waiting in the outbox.
+    await insertMessages(svc.deps.db, [
+      { id: 'evt_pending_gone', type: 'customer.tier_changed', body: JSON.stringify({ id: 'evt_pending_gone', data: { customer_id: 'wh-gone', tier: 'x' } }), createdAt: new Date() },
+    ]);
+    const gone = await outbox('wh-gone');
+    expect(gone.unfanned).toBe(1);
+    const keptBefore = await outbox('wh-kept');
+
+    expect((await svc.app.inject({ method: 'DELETE', url: '/v1/customers/wh-gone', headers: auth() })).statusCode).toBe(204);
+
+    const after = await outbox('wh-gone');
+    // Only the messages /ok already received remain, each with its one successful delivery.
+    expect(after).toMatchObject({ messages: gone.succeeded, unfanned: 0, pending: 0, attempts: 0, succeeded: gone.succeeded });
+    const orphans = await svc.deps.db.execute<{ n: number }>(sql`
+      select count(*)::int as n from webhook_attempts a where not exists (select 1 from webhook_deliveries d where d.id = a.delivery_id)`);
+    expect(orphans.rows[0]!.n).toBe(0);
+    expect(await outbox('wh-kept')).toEqual(keptBefore);
   });
 });

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import net from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -110,6 +111,15 @@ export async function settle(svc: TestService, expectedEvents: number) {
 }
 
 
+/** A port free at the time of asking (bound to 0, then released), for a process that must be told its port. */
+export const freePort = () =>
+  new Promise<number>((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+
 const BIN = fileURLToPath(new URL('../bin/tierwise.js', import.meta.url));
 
 /** A `tierwise worker [args]` process against this service's database and queues, for tests that kill it. */
@@ -122,6 +132,8 @@ export function spawnWorker(config: Config, env: Record<string, string> = {}, ar
       QUEUE_PREFIX: config.QUEUE_PREFIX,
       // Short locks so a killed worker's jobs are taken over within seconds.
       JOB_LOCK_MS: '1000',
+      // No metrics port unless a test asks for one: test files run side by side.
+      METRICS_PORT: '0',
       LOG_LEVEL: 'silent',
       ...env,
     },

@@ -8,7 +8,7 @@ import { gzipSync } from 'node:zlib';
 import { parse } from 'csv-parse/sync';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { money, moneyString, ZERO } from '../src/domain/money.ts';
+import { formatMoney, money, moneyString, ZERO } from '../src/domain/money.ts';
 import { importFile } from '../src/services/import.service.ts';
 import { refreshAndRescore } from '../src/services/rescore.service.ts';
 import { auth, eventually, settle, startService, type TestService } from './harness.ts';
@@ -101,7 +101,7 @@ describe('tierwise import', () => {
 
     for (const [id, revenue] of expected.customers) {
       const c = await customer(id);
-      expect([c.metrics?.net_revenue, c.tier !== null, c.scores !== null], id).toEqual([moneyString(revenue), true, true]);
+      expect([c.metrics?.net_revenue, c.tier !== null, c.scores !== null], id).toEqual([formatMoney(revenue, 2), true, true]);
     }
     expect((await customer('17850')).metrics.order_count).toBe([...expected.invoices.values()].filter((i) => i.customer === '17850').length);
   });
@@ -152,8 +152,8 @@ describe('tierwise import', () => {
     const expected: [string, string | undefined, number | undefined][] = [
       ['ana', '1098.9999', 3],
       ['ben', '345.25', 2],
-      ['dee', '70.1', 1],
-      ['cy', '0', 0], // one order of 0: not counted, a prospect
+      ['dee', '70.10', 1],
+      ['cy', '0.00', 0], // one order of 0: not counted, a prospect
     ];
     for (const [id, revenue, orders] of expected) {
       const c = await customer(id);

@@ -4,6 +4,7 @@ import { auth, eventually, manualClock, settle, startService, type TestService }
 import { customerSchema } from '../src/http/customers.schemas.ts';
 import { currentPolicy } from '../src/store/policies.repo.ts';
 import { customers } from '../src/store/schema.ts';
+import { formatMoney } from '../src/domain/money.ts';
 import { expectedScores, planPopulation, toEvents } from './population.fixture.ts';
 
 const NOW = new Date('2026-06-15T12:00:00Z');
@@ -87,14 +88,19 @@ describe('listing customers and reports', () => {
       id: row.id,
       traits: row.traits,
       created_at: row.createdAt.toISOString(),
-      metrics: row.metrics,
+      metrics: row.metrics && {
+        ...row.metrics,
+        net_revenue: formatMoney(row.metrics.net_revenue as string, 2),
+        avg_order_value: row.metrics.avg_order_value == null ? null : formatMoney(row.metrics.avg_order_value as string, 2),
+        revenue_365d: formatMoney(row.metrics.revenue_365d as string, 2),
+      },
       scores: row.rScore === null ? null : { r_score: row.rScore, f_score: row.fScore, m_score: row.mScore, value_score: row.valueScore },
       rfm_segment: row.rfmSegment,
       abc_class: row.abcClass,
       tier: row.tier,
       lifecycle_stage: row.lifecycleStage,
       at_risk: { flagged: row.atRisk, since: iso(row.atRiskSince), reasons: row.atRiskReasons },
-      predictions: row.pAlive === null ? null : { p_alive: row.pAlive, expected_orders_90d: row.expectedOrders90d, clv_12m: row.clv12m && String(Number(row.clv12m)) },
+      predictions: row.pAlive === null ? null : { p_alive: row.pAlive, expected_orders_90d: row.expectedOrders90d, clv_12m: row.clv12m && formatMoney(row.clv12m, 2) },
       segments: row.id === first ? ['a-z', 'a0', 'a_z', 'az'] : [],
       playbook: policy.tiers.find((t) => t.key === row.tier)?.playbook ?? null,
       next_review_at: iso(row.nextReviewAt),

@@ -1,9 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_KEY, createIsolatedEnv, eventually } from './harness.ts';
+import { ADMIN_KEY, createIsolatedEnv, eventually, freePort } from './harness.ts';
 import type { Config } from '../src/config.ts';
 
 const BIN = fileURLToPath(new URL('../bin/tierwise.js', import.meta.url));
@@ -12,18 +11,11 @@ function run(args: string[], env: Record<string, string>) {
   return spawnSync(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30_000 });
 }
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 
 describe('the tierwise process', () => {
   let config: Config;
   let drop: () => Promise<void>;
-  const env = () => ({ DATABASE_URL: config.DATABASE_URL, REDIS_URL: config.REDIS_URL, QUEUE_PREFIX: config.QUEUE_PREFIX, LOG_LEVEL: 'info' });
+  const env = () => ({ DATABASE_URL: config.DATABASE_URL, REDIS_URL: config.REDIS_URL, QUEUE_PREFIX: config.QUEUE_PREFIX, LOG_LEVEL: 'info', METRICS_PORT: '0' });
   beforeAll(async () => {
     ({ config, drop } = await createIsolatedEnv());
   });

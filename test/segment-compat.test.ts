@@ -102,22 +102,22 @@ describe('Segment/RudderStack-compatible source, driven by the real SDKs', () =>
 
     const seg1 = await customer('seg-1');
     expect(seg1.traits).toMatchObject({ email: 'ada@example.com', name: 'Ada L', city: 'Lyon', country: 'FR', plan: 'gold' });
-    expect(seg1.metrics).toMatchObject({ order_count: 2, net_revenue: '130.5', interactions_90d: 3, satisfaction_avg: 5, distinct_categories: 2 });
+    expect(seg1.metrics).toMatchObject({ order_count: 2, net_revenue: '130.50', interactions_90d: 3, satisfaction_avg: 5, distinct_categories: 2 });
     expect(seg1.lifecycle_stage).toBe('active');
 
     const seg2 = await customer('seg-2');
-    expect(seg2.metrics).toMatchObject({ order_count: 0, net_revenue: '0' });
+    expect(seg2.metrics).toMatchObject({ order_count: 0, net_revenue: '0.00' });
     expect(seg2.tier).toBeNull();
     expect(seg2.lifecycle_stage).toBe('prospect');
 
     const rud1 = await customer('rud-1');
     expect(rud1.traits).toMatchObject({ name: 'Bo', email: 'bo@example.com', country: 'DE' });
-    expect(rud1.metrics).toMatchObject({ order_count: 1, net_revenue: '200', complaints_90d: 2, interactions_90d: 3 });
+    expect(rud1.metrics).toMatchObject({ order_count: 1, net_revenue: '200.00', complaints_90d: 2, interactions_90d: 3 });
     expect(rud1.lifecycle_stage).toBe('at_risk');
     expect(rud1.at_risk.reasons.map((r: { code: string }) => r.code)).toContain('complaints');
 
     const rud2 = await customer('rud-2');
-    expect(rud2.metrics).toMatchObject({ order_count: 1, net_revenue: '40' });
+    expect(rud2.metrics).toMatchObject({ order_count: 1, net_revenue: '40.00' });
     expect(rud2.lifecycle_stage).toBe('lapsed');
 
     expect(await counter('segmentSkipped', { reason: 'anonymous' })).toBe(1);
@@ -165,7 +165,7 @@ describe('Segment/RudderStack-compatible source, driven by the real SDKs', () =>
     // Everything but the two figures that move with the clock itself.
     const steady = ({ recency_days: _r, tenure_days: _t, ...rest }: Record<string, unknown>) => rest;
     expect(steady(after.metrics)).toEqual(steady(before.metrics));
-    expect(after.metrics.net_revenue).toBe('130.5');
+    expect(after.metrics.net_revenue).toBe('130.50');
     expect(after.traits).toEqual(before.traits);
     expect([after.tier, after.lifecycle_stage]).toEqual([before.tier, before.lifecycle_stage]);
     const stored = await svc.app.inject({ method: 'GET', url: '/v1/events/seg-1-o1', headers: auth() });
@@ -213,7 +213,7 @@ describe('Segment/RudderStack-compatible source, driven by the real SDKs', () =>
     const order = { id: 'w-o', type: 'order', customer_id: 'w-1', occurred_at: ago(2).toISOString(), order_id: 'w', amount: '70' };
     expect((await send([order, event('w-r', { whole_order: true })])).statusCode).toBe(202);
     await settle(svc, 25);
-    expect((await customer('w-1')).metrics).toMatchObject({ order_count: 0, net_revenue: '0' });
+    expect((await customer('w-1')).metrics).toMatchObject({ order_count: 0, net_revenue: '0.00' });
   });
 
   it('answers 401 without a valid write key, 403 without events:write, 400 for a malformed request', async () => {

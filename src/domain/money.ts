@@ -64,3 +64,28 @@ export const MONEY_COLUMN_INTEGER_DIGITS = 24;
 export function fitsMoneyColumn(value: Decimal): boolean {
   return value.isFinite() && value.abs().lt(new Money(10).pow(MONEY_COLUMN_INTEGER_DIGITS));
 }
+
+const minorDigitsCache = new Map<string, number>();
+
+/**
+ * The digits of a currency's minor unit (ISO 4217): USD and EUR 2, JPY 0, KWD 3, as the runtime's
+ * ICU data knows them.
+ */
+export function minorUnitDigits(currency: string): number {
+  let digits = minorDigitsCache.get(currency);
+  if (digits === undefined) {
+    digits = new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
+    minorDigitsCache.set(currency, digits);
+  }
+  return digits;
+}
+
+/**
+ * Money as the API shows it: a plain decimal string with at least `minorDigits` decimals, and more
+ * only where the value has more that are not zero ("129.9" → "129.90", "220.5000" → "220.50",
+ * "0.125" stays, "-3" → "-3.00" for USD; "1300.00" → "1300" for JPY). Exact: it never rounds.
+ */
+export function formatMoney(value: Decimal.Value, minorDigits: number): string {
+  const exact = new Money(value);
+  return exact.toFixed(Math.max(minorDigits, exact.decimalPlaces()));
+}

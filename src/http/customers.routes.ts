@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { minorUnitDigits } from '../domain/money.ts';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Deps } from '../deps.ts';
@@ -84,6 +85,7 @@ export async function customerRoutes(app: FastifyInstance, { deps, keys }: { dep
       const playbooks = await currentPlaybooks(deps);
       const rows = await listCustomers(deps.db, {
         filters, sort, limit: limit + 1, after: decoded && { key: decoded.k, id: decoded.id }, now: deps.clock.now(), playbooks,
+        minorDigits: minorUnitDigits(deps.config.CURRENCY),
       });
       const page = rows.slice(0, limit);
       const last = page.at(-1);
@@ -120,7 +122,7 @@ export async function customerRoutes(app: FastifyInstance, { deps, keys }: { dep
     },
     onRequest: canRead,
     handler: async (request) => {
-      const customer = await findCustomer(deps.db, request.params.id, deps.clock.now(), await currentPlaybooks(deps));
+      const customer = await findCustomer(deps.db, request.params.id, deps.clock.now(), minorUnitDigits(deps.config.CURRENCY), await currentPlaybooks(deps));
       if (!customer) throw notFound(`Customer "${request.params.id}"`);
       return customer;
     },
@@ -143,7 +145,7 @@ export async function customerRoutes(app: FastifyInstance, { deps, keys }: { dep
       const { limit, cursor } = request.query;
       const before = cursor ? decodeCursor(cursor, historyCursor) : undefined;
       const rows = await listHistory(deps.db, request.params.id, limit + 1, before && { changedAt: new Date(before.at), id: before.id });
-      if (rows.length === 0 && !before && !(await findCustomer(deps.db, request.params.id, deps.clock.now()))) {
+      if (rows.length === 0 && !before && !(await findCustomer(deps.db, request.params.id, deps.clock.now(), minorUnitDigits(deps.config.CURRENCY)))) {
         throw notFound(`Customer "${request.params.id}"`);
       }
       const page = rows.slice(0, limit);

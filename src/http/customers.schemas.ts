@@ -3,6 +3,11 @@ import type { CustomerView } from '../domain/customer/customer.view.ts';
 
 const instant = z.string().describe('RFC 3339 UTC instant');
 
+/** Money in every answer: formatMoney (domain/money.ts) in the deployment's CURRENCY. */
+export const MONEY_FORMAT =
+  'a decimal string in `CURRENCY` with at least its minor-unit digits ("129.90" in USD), more only when the stored value has them ("0.125")';
+export const moneySchema = z.string().describe(`money: ${MONEY_FORMAT}`);
+
 export const playbookSchema = z.object({ summary: z.string(), actions: z.array(z.string()) }).meta({ id: 'Playbook' });
 
 export const atRiskSchema = z
@@ -18,7 +23,7 @@ export const customerSchema = z
     id: z.string(),
     traits: z.record(z.string(), z.unknown()),
     created_at: instant,
-    metrics: z.record(z.string(), z.unknown()).nullable().describe('null until the first recompute'),
+    metrics: z.record(z.string(), z.unknown()).nullable().describe(`null until the first recompute; its money (net_revenue, avg_order_value, revenue_365d) is ${MONEY_FORMAT}`),
     scores: z
       .object({ r_score: z.number().int(), f_score: z.number().int(), m_score: z.number().int(), value_score: z.number().int() })
       .nullable()
@@ -29,7 +34,7 @@ export const customerSchema = z
     lifecycle_stage: z.string().nullable(),
     at_risk: atRiskSchema,
     predictions: z
-      .object({ p_alive: z.number().nullable(), expected_orders_90d: z.number().nullable(), clv_12m: z.string().nullable() })
+      .object({ p_alive: z.number().nullable(), expected_orders_90d: z.number().nullable(), clv_12m: moneySchema.nullable() })
       .nullable()
       .describe('null until a model is in force, and for a customer with no purchase the model counts (free orders count)'),
     segments: z.array(z.string()),

@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { formatMoney, minorUnitDigits } from '../domain/money.ts';
+import { moneySchema } from './customers.schemas.ts';
 import { z } from 'zod';
 import type { Job } from 'bullmq';
 import type { Deps } from '../deps.ts';
@@ -73,7 +75,7 @@ export async function jobRoutes(app: FastifyInstance, { deps, keys }: { deps: De
             computed_at: z.string(),
             buyers: z.number().int(),
             breakpoints: z.object({ recency_days: z.array(z.number()), order_count: z.array(z.number()), net_revenue: z.array(z.number()) }).nullable(),
-            abc: z.object({ a_min: z.string().nullable(), b_min: z.string().nullable() }).nullable(),
+            abc: z.object({ a_min: moneySchema.nullable(), b_min: moneySchema.nullable() }).nullable(),
           })
           .meta({ id: 'PopulationStats' }),
         401: problemSchema,
@@ -85,7 +87,8 @@ export async function jobRoutes(app: FastifyInstance, { deps, keys }: { deps: De
     handler: async () => {
       const stats = await latestPopulationStats(deps.db);
       if (!stats) throw notFound('Population statistics (none computed yet)');
-      return { version: stats.version, computed_at: stats.computedAt.toISOString(), buyers: stats.buyers, breakpoints: stats.breakpoints, abc: stats.abc };
+      const fmt = (value: string | null) => value && formatMoney(value, minorUnitDigits(deps.config.CURRENCY));
+      return { version: stats.version, computed_at: stats.computedAt.toISOString(), buyers: stats.buyers, breakpoints: stats.breakpoints, abc: stats.abc && { a_min: fmt(stats.abc.a_min), b_min: fmt(stats.abc.b_min) } };
     },
   });
 

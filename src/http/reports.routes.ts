@@ -10,22 +10,24 @@ import { problemSchema } from './problem.ts';
 import { validationError } from '../services/errors.ts';
 import { cachedReport, maxAgeQuery } from './report-cache.ts';
 import { instantString } from './common.schemas.ts';
+import { moneySchema } from './customers.schemas.ts';
+import { minorUnitDigits } from '../domain/money.ts';
 
 const computedAt = z.string().describe('when this report was computed (RFC 3339 UTC); older than now only when `max_age` allowed it');
 
-const group = z.object({ key: z.string().nullable(), customers: z.number().int(), share: z.number(), net_revenue: z.string(), revenue_share: z.number() });
+const group = z.object({ key: z.string().nullable(), customers: z.number().int(), share: z.number(), net_revenue: moneySchema, revenue_share: z.number() });
 
 const summarySchema = z
   .object({
     customers: z.number().int(),
     buyers: z.number().int(),
     prospects: z.number().int(),
-    net_revenue: z.string(),
+    net_revenue: moneySchema,
     by_tier: z.array(group),
     by_lifecycle_stage: z.array(group),
     by_rfm_segment: z.array(group),
     by_abc_class: z.array(group),
-    at_risk: z.object({ customers: z.number().int(), net_revenue: z.string(), revenue_share: z.number() }),
+    at_risk: z.object({ customers: z.number().int(), net_revenue: moneySchema, revenue_share: z.number() }),
     top_20_percent_revenue_share: z.number().describe('Pareto: revenue share of the top 20% of buyers'),
     currency: z.string().describe('the ISO 4217 currency every amount is in (`CURRENCY`)'),
     computed_at: computedAt,
@@ -44,7 +46,7 @@ const rfmGridSchema = z
   .object({
     buyers: z.number().int(),
     cells: z.array(
-      z.object({ r_score: z.number().int(), f_score: z.number().int(), segment: z.string(), customers: z.number().int(), net_revenue: z.string() }),
+      z.object({ r_score: z.number().int(), f_score: z.number().int(), segment: z.string(), customers: z.number().int(), net_revenue: moneySchema }),
     ).describe('all 25 cells, R 5→1 then F 1→5; empty cells have 0 customers'),
     computed_at: computedAt,
   })
@@ -57,7 +59,7 @@ const paretoSchema = z
       z.object({
         buyer_share: z.number().describe('share of buyers, biggest spenders first'),
         revenue_share: z.number().describe('share of net revenue those buyers bring'),
-        min_net_revenue: z.string().nullable().describe('approximate lowest net revenue among them'),
+        min_net_revenue: moneySchema.nullable().describe('approximate lowest net revenue among them'),
       }),
     ),
     computed_at: computedAt,
@@ -67,8 +69,8 @@ const paretoSchema = z
 const atRiskReportSchema = z
   .object({
     customers: z.number().int(),
-    net_revenue: z.string().describe('net revenue of the at-risk customers'),
-    by_reason: z.array(z.object({ code: z.string(), customers: z.number().int(), net_revenue: z.string() })).describe('a customer counts once per reason'),
+    net_revenue: moneySchema.describe('net revenue of the at-risk customers'),
+    by_reason: z.array(z.object({ code: z.string(), customers: z.number().int(), net_revenue: moneySchema })).describe('a customer counts once per reason'),
     computed_at: computedAt,
   })
   .meta({ id: 'AtRiskReport' });
@@ -79,11 +81,12 @@ export async function reportRoutes(app: FastifyInstance, { deps, keys }: { deps:
   const r = app.withTypeProvider<ZodTypeProvider>();
   const canRead = requireScope(keys, 'customers:read');
   const errors = { 400: problemSchema, 401: problemSchema, 403: problemSchema };
+  const minorDigits = minorUnitDigits(deps.config.CURRENCY);
 
   r.get('/v1/reports/summary', {
     schema: { operationId: 'summaryReport', tags: ['reports'], summary: 'Customers and revenue per tier, stage, RFM segment and ABC class', querystring: maxAgeQuery, response: { 200: summarySchema, ...errors } },
     onRequest: canRead,
-    handler: (request) => cachedReport(deps, 'summary', request.query.max_age, async () => ({ ...(await summaryReport(deps.db)), currency: deps.config.CURRENCY })),
+    handler: (request) => cachedReport(deps, 'summary', request.query.max_age, async () => ({ ...(await summaryReport(deps.db, minorDigits)), currency: deps.config.CURRENCY })),
   });
 
   r.get('/v1/reports/tier-migration', {
@@ -106,19 +109,19 @@ export async function reportRoutes(app: FastifyInstance, { deps, keys }: { deps:
   r.get('/v1/reports/rfm-grid', {
     schema: { operationId: 'rfmGridReport', tags: ['reports'], summary: 'Buyers and net revenue in each cell of the 5×5 R×F grid, with its RFM segment', querystring: maxAgeQuery, response: { 200: rfmGridSchema, ...errors } },
     onRequest: canRead,
-    handler: (request) => cachedReport(deps, 'rfm-grid', request.query.max_age, () => rfmGrid(deps.db)),
+    handler: (request) => cachedReport(deps, 'rfm-grid', request.query.max_age, () => rfmGrid(deps.db, minorDigits)),
   });
 
   r.get('/v1/reports/pareto', {
     schema: { operationId: 'paretoReport', tags: ['reports'], summary: 'Cumulative revenue share by cumulative share of buyers, biggest spenders first', querystring: maxAgeQuery, response: { 200: paretoSchema, ...errors } },
     onRequest: canRead,
-    handler: (request) => cachedReport(deps, 'pareto', request.query.max_age, () => paretoCurve(deps.db)),
+    handler: (request) => cachedReport(deps, 'pareto', request.query.max_age, () => paretoCurve(deps.db, minorDigits)),
   });
 
   r.get('/v1/reports/at-risk', {
     schema: { operationId: 'atRiskReport', tags: ['reports'], summary: 'At-risk customers and their net revenue, in total and per reason', querystring: maxAgeQuery, response: { 200: atRiskReportSchema, ...errors } },
     onRequest: canRead,
-    handler: (request) => cachedReport(deps, 'at-risk', request.query.max_age, () => atRiskBreakdown(deps.db)),
+    handler: (request) => cachedReport(deps, 'at-risk', request.query.max_age, () => atRiskBreakdown(deps.db, minorDigits)),
   });
 
   r.get('/v1/reports/segment-sizes', {

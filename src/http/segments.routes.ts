@@ -4,6 +4,7 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { stringify } from 'csv-stringify';
+import { formatMoney, minorUnitDigits } from '../domain/money.ts';
 import { z } from 'zod';
 import type { Deps } from '../deps.ts';
 import type { KeyStore } from '../services/api-keys.service.ts';
@@ -149,7 +150,12 @@ export async function segmentRoutes(app: FastifyInstance, { deps, keys }: { deps
         writableObjectMode: format === 'ndjson',
         transform: (chunk, _enc, done) => done(null, format === 'ndjson' ? `${JSON.stringify(chunk)}\n` : chunk),
       });
-      const stages: Transform[] = format === 'csv' ? [csvCells(), csvWriter()] : [];
+      const minorDigits = minorUnitDigits(deps.config.CURRENCY);
+      const asMoney = new Transform({
+        objectMode: true,
+        transform: (row: ExportRow, _enc, done) => done(null, { ...row, net_revenue: formatMoney(String(row.net_revenue), minorDigits) }),
+      });
+      const stages: Transform[] = [asMoney, ...(format === 'csv' ? [csvCells(), csvWriter()] : [])];
       // A client that stops reading holds an export connection: once the response has waited for
       // it to read for EXPORT_STALL_TIMEOUT_MS the download is dropped and the connection closed.
       const stopWatch = watchStall(reply.raw, deps.config.EXPORT_STALL_TIMEOUT_MS, () => {

@@ -1,7 +1,12 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Redis } from 'ioredis';
 import type { Queues } from '../queues/queues.ts';
+import type { Logger } from 'pino';
 import { countDirty } from '../queues/recompute.dirty.ts';
+import type { Db } from '../store/db.ts';
+import { oldestDueReview } from '../store/customers.repo.ts';
+import { latestStatsComputedAt } from '../store/stats.repo.ts';
+import { outboxBacklog } from '../store/webhooks.repo.ts';
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
@@ -69,5 +74,47 @@ export function registerDeadLetterCount(metrics: Metrics, count: () => Promise<n
       const n = await count().catch(() => undefined);
       if (n !== undefined) this.set(n);
     },
+  });
+}
+
+/** What the backlog gauges read: the database, and the clock their ages are measured against. */
+export interface BacklogSources {
+  db: Db;
+  now(): Date;
+  logger: Logger;
+}
+
+/**
+ * Gauges an operator alerts on, read from Postgres at scrape time (one small query each, on
+ * indexes): the outbox backlog, how late the oldest due review is, and the age of the population
+ * statistics. A failed read is logged and leaves the gauge at its last value.
+ */
+export function registerBacklogGauges(metrics: Metrics, sources: BacklogSources): void {
+  const gauge = (name: string, help: string, read: (g: Gauge) => Promise<void>) =>
+    new Gauge({
+      name,
+      help,
+      registers: [metrics.registry],
+      async collect() {
+        await read(this).catch((err: unknown) => sources.logger.warn({ err, metric: name }, 'metric not collected'));
+      },
+    });
+  let backlog: Promise<{ messages: number; deliveries: number }> | undefined;
+  // Both outbox gauges come from one query per scrape.
+  const outbox = () => (backlog ??= outboxBacklog(sources.db).finally(() => setImmediate(() => (backlog = undefined))));
+  gauge('tierwise_webhook_messages_pending', 'Webhook outbox messages not yet fanned out to the endpoints', async (g) => {
+    g.set((await outbox()).messages);
+  });
+  gauge('tierwise_webhook_deliveries_pending', 'Webhook deliveries waiting for an attempt (a first one or a retry)', async (g) => {
+    g.set((await outbox()).deliveries);
+  });
+  gauge('tierwise_review_lag_seconds', 'How long the oldest due review (next_review_at in the past) has been waiting; 0 when none is due', async (g) => {
+    const now = sources.now();
+    const due = await oldestDueReview(sources.db, now);
+    g.set(due ? Math.max(0, (now.getTime() - due.getTime()) / 1000) : 0);
+  });
+  gauge('tierwise_population_stats_age_seconds', 'Age of the population statistics in force; +Inf before the first computation', async (g) => {
+    const at = await latestStatsComputedAt(sources.db);
+    g.set(at ? Math.max(0, (sources.now().getTime() - at.getTime()) / 1000) : Number.POSITIVE_INFINITY);
   });
 }

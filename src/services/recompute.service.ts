@@ -133,7 +133,7 @@ async function writePlans(tx: DbOrTx, plans: CustomerPlan[], context: BatchConte
   const history = done.flatMap((p) => p.history);
   const messages = done.flatMap((p) => [
     ...messagesForChanges(p.id, p.derived, p.row.sequence, context.policy, p.segments, context.now),
-    ...segmentMessages(p.id, p.derived, p.row.sequence, p.segments, p, context.now),
+    ...segmentMessages(p.id, p.derived, p.row.sequence, p.segments, p, p.segmentsChangedAt, context.now),
   ]);
   const membership = (keys: (p: CustomerPlan) => string[]) => done.flatMap((p) => keys(p).map((segmentKey) => ({ segmentKey, customerId: p.id })));
   await applyMembershipChanges(tx, membership((p) => p.entered), membership((p) => p.exited), context.now);

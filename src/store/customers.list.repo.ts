@@ -64,6 +64,8 @@ export async function listCustomers(
     after?: { key: string; id: string } | undefined;
     now: Date;
     playbooks: Playbooks;
+    /** the currency's minor-unit digits, for money (formatMoney) */
+    minorDigits: number;
   },
 ) {
   const key = SORT_KEYS[options.sort];
@@ -80,7 +82,7 @@ export async function listCustomers(
   }
   const order = options.sort === 'id' ? [asc(customers.id)] : [key.descending ? desc(key.expr) : asc(key.expr), asc(customers.id)];
   return db
-    .select({ id: customers.id, json: customerJson(options.playbooks, options.now), sortKey: sql<string>`(${key.expr})::text` })
+    .select({ id: customers.id, json: customerJson(options.playbooks, options.now, options.minorDigits), sortKey: sql<string>`(${key.expr})::text` })
     .from(customers)
     .where(and(filterConditions(options.filters, options.now), page))
     .orderBy(...order)

@@ -1,8 +1,10 @@
-import { eq, sql, type SQL } from 'drizzle-orm';
+import { eq, lte, min, sql, type SQL } from 'drizzle-orm';
 import type { CustomerView } from '../domain/customer/customer.view.ts';
 import type { Playbook } from '../domain/policy/policy.ts';
 import type { DbOrTx } from './db.ts';
 import { customerHistory, customers, events, segmentMembers } from './schema.ts';
+import { moneyText } from './money.sql.ts';
+import { purgeUndeliveredMessages } from './webhooks.repo.ts';
 
 /** Tier key → its playbook under the policy in force. */
 export type Playbooks = Record<string, Playbook | null>;
@@ -11,7 +13,7 @@ export type Playbooks = Record<string, Playbook | null>;
  * A customer as the API shows it (customerSchema), as JSON text written by Postgres: a page of a
  * hundred customers goes out as the database wrote it, without parsing their jsonb into objects in
  * Node, checking them against the schema and stringifying them again. Instants as
- * Date#toISOString() writes them, money as moneyString() does (trim_scale), segment keys in code
+ * Date#toISOString() writes them, money as formatMoney() does (moneyText), segment keys in code
  * point order. Predictions are null until a model is in force and without a model purchase (a
  * prospect whose only orders are free still has predictions); p_alive is never null when anything
  * was predicted. The tier's playbook comes from a jsonb parameter (Playbooks).
@@ -21,15 +23,18 @@ export type Playbooks = Record<string, Playbook | null>;
  * nothing else in the stored metrics changes without a review, so a state a rescore leaves as it
  * is still reads as of now.
  */
-export function customerJson(playbooks: Playbooks, now: Date): SQL<string> {
+export function customerJson(playbooks: Playbooks, now: Date, minorDigits: number): SQL<string> {
   const iso = (column: string) => sql.raw(`to_char("customers"."${column}" at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`);
   const daysSince = (field: 'last_order_at' | 'first_event_at') =>
     sql`(extract(epoch from (${now.toISOString()}::timestamptz - ("customers"."metrics" ->> ${sql.raw(`'${field}'`)})::timestamptz)) * 1000)::float8 / 86400000`;
+  const metricMoney = (field: 'net_revenue' | 'avg_order_value' | 'revenue_365d') =>
+    sql`${sql.raw(`'${field}'`)}, ${moneyText(sql`"customers"."metrics" ->> ${sql.raw(`'${field}'`)}`, minorDigits)}`;
   return sql<string>`json_build_object(
   'id', "customers"."id",
   'traits', "customers"."traits",
   'created_at', ${iso('created_at')},
-  'metrics', "customers"."metrics" || jsonb_build_object('recency_days', ${daysSince('last_order_at')}, 'tenure_days', coalesce(${daysSince('first_event_at')}, 0)),
+  'metrics', "customers"."metrics" || jsonb_build_object('recency_days', ${daysSince('last_order_at')}, 'tenure_days', coalesce(${daysSince('first_event_at')}, 0),
+    ${metricMoney('net_revenue')}, ${metricMoney('avg_order_value')}, ${metricMoney('revenue_365d')}),
   'scores', case when "customers"."r_score" is not null and "customers"."f_score" is not null
       and "customers"."m_score" is not null and "customers"."value_score" is not null
     then json_build_object('r_score', "customers"."r_score", 'f_score', "customers"."f_score",
@@ -41,7 +46,7 @@ export function customerJson(playbooks: Playbooks, now: Date): SQL<string> {
   'at_risk', json_build_object('flagged', "customers"."at_risk", 'since', ${iso('at_risk_since')}, 'reasons', "customers"."at_risk_reasons"),
   'predictions', case when "customers"."p_alive" is not null or "customers"."expected_orders_90d" is not null or "customers"."clv_12m" is not null
     then json_build_object('p_alive', "customers"."p_alive", 'expected_orders_90d', "customers"."expected_orders_90d",
-      'clv_12m', trim_scale("customers"."clv_12m")::text) end,
+      'clv_12m', ${moneyText(sql`"customers"."clv_12m"`, minorDigits)}) end,
   'segments', coalesce((select json_agg(m.segment_key order by m.segment_key collate "C") from segment_members m
     where m.customer_id = "customers"."id"), '[]'),
   'playbook', ${JSON.stringify(playbooks)}::jsonb -> "customers"."tier",
@@ -50,16 +55,16 @@ export function customerJson(playbooks: Playbooks, now: Date): SQL<string> {
   'sequence', "customers"."sequence")::text`;
 }
 
-export async function findCustomer(db: DbOrTx, id: string, now: Date, playbooks: Playbooks = {}): Promise<CustomerView | undefined> {
-  const [row] = await db.select({ json: customerJson(playbooks, now) }).from(customers).where(eq(customers.id, id)).limit(1);
+export async function findCustomer(db: DbOrTx, id: string, now: Date, minorDigits: number, playbooks: Playbooks = {}): Promise<CustomerView | undefined> {
+  const [row] = await db.select({ json: customerJson(playbooks, now, minorDigits) }).from(customers).where(eq(customers.id, id)).limit(1);
   return row && (JSON.parse(row.json) as CustomerView);
 }
 
 /**
- * Erases a customer (right to erasure, README): its row, every stored event, its history and its
- * segment membership, in one transaction; false when there is no such customer. Webhook messages
- * already sent or queued are not recalled. An event for the id that arrives later starts a new
- * customer.
+ * Erases a customer (right to erasure, README "Scores, tiers and lifecycle"): its row, every stored
+ * event, its history, its segment membership and every webhook message about it not yet delivered
+ * (purgeUndeliveredMessages), in one transaction; false when there is no such customer. Messages
+ * already delivered are not recalled. An event for the id that arrives later starts a new customer.
  */
 export async function eraseCustomer(db: DbOrTx, id: string): Promise<boolean> {
   return db.transaction(async (tx) => {
@@ -68,7 +73,14 @@ export async function eraseCustomer(db: DbOrTx, id: string): Promise<boolean> {
     await tx.delete(events).where(eq(events.customerId, id));
     await tx.delete(customerHistory).where(eq(customerHistory.customerId, id));
     await tx.delete(segmentMembers).where(eq(segmentMembers.customerId, id));
+    await purgeUndeliveredMessages(tx, id);
     await tx.delete(customers).where(eq(customers.id, id));
     return true;
   });
+}
+
+/** The earliest review that is due (next_review_at at or before `now`), or null: the sweep's lag. */
+export async function oldestDueReview(db: DbOrTx, now: Date): Promise<Date | null> {
+  const [row] = await db.select({ at: min(customers.nextReviewAt) }).from(customers).where(lte(customers.nextReviewAt, now));
+  return row?.at ?? null;
 }

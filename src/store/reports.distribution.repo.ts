@@ -1,12 +1,13 @@
 import { sql } from 'drizzle-orm';
 import type { DbOrTx } from './db.ts';
+import { formatMoney } from '../domain/money.ts';
 import { rfmSegment } from '../domain/scoring/scores.ts';
 import { AT_RISK_REASON_CODES } from '../domain/lifecycle/lifecycle.types.ts';
 
 const share = (part: number, whole: number) => (whole > 0 ? part / whole : 0);
 
 /** Buyers per (R, F) cell: one grouped pass over the (r_score, f_score) index; all 25 cells, empty ones as 0. */
-export async function rfmGrid(db: DbOrTx) {
+export async function rfmGrid(db: DbOrTx, minorDigits: number) {
   const rows = await db.execute<{ r: number; f: number; customers: number; net_revenue: string }>(sql`
     select r_score as r, f_score as f, count(*)::int as customers, sum(net_revenue)::text as net_revenue
     from customers where r_score is not null and f_score is not null group by 1, 2`);
@@ -15,7 +16,7 @@ export async function rfmGrid(db: DbOrTx) {
   for (let r = 5; r >= 1; r--) {
     for (let f = 1; f <= 5; f++) {
       const row = found.get(`${r}:${f}`);
-      cells.push({ r_score: r, f_score: f, segment: rfmSegment(r, f), customers: row?.customers ?? 0, net_revenue: row?.net_revenue ?? '0' });
+      cells.push({ r_score: r, f_score: f, segment: rfmSegment(r, f), customers: row?.customers ?? 0, net_revenue: formatMoney(row?.net_revenue ?? '0', minorDigits) });
     }
   }
   return { buyers: cells.reduce((n, c) => n + c.customers, 0), cells };
@@ -31,7 +32,7 @@ export async function rfmGrid(db: DbOrTx) {
 const BUCKETS_PER_E = 40;
 
 /** Cumulative revenue share by cumulative buyer share, biggest spenders first (the ABC/Lorenz curve). */
-export async function paretoCurve(db: DbOrTx) {
+export async function paretoCurve(db: DbOrTx, minorDigits: number) {
   const rows = await db.execute<{ bucket: number; buyers: number; net_revenue: string }>(sql`
     select floor(ln(net_revenue::float8) * ${BUCKETS_PER_E})::int as bucket, count(*)::int as buyers, sum(net_revenue)::text as net_revenue
     from customers where order_count > 0 and net_revenue > 0 group by 1 order by 1 desc`);
@@ -43,13 +44,14 @@ export async function paretoCurve(db: DbOrTx) {
   for (const r of rows.rows) {
     cumBuyers += r.buyers;
     cumRevenue += Number(r.net_revenue);
-    points.push({ buyer_share: share(cumBuyers, buyers), revenue_share: share(cumRevenue, revenue), min_net_revenue: Math.exp(r.bucket / BUCKETS_PER_E).toFixed(2) });
+    points.push({ buyer_share: share(cumBuyers, buyers), revenue_share: share(cumRevenue, revenue), min_net_revenue: Math.exp(r.bucket / BUCKETS_PER_E).toFixed(minorDigits) });
   }
   return { buyers, points };
 }
 
 /** At-risk customers and their revenue, in total and per reason (a customer counts once per reason it has). */
-export async function atRiskBreakdown(db: DbOrTx) {
+export async function atRiskBreakdown(db: DbOrTx, minorDigits: number) {
+  const fmt = (value: string) => formatMoney(value, minorDigits);
   const [totals, reasons] = await Promise.all([
     db.execute<{ customers: number; net_revenue: string }>(sql`
       select count(*)::int as customers, coalesce(sum(net_revenue), 0)::text as net_revenue from customers where at_risk`),
@@ -63,8 +65,8 @@ export async function atRiskBreakdown(db: DbOrTx) {
   const { customers, net_revenue } = totals.rows[0]!;
   return {
     customers,
-    net_revenue,
-    by_reason: codes.map((code) => ({ code, customers: found.get(code)?.customers ?? 0, net_revenue: found.get(code)?.net_revenue ?? '0' })),
+    net_revenue: fmt(net_revenue),
+    by_reason: codes.map((code) => ({ code, customers: found.get(code)?.customers ?? 0, net_revenue: fmt(found.get(code)?.net_revenue ?? '0') })),
   };
 }
 

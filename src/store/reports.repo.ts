@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { DbOrTx } from './db.ts';
+import { formatMoney } from '../domain/money.ts';
 
 export const BREAKDOWNS = { tier: 'tier', lifecycle_stage: 'lifecycle_stage', rfm_segment: 'rfm_segment', abc_class: 'abc_class' } as const;
 type Breakdown = keyof typeof BREAKDOWNS;
@@ -18,7 +19,8 @@ interface Group {
  * summed. Five scans, one per breakdown, took over twice as long at a million customers.
  * Shares are of all customers and of all net revenue.
  */
-export async function summaryReport(db: DbOrTx) {
+export async function summaryReport(db: DbOrTx, minorDigits: number) {
+  const fmt = (value: string) => formatMoney(value, minorDigits);
   const rows = (
     await db.execute<{ by: Breakdown | 'total'; key: string | null; customers: number; buyers: number; net_revenue: string; at_risk: number; at_risk_revenue: string }>(sql`
       with combos as materialized (
@@ -52,7 +54,7 @@ export async function summaryReport(db: DbOrTx) {
         key: r.key,
         customers: r.customers,
         share: share(r.customers, totals.customers),
-        net_revenue: r.net_revenue,
+        net_revenue: fmt(r.net_revenue),
         revenue_share: share(Number(r.net_revenue), revenue),
       }));
 
@@ -69,12 +71,12 @@ export async function summaryReport(db: DbOrTx) {
     customers: totals.customers,
     buyers: totals.buyers,
     prospects: totals.customers - totals.buyers,
-    net_revenue: totals.net_revenue,
+    net_revenue: fmt(totals.net_revenue),
     by_tier: breakdown('tier'),
     by_lifecycle_stage: breakdown('lifecycle_stage'),
     by_rfm_segment: breakdown('rfm_segment'),
     by_abc_class: breakdown('abc_class'),
-    at_risk: { customers: totals.at_risk, net_revenue: totals.at_risk_revenue, revenue_share: share(Number(totals.at_risk_revenue), revenue) },
+    at_risk: { customers: totals.at_risk, net_revenue: fmt(totals.at_risk_revenue), revenue_share: share(Number(totals.at_risk_revenue), revenue) },
     top_20_percent_revenue_share: share(Number(pareto.top), revenue),
   };
 }

@@ -112,6 +112,12 @@ export async function latestPopulationStats(db: DbOrTx): Promise<PopulationStats
   return row ? toStats(row) : undefined;
 }
 
+/** When the population statistics in force were computed; null before the first computation. */
+export async function latestStatsComputedAt(db: DbOrTx): Promise<Date | null> {
+  const [row] = await db.select({ at: populationStats.computedAt }).from(populationStats).orderBy(desc(populationStats.version)).limit(1);
+  return row?.at ?? null;
+}
+
 function toStats(row: typeof populationStats.$inferSelect): PopulationStats {
   return {
     version: row.version,

@@ -108,3 +108,41 @@ export async function insertMessages(db: DbOrTx, messages: { id: string; type: s
     select x.id, x.type, x.body, x.created_at
     from jsonb_to_recordset(${JSON.stringify(json)}::jsonb) as x(id text, type text, body text, created_at timestamptz)`);
 }
+
+/**
+ * Right to erasure, for the outbox: every message about `customerId` that has not been delivered
+ * goes, with the data in it. Messages not yet fanned out are deleted; of those fanned out, every
+ * delivery that did not succeed (pending or failed, so neither a retry nor a recovery can send it
+ * later) is deleted with its attempt rows, and the message with it unless some endpoint already
+ * received it. What was delivered stays in the delivery log: it cannot be recalled from the
+ * receiver. The messages are locked first, so a relay pass (which skips locked rows) cannot fan
+ * one out meanwhile. Finding them reads each message body: erasures are rare and admin-only.
+ */
+export async function purgeUndeliveredMessages(db: DbOrTx, customerId: string): Promise<{ messages: number; deliveries: number }> {
+  const locked = await db.execute<{ id: string }>(sql`
+    select id from webhook_messages where (body::jsonb -> 'data' ->> 'customer_id') = ${customerId} for update`);
+  if (locked.rows.length === 0) return { messages: 0, deliveries: 0 };
+  const ids = sql`(select jsonb_array_elements_text(${JSON.stringify(locked.rows.map((r) => r.id))}::jsonb))`;
+  const deliveries = await db.execute<{ id: string }>(sql`
+    with gone as (
+      delete from webhook_deliveries where message_id in ${ids} and status <> 'succeeded' returning id
+    ), attempts as (
+      delete from webhook_attempts a using gone where a.delivery_id = gone.id
+    )
+    select id from gone`);
+  const messages = await db.execute<{ id: string }>(sql`
+    delete from webhook_messages m where m.id in ${ids}
+      and not exists (select 1 from webhook_deliveries d where d.message_id = m.id)
+    returning m.id`);
+  return { messages: messages.rows.length, deliveries: deliveries.rows.length };
+}
+
+/** The outbox backlog: messages not yet fanned out, and deliveries waiting for an attempt (a first one or a retry). */
+export async function outboxBacklog(db: DbOrTx): Promise<{ messages: number; deliveries: number }> {
+  const [row] = (
+    await db.execute<{ messages: number; deliveries: number }>(sql`
+      select (select count(*)::int from webhook_messages where fanned_out_at is null) as messages,
+             (select count(*)::int from webhook_deliveries where status = 'pending') as deliveries`)
+  ).rows;
+  return row ?? { messages: 0, deliveries: 0 };
+}

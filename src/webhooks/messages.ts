@@ -85,9 +85,10 @@ export function segmentMessages(
   sequence: number,
   segments: readonly string[],
   change: { entered: readonly string[]; exited: readonly string[] },
+  changedAt: Date,
   now: Date,
 ): WebhookMessage[] {
-  const base = { ...snapshot(customerId, state, sequence, segments), changed_at: now.toISOString() };
+  const base = { ...snapshot(customerId, state, sequence, segments), changed_at: changedAt.toISOString() };
   return [
     ...change.entered.map((key) => buildMessage('segment.entered', { ...base, segment: key }, now)),
     ...change.exited.map((key) => buildMessage('segment.exited', { ...base, segment: key }, now)),

@@ -1,5 +1,6 @@
 import { deriveCustomerState, ruleRecordOf, type DerivedState, type PreviousState } from './customer-state.ts';
 import { toStateRow, type CustomerStateRow } from './customer-state.row.ts';
+import { segmentChangedAt } from './customer-state.changes.ts';
 import type { CustomerDigest } from '../facts/digest.ts';
 import { reasonSince } from '../lifecycle/lifecycle.at-risk.ts';
 import type { LifecycleStage } from '../lifecycle/lifecycle.types.ts';
@@ -70,6 +71,8 @@ export interface CustomerPlan {
   segments: string[];
   entered: string[];
   exited: string[];
+  /** when the membership changes (entered, exited) became true (segmentChangedAt) */
+  segmentsChangedAt: Date;
 }
 
 /**
@@ -128,6 +131,7 @@ function planCustomer(customer: StoredCustomer, digest: CustomerDigest, context:
     changedAt: change.changed_at,
     sequence,
   }));
+  const segmentsChangedAt = segmentChangedAt({ previous: previousState(customer), now }, derived.changes);
   for (const [key, member] of [...entered.map((k) => [k, true] as const), ...exited.map((k) => [k, false] as const)]) {
     history.push({
       customerId: customer.id,
@@ -135,7 +139,7 @@ function planCustomer(customer: StoredCustomer, digest: CustomerDigest, context:
       before: { segment: key, member: !member },
       after: { segment: key, member },
       reasons: [{ code: member ? 'entered' : 'exited', detail: `${member ? 'entered' : 'left'} segment ${key}` }],
-      changedAt: now,
+      changedAt: segmentsChangedAt,
       sequence,
     });
   }
@@ -152,6 +156,7 @@ function planCustomer(customer: StoredCustomer, digest: CustomerDigest, context:
     segments: after,
     entered,
     exited,
+    segmentsChangedAt,
   };
 }
 

@@ -143,3 +143,16 @@ function clearedReason(ctx: ChangeContext): ChangeReason {
   }
   return { code: 'cleared', detail: 'no at-risk reason holds any more' };
 }
+
+/**
+ * When this recompute's segment membership changes (entered or exited) became true. Membership is
+ * decided by the recomputed state, so it changed when that state did: at the latest of the tier,
+ * stage and at-risk changes found with it, else when the review fell due (time alone moved the
+ * customer, e.g. past a recency threshold of the rule), else now (new data, a new segment rule).
+ * Bounded like every other change (reviewInstants): not before the previous computation, never
+ * after now.
+ */
+export function segmentChangedAt(ctx: Pick<ChangeContext, 'previous' | 'now'>, changes: readonly Pick<Change, 'changed_at'>[]): Date {
+  const { dueOrNow, at } = reviewInstants(ctx);
+  return at(maxDate(changes.map((c) => c.changed_at)) ?? dueOrNow);
+}
