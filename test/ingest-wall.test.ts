@@ -38,7 +38,7 @@ describe('the door refuses what Postgres cannot store', () => {
   it.each<[string, unknown, string]>([
     ['NUL in customer_id', order('door-1', 'c\u0000x'), 'customer_id'],
     ['a lone surrogate in order_id', order('door-2', 'c', { order_id: 'o\ud800' }), 'order_id'],
-    ['a lone surrogate in a trait key', { id: 'door-3', type: 'customer', customer_id: 'c', occurred_at: '2026-10-01T10:00:00Z', traits: { 'a\ud800b': 1 } }, 'traits.a\\ud800b'],
+    ['a lone surrogate in a trait key', { id: 'door-3', type: 'customer', customer_id: 'c', occurred_at: '2026-10-01T10:00:00Z', traits: { 'a\ud800b': 1 } }, 'traits.a\ud800b'],
     ['NUL deep in properties', order('door-4', 'c', { properties: { a: [{ b: 'x\u0000' }] } }), 'properties.a[0].b'],
     ['occurred_at in year 0', order('door-5', 'c', { occurred_at: '0000-01-01T00:00:00Z' }), 'occurred_at'],
   ])('POST /v1/events: %s → 400 at its path', async (_name, event, path) => {

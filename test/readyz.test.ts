@@ -79,7 +79,7 @@ describe('a URL Fastify cannot read', () => {
     const res = await svc.app.inject('/healthz%zz');
     expect(res.statusCode).toBe(400);
     expect(res.headers['content-type']).toContain('application/problem+json');
-    expect(res.json()).toMatchObject({ status: 400, type: 'https://tierwise.dev/problems/bad_request' });
+    expect(res.json()).toMatchObject({ status: 400, type: 'https://tierwise.dev/problems/bad_url' });
     await svc.close();
     await env.drop();
   });
