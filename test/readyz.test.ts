@@ -22,6 +22,9 @@ async function appWithLog(config: Config) {
   const lines: string[] = [];
   const sink = new Writable({ write(chunk, _enc, done) { lines.push(String(chunk)); done(); } });
   const deps: Deps = createDeps(config, { logger: pino({ level: 'warn' }, sink) });
+  // As `tierwise api` does before serving (waitForRedis): the shared connection is lazy and keeps no
+  // offline queue, so a first ping before it connects would fail. An unreachable Redis stays down.
+  await Promise.race([deps.redis.connect().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 2_000))]);
   const app = await buildApp(deps);
   await app.ready();
   return { app, lines, close: async () => { await app.close(); await deps.close(); } };
