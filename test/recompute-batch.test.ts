@@ -7,7 +7,6 @@ import { refreshAndRescore } from '../src/services/rescore.service.ts';
 import { enqueueRecomputes } from '../src/queues/queues.ts';
 import { loadRecomputeContext, recomputeCustomers, rescoreBatch } from '../src/services/recompute.service.ts';
 import { refreshPopulationStatsLocked } from '../src/store/stats.repo.ts';
-import { customers } from '../src/store/schema.ts';
 import { finishDirty, listDirty, markDirty, RECOMPUTE_SHARDS, shardOf, takeDirty } from '../src/queues/recompute.dirty.ts';
 import { startWorkers } from '../src/workers/workers.ts';
 import { upsertSegment } from '../src/store/segments.repo.ts';

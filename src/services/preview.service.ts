@@ -1,4 +1,3 @@
-import type { Deps } from '../deps.ts';
 import { parsePolicy } from '../domain/policy/policy.ts';
 import { countCustomers, everyCustomer, idRange, nextCustomerIds, readStoredCustomers } from '../store/customers.state.repo.ts';
 import { validationError } from './errors.ts';

@@ -6,7 +6,6 @@ import { conditionalExpectedPurchases, fitBgNbd, pAlive, pAliveFallsBelowAt, typ
 import { customerLifetimeValue } from './clv.ts';
 import { expectedAverageSpend, fitGammaGamma, type GammaGammaParams, type SpendRow } from './gamma-gamma.ts';
 import type { CustomerDigest } from '../facts/digest.ts';
-import type { ResolvedOrder } from '../facts/metrics.orders.ts';
 import { fitsMoneyColumn, money, sumMoney } from '../money.ts';
 import { DAY_MS } from '../time.ts';
 

@@ -7,7 +7,7 @@ import {
   type TierPolicyInput,
 } from './policy.schema.ts';
 import { formatPath } from '../events/field-problem.ts';
-import { evaluateRule, type Rule, type RuleError, type RuleRecord } from '../rules/rules.ts';
+import { evaluateRule, type RuleError, type RuleRecord } from '../rules/rules.ts';
 import type { ValueWeights } from '../scoring/scores.ts';
 
 export * from './policy.schema.ts';
