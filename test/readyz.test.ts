@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDeps, type Deps } from '../src/deps.ts';
 import { buildApp } from '../src/http/app.ts';
 import { migrateDb } from '../src/store/db.ts';
+import { waitForRedis } from '../src/queues/redis-policy.ts';
 import { createIsolatedEnv } from './harness.ts';
 import type { Config } from '../src/config.ts';
 
@@ -22,9 +23,10 @@ async function appWithLog(config: Config) {
   const lines: string[] = [];
   const sink = new Writable({ write(chunk, _enc, done) { lines.push(String(chunk)); done(); } });
   const deps: Deps = createDeps(config, { logger: pino({ level: 'warn' }, sink) });
-  // As `tierwise api` does before serving (waitForRedis): the shared connection is lazy and keeps no
-  // offline queue, so a first ping before it connects would fail. An unreachable Redis stays down.
-  await Promise.race([deps.redis.connect().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 2_000))]);
+  // As `tierwise api` does before serving: the shared connection is lazy (BullMQ may already have
+  // started it) and keeps no offline queue, so a first ping before it is ready would fail.
+  // An unreachable Redis stays down.
+  await waitForRedis(deps.redis, 2_000).catch(() => {});
   const app = await buildApp(deps);
   await app.ready();
   return { app, lines, close: async () => { await app.close(); await deps.close(); } };
