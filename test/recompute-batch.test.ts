@@ -241,7 +241,8 @@ describe.each([
       expect(written.rows[0]!.n).toBeLessThanOrEqual(some.customers);
       expect(await snapshot(changedOnly)).toEqual(await snapshot(everyone));
     }
-  });
+    // Up to five full rescores of two services: minutes, not seconds, on a loaded machine.
+  }, 180_000);
 
   it('derives nobody when nothing changed: the same statistics at the same instant', async () => {
     const again = await refreshAndRescore(changedOnly.deps, { changedOnly: true });
