@@ -17,12 +17,19 @@ export type DbOrTx = Db | Parameters<Parameters<Db['transaction']>[0]>[0];
  * connection (0: forever).
  */
 export function createPool(url: string, max = 10, role?: string, waitMs = 0): pg.Pool {
-  return new pg.Pool({
+  const pool = new pg.Pool({
     connectionString: url,
     max,
     application_name: role ? `tierwise-${role}` : 'tierwise',
     connectionTimeoutMillis: waitMs,
   });
+  // The pool listens for errors only on idle connections. One checked out (a transaction between
+  // two statements, an export stream) whose server goes away, in a restart, would emit an 'error'
+  // nobody hears: an uncaught exception that ends the process. Heard here, it is harmless: the
+  // connection's next statement fails (so the job or request fails and is retried) and the pool
+  // discards it on release.
+  pool.on('connect', (client) => client.on('error', () => {}));
+  return pool;
 }
 
 export function createDb(pool: pg.Pool): Db {
