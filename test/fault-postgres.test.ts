@@ -38,7 +38,7 @@ describe.skipIf(missing !== undefined)('Postgres restarted mid-ingest', () => {
 
   afterAll(async () => {
     // Postgres first comes back (if a failed test left it down), so the database can be dropped.
-    await pgServer?.start().catch(() => {});
+    if (pgServer && !pgServer.running) await pgServer.start().catch(() => {});
     await svc?.close().catch(() => {});
     await receiver?.close();
     await pgServer?.destroy();
@@ -58,11 +58,12 @@ describe.skipIf(missing !== undefined)('Postgres restarted mid-ingest', () => {
     try {
       await load.acceptMore(300);
 
+      const storedBefore = (await storedCounts(s)).rows;
       const stoppedAt = Date.now();
       await server.stop('immediate');
       const down = await fetch(`${baseUrl}/readyz`);
       expect(down.status).toBe(503);
-      expect((await down.json()).failed).toContain('postgres');
+      expect(((await down.json()) as { failed: string[] }).failed).toContain('postgres');
       // Redis holds what is accepted, so ingest goes on while Postgres is down.
       await load.acceptMore(100);
       await new Promise((r) => setTimeout(r, Math.max(0, OUTAGE_MS - (Date.now() - stoppedAt))));
@@ -72,6 +73,9 @@ describe.skipIf(missing !== undefined)('Postgres restarted mid-ingest', () => {
 
       await eventually(async () => ((await fetch(`${baseUrl}/readyz`)).status === 200 ? true : undefined), 30_000, '/readyz to answer 200');
       const readyAt = Date.now();
+      // The workers store again without being restarted (their jobs retried with backoff).
+      await eventually(async () => ((await storedCounts(s)).rows > storedBefore ? true : undefined), 30_000, 'the workers to store again');
+      const storingAt = Date.now();
       await load.acceptMore(200);
       await load.stop();
 
@@ -106,7 +110,7 @@ describe.skipIf(missing !== undefined)('Postgres restarted mid-ingest', () => {
       console.info(
         `postgres restart: ${load.requests} requests, ${accepted.length} events accepted, ${counts.rows} stored, ` +
           `${counts.duplicateOrders} duplicated; down ${restartAt - stoppedAt} ms (start took ${upAt - restartAt} ms), ` +
-          `${during.filter((a) => a.status === 202).length} requests accepted while down, /readyz 200 ${readyAt - upAt} ms after the start; ` +
+          `${during.filter((a) => a.status === 202).length} requests accepted while down, /readyz 200 ${readyAt - upAt} ms and storing again ${storingAt - upAt} ms after the start; ` +
           `${receiver!.received.length} webhook deliveries`,
       );
     } finally {

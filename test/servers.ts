@@ -1,4 +1,4 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, chownSync, constants, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -72,13 +72,14 @@ export function missingServers(): string | undefined {
   return undefined;
 }
 
-function run(cmd: string[], timeoutMs = 60_000): string {
-  try {
-    return execFileSync(cmd[0]!, cmd.slice(1), { timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
-  } catch (err) {
-    const e = err as { stderr?: Buffer; stdout?: Buffer; message: string };
-    throw new Error(`${path.basename(cmd[0]!)} failed: ${e.message}\n${e.stdout?.toString() ?? ''}${e.stderr?.toString() ?? ''}`);
-  }
+/** Runs a command without blocking the event loop (the service under test keeps working meanwhile). */
+function run(cmd: string[], timeoutMs = 60_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd[0]!, cmd.slice(1), { timeout: timeoutMs }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${path.basename(cmd[0]!)} failed: ${err.message}\n${stdout}${stderr}`));
+      else resolve(stdout);
+    });
+  });
 }
 
 export interface PrivatePostgres {
@@ -88,6 +89,8 @@ export interface PrivatePostgres {
   /** Stops the server: `immediate` kills it without a checkpoint (crash recovery on the next start). */
   stop(mode?: 'fast' | 'immediate'): Promise<void>;
   start(): Promise<void>;
+  /** Whether it was last started rather than stopped. */
+  readonly running: boolean;
   /** Stops it if running and removes its directory. */
   destroy(): Promise<void>;
 }
@@ -101,7 +104,7 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   const as = (cmd: string[]) => (user ? user.wrap(cmd) : cmd);
   if (user) chownSync(dir, user.uid, user.gid);
   try {
-    run(as([bin('initdb'), '-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-sync', '--no-instructions']));
+    await run(as([bin('initdb'), '-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-sync', '--no-instructions']));
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     throw err;
@@ -114,12 +117,15 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   const server: PrivatePostgres = {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     port,
+    get running() {
+      return running;
+    },
     async start() {
-      run(as([bin('pg_ctl'), '-D', data, '-o', options, '-l', path.join(dir, 'server.log'), '-w', '-t', '60', 'start']));
+      await run(as([bin('pg_ctl'), '-D', data, '-o', options, '-l', path.join(dir, 'server.log'), '-w', '-t', '60', 'start']));
       running = true;
     },
     async stop(mode = 'fast') {
-      run(as([bin('pg_ctl'), '-D', data, '-m', mode, '-w', '-t', '60', 'stop']));
+      await run(as([bin('pg_ctl'), '-D', data, '-m', mode, '-w', '-t', '60', 'stop']));
       running = false;
     },
     async destroy() {
@@ -153,6 +159,7 @@ export interface PrivateRedis {
   port: number;
   /** SIGKILL: no shutdown save, what survives is what the append-only file holds. */
   kill(): Promise<void>;
+  readonly running: boolean;
   start(): Promise<void>;
   destroy(): Promise<void>;
 }
@@ -184,6 +191,9 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
   const server: PrivateRedis = {
     url,
     port,
+    get running() {
+      return child !== undefined;
+    },
     async start() {
       const proc = spawn(path.join(redisBinDir!, 'redis-server'), args, { stdio: 'ignore' });
       child = proc;
