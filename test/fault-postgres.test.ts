@@ -64,6 +64,11 @@ describe.skipIf(missing !== undefined)('Postgres restarted mid-ingest', () => {
       const down = await fetch(`${baseUrl}/readyz`);
       expect(down.status).toBe(503);
       expect(((await down.json()) as { failed: string[] }).failed).toContain('postgres');
+      // A read needs Postgres: a 503 to retry, not a 500.
+      const read = await fetch(`${baseUrl}/v1/customers/pg-c1`, { headers: auth() });
+      expect(read.status).toBe(503);
+      expect(read.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(read.headers.get('content-type')).toMatch(/^application\/problem\+json/);
       // Redis holds what is accepted, so ingest goes on while Postgres is down.
       await load.acceptMore(100);
       await new Promise((r) => setTimeout(r, Math.max(0, OUTAGE_MS - (Date.now() - stoppedAt))));

@@ -100,3 +100,22 @@ export function isDataError(err: unknown): boolean {
   const { code } = dbFailureOf(err);
   return code !== undefined && /^(22|23|54)/.test(code);
 }
+
+/** Errors of the socket to Postgres: the server is down, restarting or unreachable. */
+const CONNECTION_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/**
+ * Whether `err` says Postgres cannot be reached right now rather than that the statement is wrong:
+ * no connection (refused, reset, timed out, lost mid-statement) or the server shutting down or
+ * starting (SQLSTATE class 08, 57P01–57P03). Such a request may succeed when retried shortly.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  let e: unknown = err;
+  for (let depth = 0; depth < 5 && e instanceof Error; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && (CONNECTION_ERRNOS.has(code) || /^08|^57P0[123]$/.test(code))) return true;
+    if (/^Connection terminated|^Client has encountered a connection error/.test(e.message)) return true;
+    e = e.cause;
+  }
+  return false;
+}
