@@ -58,6 +58,7 @@ describe.skipIf(missing !== undefined)('Redis killed and restarted mid-ingest', 
     try {
       await load.acceptMore(300);
 
+      const backlogAtKill = load.accepted.length - (await storedCounts(s)).rows;
       const killedAt = Date.now();
       await server.kill();
       const deadAt = Date.now();
@@ -116,7 +117,7 @@ describe.skipIf(missing !== undefined)('Redis killed and restarted mid-ingest', 
       const refused = load.attempts.filter((a) => a.status !== 202).length;
       console.info(
         `redis restart: ${load.requests} requests, ${accepted.length} events accepted, ${counts.rows} stored, ` +
-          `${counts.duplicateOrders} duplicated; down ${restartAt - killedAt} ms (start took ${upAt - restartAt} ms), ` +
+          `${counts.duplicateOrders} duplicated; ${backlogAtKill} accepted events not yet stored at the kill; down ${restartAt - killedAt} ms (start took ${upAt - restartAt} ms), ` +
           `${whileDown.length} requests answered while down (all 503), ${refused} refused attempts retried in all; ` +
           `/readyz 200 ${readyAt - upAt} ms and 200 more events accepted ${acceptingAt - upAt} ms after the start; ` +
           `${receiver!.received.length} webhook deliveries`,

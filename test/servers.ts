@@ -95,8 +95,25 @@ export interface PrivatePostgres {
   destroy(): Promise<void>;
 }
 
+/**
+ * Up to three tries: a port free when asked may be taken by another process before the server
+ * binds it (each try starts afresh, in a new directory on a new port).
+ */
+async function withRetries<T>(start: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (err) {
+      if (attempt === 3) throw err;
+    }
+  }
+}
+
 /** A new Postgres cluster in a temporary directory, started on a free port. */
-export async function startPrivatePostgres(): Promise<PrivatePostgres> {
+export const startPrivatePostgres = () => withRetries(startPostgresOnce);
+
+async function startPostgresOnce(): Promise<PrivatePostgres> {
+  if (!postgresBinDir) throw new Error(`cannot start a private Postgres: ${missingServers()}`);
   const bin = (name: string) => path.join(postgresBinDir!, name);
   const dir = mkdtempSync(path.join(tmpdir(), 'tierwise-pg-'));
   const data = path.join(dir, 'data');
@@ -165,7 +182,10 @@ export interface PrivateRedis {
 }
 
 /** A redis-server with an fsync-always append-only file in a temporary directory, on a free port. */
-export async function startPrivateRedis(): Promise<PrivateRedis> {
+export const startPrivateRedis = () => withRetries(startRedisOnce);
+
+async function startRedisOnce(): Promise<PrivateRedis> {
+  if (!redisBinDir) throw new Error(`cannot start a private Redis: ${missingServers()}`);
   const dir = mkdtempSync(path.join(tmpdir(), 'tierwise-redis-'));
   const port = await freePort();
   const args = [
