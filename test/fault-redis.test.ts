@@ -108,6 +108,8 @@ describe.skipIf(missing !== undefined)('Redis killed and restarted mid-ingest', 
       await eventually(async () => ((await stateMismatches(s)).length === 0 ? true : undefined), 45_000, 'customer state to match the events');
       expect(await historyBreaks(s)).toEqual([]);
       await eventually(async () => ((await undeliveredMessages(s)) === 0 ? true : undefined), 45_000, 'every webhook message to be delivered');
+      // Changes were announced (the checks above are not about nothing), none of them twice.
+      expect(receiver!.received.length).toBeGreaterThan(0);
       expect(duplicateAnnouncements(receiver!.received.map((r) => r.body))).toEqual([]);
       await eventually(async () => {
         const c = await s.deps.queues.ingest.getJobCounts('failed', 'waiting', 'delayed', 'active');
