@@ -1,16 +1,17 @@
 import pg from 'pg';
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPool, isDatabaseUnavailable } from '../src/store/db.ts';
+import { createDb, createPool, isDatabaseUnavailable } from '../src/store/db.ts';
 import { createIsolatedEnv } from './harness.ts';
 
-describe('a pool connection whose server session ends while it is checked out', () => {
+describe('pool connections when statements fail', () => {
   let env: Awaited<ReturnType<typeof createIsolatedEnv>>;
   beforeAll(async () => {
     env = await createIsolatedEnv();
   });
   afterAll(async () => env?.drop());
 
-  it('does not end the process; its next statement fails and the pool replaces it', async () => {
+  it('a connection whose session ends while checked out does not end the process; its next statement fails and the pool replaces it', async () => {
     const pool = createPool(env.config.DATABASE_URL, 2, 'test');
     try {
       const client = await pool.connect();
@@ -30,6 +31,24 @@ describe('a pool connection whose server session ends while it is checked out', 
       client.release();
       expect((await pool.query<{ one: number }>('select 1 as one')).rows).toEqual([{ one: 1 }]);
       expect(pool.totalCount).toBe(1);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('a transaction whose BEGIN fails gives its connection back', async () => {
+    // One connection, and a 2 s wait for it: a connection kept by the failed transaction makes the next one time out.
+    const pool = createPool(env.config.DATABASE_URL, 1, 'test', 2_000);
+    const db = createDb(pool);
+    try {
+      // A BEGIN Postgres refuses, as a BEGIN sent to a server going down is refused.
+      const refused = db.transaction(async () => 1, { isolationLevel: 'no such level' as never });
+      await expect(refused).rejects.toThrow();
+      for (let i = 0; i < 3; i++) {
+        const rows = await db.transaction(async (tx) => (await tx.execute<{ one: number }>(sql`select 1 as one`)).rows);
+        expect(rows).toEqual([{ one: 1 }]);
+      }
+      expect(pool.totalCount - pool.idleCount).toBe(0);
     } finally {
       await pool.end();
     }

@@ -72,10 +72,13 @@ export function missingServers(): string | undefined {
   return undefined;
 }
 
-/** Runs a command without blocking the event loop (the service under test keeps working meanwhile). */
-function run(cmd: string[], timeoutMs = 60_000): Promise<string> {
+/**
+ * Runs a command without blocking the event loop (the service under test keeps working meanwhile),
+ * in `cwd`: pg_ctl fails in a working directory its user cannot read.
+ */
+function run(cmd: string[], cwd: string, timeoutMs = 60_000): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(cmd[0]!, cmd.slice(1), { timeout: timeoutMs }, (err, stdout, stderr) => {
+    execFile(cmd[0]!, cmd.slice(1), { cwd, timeout: timeoutMs }, (err, stdout, stderr) => {
       if (err) reject(new Error(`${path.basename(cmd[0]!)} failed: ${err.message}\n${stdout}${stderr}`));
       else resolve(stdout);
     });
@@ -115,13 +118,14 @@ export const startPrivatePostgres = () => withRetries(startPostgresOnce);
 async function startPostgresOnce(): Promise<PrivatePostgres> {
   if (!postgresBinDir) throw new Error(`cannot start a private Postgres: ${missingServers()}`);
   const bin = (name: string) => path.join(postgresBinDir!, name);
-  const dir = mkdtempSync(path.join(tmpdir(), 'tierwise-pg-'));
-  const data = path.join(dir, 'data');
   const user = unprivileged();
+  // /tmp when dropping privileges: the user must reach the directory, and TMPDIR may be private to root.
+  const dir = mkdtempSync(path.join(user ? '/tmp' : tmpdir(), 'tierwise-pg-'));
+  const data = path.join(dir, 'data');
   const as = (cmd: string[]) => (user ? user.wrap(cmd) : cmd);
   if (user) chownSync(dir, user.uid, user.gid);
   try {
-    await run(as([bin('initdb'), '-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-sync', '--no-instructions']));
+    await run(as([bin('initdb'), '-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-sync', '--no-instructions']), dir);
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     throw err;
@@ -138,15 +142,16 @@ async function startPostgresOnce(): Promise<PrivatePostgres> {
       return running;
     },
     async start() {
-      await run(as([bin('pg_ctl'), '-D', data, '-o', options, '-l', path.join(dir, 'server.log'), '-w', '-t', '60', 'start']));
+      await run(as([bin('pg_ctl'), '-D', data, '-o', options, '-l', path.join(dir, 'server.log'), '-w', '-t', '60', 'start']), dir);
       running = true;
     },
     async stop(mode = 'fast') {
-      await run(as([bin('pg_ctl'), '-D', data, '-m', mode, '-w', '-t', '60', 'stop']));
+      await run(as([bin('pg_ctl'), '-D', data, '-m', mode, '-w', '-t', '60', 'stop']), dir);
       running = false;
     },
     async destroy() {
-      if (running) await server.stop('immediate').catch(() => {});
+      // Also when not known to be running: a start that timed out may have left a server behind.
+      await server.stop('immediate').catch(() => {});
       rmSync(dir, { recursive: true, force: true });
     },
   };

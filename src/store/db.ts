@@ -33,7 +33,29 @@ export function createPool(url: string, max = 10, role?: string, waitMs = 0): pg
 }
 
 export function createDb(pool: pg.Pool): Db {
-  return drizzle(pool, { schema });
+  const db = drizzle(pool, { schema });
+  // drizzle-orm's transaction on a pool releases its connection only once BEGIN has succeeded: each
+  // BEGIN lost to a Postgres restart kept one connection checked out for good, until the pool had
+  // none left and every caller waited forever. So a transaction checks its connection out here and
+  // runs drizzle's transaction on that one connection, which is released whatever fails (and
+  // discarded when Postgres went away).
+  const onConnection = new WeakMap<pg.PoolClient, Db>();
+  const transaction: Db['transaction'] = async (run, config) => {
+    const client = await pool.connect();
+    let failure: Error | undefined;
+    try {
+      let scoped = onConnection.get(client);
+      if (!scoped) onConnection.set(client, (scoped = drizzle(client, { schema }) as unknown as Db));
+      return await scoped.transaction(run, config);
+    } catch (err) {
+      if (isDatabaseUnavailable(err)) failure = err as Error;
+      throw err;
+    } finally {
+      client.release(failure);
+    }
+  };
+  db.transaction = transaction;
+  return db;
 }
 
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../drizzle', import.meta.url));
