@@ -113,6 +113,9 @@ describe.skipIf(missing !== undefined)('Postgres restarted mid-ingest', () => {
       const failed = await s.deps.queues.ingest.getJobCounts('failed', 'waiting', 'delayed', 'active');
       expect(failed).toEqual({ failed: 0, waiting: 0, delayed: 0, active: 0 });
 
+      // No connection is left checked out by a statement the outage broke: the pools are whole again.
+      await eventually(async () => ([s.deps.pool, s.deps.workerPool].every((p) => p.totalCount === p.idleCount && p.waitingCount === 0) ? true : undefined), 30_000, 'every pool connection to be back');
+
       const during = load.attempts.filter((a) => a.sentAt >= stoppedAt && a.answeredAt <= upAt);
       console.info(
         `postgres restart: ${load.requests} requests, ${accepted.length} events accepted, ${counts.rows} stored, ` +
