@@ -29,6 +29,8 @@ export async function ensurePopulationStats(deps: Pick<Deps, 'db'>, now: Date): 
 
 export interface RecomputeResult {
   customers: number;
+  /** rows written: their stored state differed */
+  written: number;
   changed: number;
   history: number;
   messages: number;
@@ -67,7 +69,7 @@ export const scoringStats = (stats: PopulationStats): BatchContext['stats'] => (
  */
 export async function recomputeCustomers(deps: RecomputeDeps, customerIds: string[], preloaded?: RecomputeContext): Promise<RecomputeResult> {
   const ids = [...new Set(customerIds)].sort();
-  if (ids.length === 0) return { customers: 0, changed: 0, history: 0, messages: 0 };
+  if (ids.length === 0) return { customers: 0, written: 0, changed: 0, history: 0, messages: 0 };
   const stop = deps.metrics.recomputeDuration.startTimer();
   const now = deps.clock.now();
   const context = { now, ...(preloaded ?? (await loadRecomputeContext(deps, now))) };
@@ -141,6 +143,7 @@ async function writePlans(tx: DbOrTx, plans: CustomerPlan[], context: BatchConte
   await insertMessages(tx, messages);
   return {
     customers: plans.length,
+    written: done.length,
     changed: done.filter((p) => p.row.sequence !== p.previousSequence).length,
     history: history.length,
     messages: messages.length,
