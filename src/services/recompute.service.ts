@@ -1,6 +1,6 @@
 import type { Deps } from '../deps.ts';
 import { deriveBatch, type BatchContext, type CustomerPlan } from '../domain/customer/customer-state.batch.ts';
-import { digestEvents, digestHoldsAt, packedEventCount, unpackDigest, type CustomerDigest } from '../domain/facts/digest.ts';
+import { digestEvents, digestHoldsAt, packedEventCount, parseDigest, unpackDigest, type CustomerDigest } from '../domain/facts/digest.ts';
 import type { StoredEvent } from '../domain/events/events.types.ts';
 import type { Breakpoints } from '../domain/scoring/scores.ts';
 import { orderSegments, type SegmentDefinition } from '../domain/rules/segments.ts';
@@ -162,7 +162,8 @@ async function digestsAsOf(db: DbOrTx, customers: StoredCustomerWithDigest[], no
   const stale: string[] = [];
   for (const customer of customers) {
     // The count is checked on the packed form first: after new events no digest is unpacked.
-    const stored = packedEventCount(customer.digest) === customer.eventCount ? unpackDigest(customer.digest) : null;
+    const packed = parseDigest(customer.digest);
+    const stored = packedEventCount(packed) === customer.eventCount ? unpackDigest(packed) : null;
     if (stored && digestHoldsAt(stored, now)) digests.set(customer.id, stored);
     else stale.push(customer.id);
   }

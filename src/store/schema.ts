@@ -1,4 +1,3 @@
-import type { PackedDigest } from '../domain/facts/digest.ts';
 import { sql } from 'drizzle-orm';
 import {
   bigint,
@@ -49,7 +48,7 @@ export const customers = pgTable(
     satisfactionAvg: doublePrecision('satisfaction_avg'),
     // The events reduced as of the last recompute (domain/facts/digest.ts, packed): a rescore derives from
     // it instead of the events while it is current.
-    digest: jsonb('digest').$type<PackedDigest>(),
+    digest: text('digest'),
     // Fingerprint of the stored state (domain/customer/customer-state.row.ts stateHash); null until the first recompute.
     stateHash: text('state_hash'),
     orderCount: integer('order_count').notNull().default(0),
@@ -98,9 +97,9 @@ export const customers = pgTable(
     // risk, so walking customers_net_revenue_idx reads most buyers before it fills a page.
     index('customers_at_risk_revenue_idx').on(t.netRevenue, t.id).where(sql`${t.atRisk}`),
     index('customers_net_revenue_idx').on(t.netRevenue, t.id),
-    index('customers_last_order_idx').on(t.lastOrderAt, t.id),
-    // The listing sorts prospects (no order) first by this key; the index serves sorted pages under any filter.
-    index('customers_last_order_sort_idx').on(sql`coalesce(${t.lastOrderAt}, '-infinity'::timestamptz)`, t.id),
+    // Recency filters (rules, max_recency_days) range over it, and the listing's last_order_at sorts
+    // walk it: prospects (no order) first, as they sort first ascending (store/customers.list.repo.ts).
+    index('customers_last_order_idx').on(t.lastOrderAt.asc().nullsFirst(), t.id),
   ],
 );
 

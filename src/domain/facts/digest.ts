@@ -100,8 +100,9 @@ function latestRegion(orders: ResolvedOrder[]): string | null {
   return orders.findLast((o) => o.region !== null && o.region !== '')?.region ?? null;
 }
 
-// The stored form: a compact JSON array read back by a rescore instead of the events, small because
-// it is stored on every customer row (docs/architecture.md, Storage). Positions instead of keys, and
+// The stored form: a compact JSON array, kept as text (jsonb would add an entry header per element),
+// read back by a rescore instead of the events; small because it is stored on every customer row
+// (docs/architecture.md, Storage). Positions instead of keys, and
 // the per-order and per-interaction lists as one string each: instants as base-36 epoch ms, an
 // order's net after a mark that also says whether it is counted. The first element versions the
 // shape: a digest of an unknown version is not used, and the customer is derived from the events
@@ -188,6 +189,21 @@ export function packDigest(d: CustomerDigest): PackedDigestV2 {
     instants(d.interactions.complaints),
     d.interactions.satisfaction.map((s) => [s.at.getTime(), s.value]),
   ];
+}
+
+/** The text stored in customers.digest. */
+export function serializeDigest(d: CustomerDigest): string {
+  return JSON.stringify(packDigest(d));
+}
+
+/** The stored text as a packed digest, of whatever version; null for none (or anything unreadable, which is then taken again from the events). */
+export function parseDigest(text: string | null | undefined): PackedDigest | null {
+  if (!text) return null;
+  try {
+    return JSON.parse(text) as PackedDigest;
+  } catch {
+    return null;
+  }
 }
 
 /** How many events a stored digest was taken from (null for no digest of a known version): checked before unpacking. */
