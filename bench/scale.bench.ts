@@ -20,7 +20,7 @@ import { discardBacklog, measureAcceptance, measureEndToEnd, measureLatency } fr
 import { freePort, serviceEnv, spawnNoop, spawnService, spawnWorkers, waitReady, WORKER_LAYOUTS, type Child, type WorkerLayout } from './scale.processes.ts';
 import { measureImport, type ImportFigures } from './scale.import.ts';
 import { writeResults, type DailyRun, type Figures } from './scale.results.ts';
-import { backendPids, cpuOf, cpuSince, dayLater, tableSizes, timeDailyRefresh } from './scale.daily.ts';
+import { backendPids, compactedSizes, cpuOf, cpuSince, dayLater, tableSizes, timeDailyRefresh } from './scale.daily.ts';
 
 const { values: args } = parseArgs({
   options: { scale: { type: 'string', default: '1' }, output: { type: 'string' }, seed: { type: 'string', default: 'rescore' } },
@@ -204,7 +204,7 @@ async function measure(deps: Deps): Promise<Figures> {
     let clock = deps.clock.now();
     if (ONLY.has('daily')) {
       const settle = await timeDailyRefresh(deps, clock);
-      log(`daily refresh to settle: ${settle.seconds.toFixed(1)} s, ${settle.derived} derived, ${settle.customersUpdated} rows updated`);
+      log(`daily refresh to settle: ${settle.seconds.toFixed(1)} s, ${settle.derived} derived`);
       for (let run = 0; run < RUNS; run++) {
         const bare = await bareAggregateSeconds(deps);
         const unchanged = await timeDailyRefresh(deps, clock);
@@ -215,14 +215,16 @@ async function measure(deps: Deps): Promise<Figures> {
           `a day later ${dayAfter.seconds.toFixed(1)} s (${dayAfter.derived} derived, ${dayAfter.changed} changed, ${dayAfter.customersUpdated} rows updated); bare aggregate ${bare.toFixed(1)} s`);
       }
     }
-    const sizes = await tableSizes(deps);
-    log(`sizes: ${sizes.perCustomer.map((t) => `${t.table} ${(t.total / 2 ** 20).toFixed(0)} MiB`).join(', ')}; events ${(sizes.events.total / 2 ** 20).toFixed(0)} MiB`);
+    const stored = await tableSizes(deps);
+    const sizes = await compactedSizes(deps);
+    const sizeLine = (s: typeof sizes) => `${s.perCustomer.map((t) => `${t.table} ${(t.total / 2 ** 20).toFixed(0)} MiB`).join(', ')}; events ${(s.events.total / 2 ** 20).toFixed(0)} MiB`;
+    log(`sizes as stored: ${sizeLine(stored)}; compacted: ${sizeLine(sizes)}`);
     notePeaks();
 
     const importFigures: ImportFigures | null = ONLY.has('import') ? await measureImport(RUNS, log) : null;
 
     return {
-      scale: SCALE, customers: CUSTOMERS, orders: ORDERS, runs: RUNS, generateSeconds, first, daily, sizes,
+      scale: SCALE, customers: CUSTOMERS, orders: ORDERS, runs: RUNS, generateSeconds, first, daily, sizes, storedSizes: stored,
       rescore: median(rescore), rescoreExtrapolated, seed: SEED, aggregate: median(aggregate), rescoreRuns: rescore, aggregateRuns: aggregate, bareUpdate: median(bareUpdate), bareUpdateRuns: bareUpdate,
       recomputeDrained: median(drained), recomputeNaive: median(naive), recomputeSample: sample, recomputeCpuPerCustomer: median(recomputeCpu),
       sweep: {

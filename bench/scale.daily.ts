@@ -83,7 +83,7 @@ export interface Refresh {
   /** Rows updated in `customers` (pg_stat_user_tables n_tup_upd delta), HOT among them. */
   customersUpdated: number;
   customersHotUpdated: number;
-  /** Rows inserted, updated or deleted in every other table (history, memberships, outbox…). */
+  /** Rows inserted, updated or deleted in the other per-customer tables (history, memberships…). */
   otherRowsWritten: number;
 }
 
@@ -93,6 +93,7 @@ export interface Refresh {
  * read next is complete, and its CPU is this refresh's alone.
  */
 export async function timeDailyRefresh(deps: Deps, now: Date): Promise<Refresh> {
+  const perCustomer = new Set(await perCustomerTables(deps));
   const own = createDeps(benchConfig({}), { clock: { now: () => now } });
   const pids = new Set<number>();
   for (const pool of [own.pool, own.workerPool]) pool.on('connect', (client) => pids.add((client as unknown as { processID: number }).processID));
@@ -119,7 +120,9 @@ export async function timeDailyRefresh(deps: Deps, now: Date): Promise<Refresh> 
   const writes = writesSince(writesBefore, await tableWrites(deps));
   const customers = writes.get('customers') ?? { inserted: 0, updated: 0, hotUpdated: 0, deleted: 0 };
   let other = 0;
-  for (const [table, w] of writes) if (table !== 'customers') other += w.inserted + w.updated + w.deleted;
+  // Only the per-customer tables: the outbox and delivery tables are the relay's, which the worker
+  // processes run meanwhile.
+  for (const [table, w] of writes) if (table !== 'customers' && perCustomer.has(table)) other += w.inserted + w.updated + w.deleted;
   return {
     seconds,
     cpuSeconds: (node.user + node.system) / 1e6 + backendCpu,
@@ -158,25 +161,45 @@ export interface TableSize {
  * Sizes (bytes) of `customers`, of every other table holding a `customer_id` column except
  * `events` (history, segment memberships and any per-customer table added later), and of `events`.
  */
-export async function tableSizes(deps: Deps): Promise<{ perCustomer: TableSize[]; events: TableSize }> {
-  const { rows } = await deps.pool.query<{ table: string; heap: number; toast: number; indexes: number; total: number; dead: number; estimate: number }>(
-    `select c.relname as table, pg_relation_size(c.oid) as heap, pg_table_size(c.oid) - pg_relation_size(c.oid) as toast,
-       pg_indexes_size(c.oid) as indexes, pg_total_relation_size(c.oid) as total,
-       coalesce(s.n_dead_tup, 0) as dead, greatest(c.reltuples, 0)::bigint as estimate
-     from pg_class c
-     join pg_namespace n on n.oid = c.relnamespace and n.nspname = current_schema()
-     left join pg_stat_user_tables s on s.relid = c.oid
-     where c.relkind in ('r', 'p') and (c.relname in ('customers', 'events') or exists (
+/** `customers` and every other table holding a `customer_id` column except `events`: history, segment memberships and any per-customer table added later. */
+export async function perCustomerTables(deps: Deps): Promise<string[]> {
+  const { rows } = await deps.pool.query<{ table: string }>(
+    `select c.relname as table from pg_class c join pg_namespace n on n.oid = c.relnamespace and n.nspname = current_schema()
+     where c.relkind in ('r', 'p') and c.relname <> 'events' and (c.relname = 'customers' or exists (
        select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'customer_id' and not a.attisdropped))
-     order by c.relname = 'customers' desc, pg_total_relation_size(c.oid) desc`,
+     order by c.relname = 'customers' desc, c.relname`,
   );
+  return rows.map((r) => r.table);
+}
+
+/** Sizes (bytes) of the per-customer tables (perCustomerTables) and of `events`. */
+export async function tableSizes(deps: Deps): Promise<{ perCustomer: TableSize[]; events: TableSize }> {
   const sizes: TableSize[] = [];
-  for (const r of rows) {
+  for (const table of [...(await perCustomerTables(deps)), 'events']) {
+    const { rows } = await deps.pool.query<{ heap: number; toast: number; indexes: number; total: number; dead: number; estimate: number }>(
+      `select pg_relation_size(c.oid) as heap, pg_table_size(c.oid) - pg_relation_size(c.oid) as toast,
+         pg_indexes_size(c.oid) as indexes, pg_total_relation_size(c.oid) as total,
+         coalesce(s.n_dead_tup, 0) as dead, greatest(c.reltuples, 0)::bigint as estimate
+       from pg_class c left join pg_stat_user_tables s on s.relid = c.oid
+       where c.oid = to_regclass($1)`,
+      [table],
+    );
+    const r = rows[0]!;
     // Exact counts for customers and events (the per-customer and per-event figures); the planner's estimate for other large tables.
-    const exact = r.table === 'customers' || r.table === 'events' || r.total < 64 * 2 ** 20;
-    const count = exact ? (await deps.pool.query<{ n: number }>(`select count(*)::int as n from "${r.table}"`)).rows[0]!.n : r.estimate;
-    sizes.push({ table: r.table, rows: count, heap: r.heap, toast: r.toast, indexes: r.indexes, total: r.total, deadRows: r.dead });
+    const exact = table === 'customers' || table === 'events' || r.total < 64 * 2 ** 20;
+    const count = exact ? (await deps.pool.query<{ n: number }>(`select count(*)::int as n from "${table}"`)).rows[0]!.n : r.estimate;
+    sizes.push({ table, rows: count, heap: r.heap, toast: r.toast, indexes: r.indexes, total: r.total, deadRows: r.dead });
   }
-  const events = sizes.find((s) => s.table === 'events')!;
-  return { perCustomer: sizes.filter((s) => s.table !== 'events'), events };
+  const events = sizes.at(-1)!;
+  return { perCustomer: sizes.slice(0, -1), events };
+}
+
+/**
+ * The per-customer tables rewritten without dead rows (VACUUM FULL), then measured again: the size
+ * the stored state needs, apart from what earlier passes left behind (autovacuum is off here).
+ * Nothing in this shop is measured after it.
+ */
+export async function compactedSizes(deps: Deps): Promise<{ perCustomer: TableSize[]; events: TableSize }> {
+  for (const table of await perCustomerTables(deps)) await deps.pool.query(`vacuum (full, analyze) "${table}"`);
+  return tableSizes(deps);
 }
