@@ -104,6 +104,33 @@ export function costInputs(f: Figures) {
   };
 }
 
+/** Events a customer adds per day in the projections (about 3.65 a year), and the ingest peak over the day's mean. */
+export const PROJECTION = { eventsPerCustomerDay: 0.01, peakFactor: 10 };
+
+/**
+ * docs/scaling.md's projections from the cost inputs, per customer per day and for a shop of
+ * `customers` on nodes like this one. Linear in the customers: the daily refresh reads every
+ * customer's row once and derives a share of them, the other costs follow the events.
+ */
+export function project(c: ReturnType<typeof costInputs>, customers: number) {
+  const e = PROJECTION.eventsPerCustomerDay;
+  const cpuPerCustomerDay = c.C_day / c.N + e * c.c_evt;
+  const bytesPerCustomer = c.B_cust + (c.E / c.N) * c.B_event;
+  const rowsPerCustomerDay = c.W_day / c.N + e * 2;
+  const peakEventsPerSec = (PROJECTION.peakFactor * customers * e) / 86_400;
+  return {
+    cpuPerCustomerDay,
+    bytesPerCustomer,
+    bytesPerCustomerDay: e * c.B_event,
+    rowsPerCustomerDay,
+    cores: (customers * cpuPerCustomerDay) / 86_400,
+    storageBytes: customers * bytesPerCustomer,
+    dailyRefreshSeconds: c.T_day * (customers / c.N),
+    peakEventsPerSec,
+    ingestNodes: Math.ceil(peakEventsPerSec / c.R_e2e),
+  };
+}
+
 export async function writeResults(f: Figures, deps: Deps, output?: string): Promise<string> {
   const v = await versions(deps);
   const full = f.customers >= 1_000_000;
@@ -169,6 +196,19 @@ export async function writeResults(f: Figures, deps: Deps, output?: string): Pro
     ['R_e2e', 'events stored per second end to end, one node', int(c.R_e2e)],
     ['C_first', 'CPU seconds of the first rescore after the import', dec(c.C_first, 0)],
   ];
+  const projections = [10_000_000, 100_000_000].map((n) => ({ n, p: project(c, n) }));
+  const gb = (bytes: number) => `${dec(bytes / 1e9, 0)} GB`;
+  const projectionRows: string[][] = [
+    ['CPU seconds per customer per day', ...projections.map(({ p }) => dec(p.cpuPerCustomerDay, 6))],
+    ['bytes stored per customer (state + events)', ...projections.map(({ p }) => int(p.bytesPerCustomer))],
+    ['bytes added per customer per day', ...projections.map(({ p }) => int(p.bytesPerCustomerDay))],
+    ['rows written per customer per day', ...projections.map(({ p }) => dec(p.rowsPerCustomerDay, 4))],
+    ['CPU cores busy on average', ...projections.map(({ p }) => dec(p.cores, 2))],
+    ['storage', ...projections.map(({ p }) => gb(p.storageBytes))],
+    ['daily refresh on one node', ...projections.map(({ p }) => `${dec(p.dailyRefreshSeconds / 60, 0)} min`)],
+    [`peak ingest (${PROJECTION.peakFactor}× the day's mean)`, ...projections.map(({ p }) => `${int(p.peakEventsPerSec)} events/s`)],
+    ['nodes like this one for that peak', ...projections.map(({ p }) => int(p.ingestNodes))],
+  ];
   const text = `# Benchmark results
 
 Written by \`npm run bench${f.scale === 1 ? '' : ` -- --scale ${f.scale}`}\` on ${new Date().toISOString()}.
@@ -196,6 +236,10 @@ ${f.storedSizes.perCustomer.map((t) => `${t.table} ${mib(t.total)} with ${int(t.
 The inputs of the projections in docs/scaling.md, from this run:
 
 ${table(['name', 'what', 'value'], inputs.map(([n, w, val]) => [`\`${n}\``, w, val]))}
+
+Projected with the formulas of docs/scaling.md, ${PROJECTION.eventsPerCustomerDay} events per customer per day:
+
+${table(['per customer per day, and for the shop', '10M customers', '100M customers'], projectionRows)}
 `;
   const path = output ?? fileURLToPath(new URL('./RESULTS.md', import.meta.url));
   await writeFile(path, text);
