@@ -20,7 +20,7 @@ import { discardBacklog, measureAcceptance, measureEndToEnd, measureLatency } fr
 import { freePort, serviceEnv, spawnNoop, spawnService, spawnWorkers, waitReady, WORKER_LAYOUTS, type Child, type WorkerLayout } from './scale.processes.ts';
 import { measureImport, type ImportFigures } from './scale.import.ts';
 import { writeResults, type DailyRun, type Figures } from './scale.results.ts';
-import { backendPids, compactedSizes, cpuOf, cpuSince, dayLater, tableSizes, timeDailyRefresh } from './scale.daily.ts';
+import { backendPids, compactedSizes, excludeFromCpu, cpuOf, cpuSince, dayLater, tableSizes, timeDailyRefresh } from './scale.daily.ts';
 
 const { values: args } = parseArgs({
   options: { scale: { type: 'string', default: '1' }, output: { type: 'string' }, seed: { type: 'string', default: 'rescore' } },
@@ -251,6 +251,7 @@ async function main(): Promise<number> {
   log(`scale ${SCALE}: ${CUSTOMERS.toLocaleString('en-US')} customers, ${ORDERS.toLocaleString('en-US')} orders, ${RUNS} runs`);
   await createDatabase();
   const deps = createDeps(benchConfig({ TIERWISE_ADMIN_KEY: ADMIN_KEY }));
+  excludeFromCpu(deps);
   try {
     await migrateDb(deps.db);
     const figures = await measure(deps);

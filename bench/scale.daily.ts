@@ -30,10 +30,18 @@ export function processCpuSeconds(pid: number): number {
   }
 }
 
-/** The backends (pids) of this database other than the caller's: the services' connections. */
+/** Backends opened by the benchmark process's own pools: not counted as the services' CPU. */
+const benchBackends = new Set<number>();
+
+/** Call once on the benchmark's own deps, before they connect. */
+export function excludeFromCpu(deps: Deps): void {
+  for (const pool of [deps.pool, deps.workerPool, deps.exportPool]) pool.on('connect', (client) => benchBackends.add((client as unknown as { processID: number }).processID));
+}
+
+/** The backends (pids) of this database serving the services, not the benchmark's own polling. */
 export async function backendPids(deps: Deps): Promise<number[]> {
-  const { rows } = await deps.pool.query<{ pid: number }>('select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()');
-  return rows.map((r) => r.pid);
+  const { rows } = await deps.pool.query<{ pid: number }>('select pid from pg_stat_activity where datname = current_database()');
+  return rows.map((r) => r.pid).filter((pid) => !benchBackends.has(pid));
 }
 
 /** CPU seconds used so far by the given processes; with `before`, the difference (processes new since count whole). */
