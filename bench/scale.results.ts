@@ -128,6 +128,8 @@ export function project(c: ReturnType<typeof costInputs>, customers: number) {
     dailyRefreshSeconds: c.T_day * (customers / c.N),
     peakEventsPerSec,
     ingestNodes: Math.ceil(peakEventsPerSec / c.R_e2e),
+    /** Customers whose peak ingest one such node stores. */
+    customersPerIngestNode: (c.R_e2e * 86_400) / (PROJECTION.peakFactor * e),
   };
 }
 
@@ -208,6 +210,7 @@ export async function writeResults(f: Figures, deps: Deps, output?: string): Pro
     ['daily refresh on one node', ...projections.map(({ p }) => `${dec(p.dailyRefreshSeconds / 60, 0)} min`)],
     [`peak ingest (${PROJECTION.peakFactor}× the day's mean)`, ...projections.map(({ p }) => `${int(p.peakEventsPerSec)} events/s`)],
     ['nodes like this one for that peak', ...projections.map(({ p }) => int(p.ingestNodes))],
+    ['customers whose peak one such node stores', ...projections.map(({ p }) => int(p.customersPerIngestNode))],
   ];
   const text = `# Benchmark results
 
