@@ -91,6 +91,12 @@ export interface Refresh {
   /** Rows updated in `customers` (pg_stat_user_tables n_tup_upd delta), HOT among them. */
   customersUpdated: number;
   customersHotUpdated: number;
+  /**
+   * Customers whose stored row differs after the refresh (every column but `computed_at`, compared
+   * by a fingerprint taken before and after, outside the timed window): what a refresh writing
+   * only changed customers may update. Null when not compared.
+   */
+  rowsChanged: number | null;
   /** Rows inserted, updated or deleted in the other per-customer tables (history, memberships…). */
   otherRowsWritten: number;
 }
@@ -100,8 +106,9 @@ export interface Refresh {
  * are closed afterwards: a backend reports its table counters when it exits, so the n_tup_upd delta
  * read next is complete, and its CPU is this refresh's alone.
  */
-export async function timeDailyRefresh(deps: Deps, now: Date): Promise<Refresh> {
+export async function timeDailyRefresh(deps: Deps, now: Date, options: { compareRows?: boolean } = {}): Promise<Refresh> {
   const perCustomer = new Set(await perCustomerTables(deps));
+  if (options.compareRows) await fingerprintRows(deps);
   const own = createDeps(benchConfig({}), { clock: { now: () => now } });
   const pids = new Set<number>();
   for (const pool of [own.pool, own.workerPool]) pool.on('connect', (client) => pids.add((client as unknown as { processID: number }).processID));
@@ -131,8 +138,10 @@ export async function timeDailyRefresh(deps: Deps, now: Date): Promise<Refresh> 
   // Only the per-customer tables: the outbox and delivery tables are the relay's, which the worker
   // processes run meanwhile.
   for (const [table, w] of writes) if (table !== 'customers' && perCustomer.has(table)) other += w.inserted + w.updated + w.deleted;
+  const rowsChanged = options.compareRows ? await rowsChangedSinceFingerprint(deps) : null;
   return {
     seconds,
+    rowsChanged,
     cpuSeconds: (node.user + node.system) / 1e6 + backendCpu,
     derived: result.customers,
     changed: result.changed,
@@ -140,6 +149,24 @@ export async function timeDailyRefresh(deps: Deps, now: Date): Promise<Refresh> 
     customersHotUpdated: customers.hotUpdated,
     otherRowsWritten: other,
   };
+}
+
+// The fingerprint table has no customer_id column, so it is never counted as a per-customer table.
+const FINGERPRINTS = 'bench_customer_fingerprints';
+const fingerprint = `md5((to_jsonb(c) - 'computed_at')::text)`;
+
+async function fingerprintRows(deps: Deps): Promise<void> {
+  await deps.pool.query(`drop table if exists ${FINGERPRINTS}`);
+  await deps.pool.query(`create unlogged table ${FINGERPRINTS} as select c.id, ${fingerprint} as h from customers c`);
+  await deps.pool.query(`create unique index on ${FINGERPRINTS} (id)`);
+}
+
+async function rowsChangedSinceFingerprint(deps: Deps): Promise<number> {
+  const { rows } = await deps.pool.query<{ n: number }>(
+    `select count(*)::int as n from customers c left join ${FINGERPRINTS} f on f.id = c.id where f.id is null or f.h <> ${fingerprint}`,
+  );
+  await deps.pool.query(`drop table ${FINGERPRINTS}`);
+  return rows[0]!.n;
 }
 
 async function waitGone(deps: Deps, pids: number[], timeoutMs = 10_000): Promise<void> {
