@@ -21,6 +21,14 @@ const LONE_SURROGATE = /\p{Cs}/u;
  */
 export const MAX_JSON_DEPTH = 64;
 
+/** Whether a JSON value nests more than `maxDepth` levels of arrays and objects (walking no deeper). */
+export function nestsDeeperThan(value: unknown, maxDepth = MAX_JSON_DEPTH): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (maxDepth === 0) return true;
+  for (const item of Array.isArray(value) ? value : Object.values(value)) if (nestsDeeperThan(item, maxDepth - 1)) return true;
+  return false;
+}
+
 /**
  * Every string in a JSON value (keys included) that cannot be stored, with its path
  * (`rule.all[0].value`, a key as the path of its value), and a value nested deeper than
