@@ -20,12 +20,13 @@
  * timeouts with it). FUZZ_SEED changes the seed (a failure prints the seed and path to replay).
  */
 import fc from 'fast-check';
+import { gzipSync, deflateSync } from 'node:zlib';
 import { pino } from 'pino';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, auth, eventually, settle, startService, type TestService } from './harness.ts';
 import {
-  cursorValue, fromSchema, hostileValue, jsonText, pastInstant, pathSegment, queryValue, withHostility, type Schema,
+  cursorValue, encode, fromSchema, hostileValue, jsonText, pastInstant, pathSegment, queryValue, withHostility, type Schema,
 } from './fuzz.arbitraries.ts';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 1_000);
@@ -70,13 +71,13 @@ interface Request {
   method: string;
   url: string;
   headers: Record<string, string>;
-  payload?: string;
+  payload?: string | Buffer;
   /** events this request carries that must be stored (or parked) when it is accepted */
-  ingest?: 'native' | { clean: string[] };
+  ingest?: 'native' | { clean: { id: string; customer: string }[] };
 }
 
 interface Operation {
-  parameters?: { in: string; name: string; schema: Schema }[];
+  parameters?: { in: string; name: string; required?: boolean; schema: Schema }[];
   requestBody?: { content: Record<string, { schema: Schema }> };
 }
 
@@ -85,10 +86,12 @@ describe('fuzz: every route under hostile input', () => {
   let routes: Route[];
   let paths: Record<string, Record<string, Operation>>;
   let components: Record<string, Schema>;
-  const known: Record<string, string[]> = { customers: ['c-1'], webhooks: [], segments: ['vip'], jobs: [], deliveries: ['1'], deadLetters: ['1'] };
+  const known: Record<string, string[]> = { customers: ['c-1', ...Array.from({ length: 40 }, (_, i) => `fz-customer-${i + 1}`)], webhooks: [], segments: ['vip'], jobs: [], deliveries: ['1'], deadLetters: ['1'], apiKeys: [] };
   const covered = new Map<string, number>();
+  /** Answers by status class per route, for the summary line: a route never answered 2xx is fuzzed only at its door. */
+  const answers = new Map<string, Record<string, number>>();
   const accepted: { id: string; type: string; customer_id: string; order_id?: string }[] = [];
-  const cleanSegmentIds: string[] = [];
+  const cleanSegment: { id: string; customer: string }[] = [];
   const erased = new Set<string>();
   let requests = 0;
   /** Warnings and errors the app and workers log: a message the Segment mapper could not handle is a bug, as is any error. */
@@ -112,6 +115,9 @@ describe('fuzz: every route under hostile input', () => {
       payload: JSON.stringify({ name: 'VIP', rule: { field: 'order_count', op: 'gte', value: 1 } }),
     });
     expect(seg.statusCode, seg.body).toBeLessThan(300);
+    const key = await post('/v1/api-keys', { name: 'fuzz', scopes: ['customers:read'] });
+    expect(key.statusCode, key.body).toBe(201);
+    known.apiKeys!.push((key.json() as { id: string }).id);
     const job = await post('/v1/rescore', {});
     expect(job.statusCode, job.body).toBe(202);
     known.jobs!.push((job.json() as { job_id: string }).job_id);
@@ -137,7 +143,9 @@ describe('fuzz: every route under hostile input', () => {
     const otherRuns = Math.max(3, Math.round((RUNS * (1 - INGEST_SHARE)) / routes.length));
     // Every route is fuzzed even when one fails, so that one run reports every failing route.
     const failures: string[] = [];
-    for (const route of routes) {
+    // Deletions last, so that the known customer, webhook and segment are there for the other routes.
+    const ordered = [...routes.filter((r) => r.method !== 'DELETE'), ...routes.filter((r) => r.method === 'DELETE')];
+    for (const route of ordered) {
       const key = `${route.method} ${route.path}`;
       const isIngest = INGEST_ROUTES.includes(key) || route.path.startsWith('/compat/segment/');
       const outcome = await fc.check(
@@ -152,10 +160,25 @@ describe('fuzz: every route under hostile input', () => {
     expect(routes.filter((r) => !covered.get(`${r.method} ${r.path}`))).toEqual([]);
     // The fuzz must reach past the door too, or it tests only refusals.
     expect(accepted.length).toBeGreaterThan(RUNS / 20);
-    expect(cleanSegmentIds.length).toBeGreaterThan(RUNS / 50);
+    expect(cleanSegment.length).toBeGreaterThan(RUNS / 50);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     const bugs = logged.filter((l) => l.level >= 50 || l.msg === 'segment message could not be mapped');
     expect(bugs.slice(0, 5).map((l) => `${l.msg}: ${l.err?.stack ?? l.err?.message ?? ''}`)).toEqual([]);
+  });
+
+  it('answers unknown paths and methods with a 4xx problem', { timeout: TIMEOUT_MS }, async () => {
+    const method = fc.constantFrom('GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE');
+    const path = fc.oneof(
+      fc.constantFrom(...routes.map((r) => r.path.replace(/:[a-z_]+/g, 'x').replace('*', 'x'))),
+      fc.array(pathSegment(fc.constantFrom('v1', 'compat', 'segment', 'x'), []), { minLength: 1, maxLength: 5 }).map((p) => p.join('/')),
+    );
+    const url = fc.tuple(path, fc.constantFrom('', '/', '//', '/.', '?', '?a=%00', '#x', '/%2e%2e/%2e%2e')).map(([p, tail]) => `/${p.replace(/^\/+/, '')}${tail}`);
+    await fc.assert(
+      fc.asyncProperty(method, url, async (m, u) => {
+        await send('unknown', { method: m, url: u, headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+      }),
+      { numRuns: Math.max(20, Math.round(RUNS / 20)), seed: SEED },
+    );
   });
 
   it('stores or dead-letters every accepted event exactly once, and stays ready', { timeout: TIMEOUT_MS }, async () => {
@@ -176,7 +199,8 @@ describe('fuzz: every route under hostile input', () => {
       cursor = page.next_cursor;
     }
     const expected = accepted.filter((e) => !erased.has(e.customer_id));
-    const ids = [...new Set([...expected.map((e) => e.id), ...cleanSegmentIds])];
+    const segmentExpected = cleanSegment.filter((m) => !erased.has(m.customer)).map((m) => m.id);
+    const ids = [...new Set([...expected.map((e) => e.id), ...segmentExpected])];
     const stored = new Set(
       (await svc.deps.db.execute<{ id: string }>(sql`select id from events where id = any(${toPgArray(ids)}::text[])`)).rows.map((r) => r.id),
     );
@@ -187,7 +211,10 @@ describe('fuzz: every route under hostile input', () => {
       (e) => !stored.has(e.id) && !parked.has(e.id) && !(e.type === 'order' && orders.has(`${e.customer_id}/${e.order_id}`)),
     );
     expect(lost.slice(0, 10)).toEqual([]);
-    expect(cleanSegmentIds.filter((id) => !stored.has(id) && !parked.has(id)).slice(0, 10)).toEqual([]);
+    // The door refuses what Postgres cannot store, so nothing accepted should need parking
+    // (README, "Event limits": never a 202 that is lost later).
+    expect([...parked].slice(0, 10)).toEqual([]);
+    expect(segmentExpected.filter((id) => !stored.has(id) && !parked.has(id)).slice(0, 10)).toEqual([]);
     // Stored and parked at once would be twice.
     expect([...parked].filter((id) => stored.has(id) && ids.includes(id))).toEqual([]);
 
@@ -205,7 +232,13 @@ describe('fuzz: every route under hostile input', () => {
     }, 60_000, 'the known-good customer to be recomputed');
     expect(customer.metrics!.order_count).toBe(1);
     expect(customer.computed_at).not.toBeNull();
-    console.info(`fuzz: ${requests} requests over ${routes.length} routes (seed ${SEED}); ${accepted.length} native events and ${cleanSegmentIds.length} clean Segment messages accepted; ${parked.size} dead letters`);
+    const doorOnly = [...answers].filter(([, t]) => !t['2xx']).map(([k]) => k);
+    const all = [...answers.values()].reduce<Record<string, number>>((sum, t) => {
+      for (const [c, n] of Object.entries(t)) sum[c] = (sum[c] ?? 0) + n;
+      return sum;
+    }, {});
+    console.info(`fuzz: answers ${JSON.stringify(all)}; never 2xx: ${doorOnly.join(', ') || 'none'}`);
+    console.info(`fuzz: ${requests} requests over ${routes.length} routes (seed ${SEED}); ${accepted.length} native events and ${cleanSegment.length} clean Segment messages accepted; ${parked.size} dead letters`);
   });
 
   /** Sends one request and checks invariant 1; records what invariant 2 must find later. */
@@ -213,8 +246,12 @@ describe('fuzz: every route under hostile input', () => {
     covered.set(key, (covered.get(key) ?? 0) + 1);
     requests++;
     const res = await svc.app.inject({ method: req.method as 'GET', url: req.url, headers: req.headers, ...(req.payload !== undefined ? { payload: req.payload } : {}) });
-    if (process.env.FUZZ_DEBUG && key.includes(process.env.FUZZ_DEBUG)) console.log(res.statusCode, req.payload?.slice(0, 200), res.body.slice(0, 300));
-    const what = `${req.method} ${req.url.slice(0, 300)} ${req.payload?.slice(0, 300) ?? ''} → ${res.statusCode} ${res.body.slice(0, 500)}`;
+    if (process.env.FUZZ_DEBUG && key.includes(process.env.FUZZ_DEBUG)) console.log('FZ', req.method, req.url.slice(0, 100), String(req.payload ?? '').slice(0, 100), res.statusCode, res.body.slice(0, 200));
+    const tally = answers.get(key) ?? {};
+    answers.set(key, tally);
+    const sent = typeof req.payload === 'string' ? req.payload.slice(0, 300) : req.payload ? `(${req.payload.length} bytes, ${req.headers['content-encoding']})` : '';
+    const what = `${req.method} ${req.url.slice(0, 300)} ${JSON.stringify(req.headers).slice(0, 200)} ${sent} → ${res.statusCode} ${res.body.slice(0, 500)}`;
+    tally[`${String(res.statusCode)[0]}xx`] = (tally[`${String(res.statusCode)[0]}xx`] ?? 0) + 1;
     expect(res.statusCode, what).toBeLessThan(500);
     // Swagger UI's static pages redirect to their directory: a 3xx carries a location, nothing else.
     if (res.statusCode >= 300 && res.statusCode < 400) expect(res.headers.location, what).toBeTruthy();
@@ -223,19 +260,72 @@ describe('fuzz: every route under hostile input', () => {
       if (req.method !== 'HEAD') expect((JSON.parse(res.body) as { status: number }).status, what).toBe(res.statusCode);
     }
     if (res.statusCode === 202 && req.ingest === 'native') {
-      const body = JSON.parse(req.payload!) as { events?: unknown[] };
+      const body = JSON.parse(req.payload as string) as { events?: unknown[] };
       for (const e of (key.endsWith('/batch') ? body.events! : [body]) as { id: string; type: string; customer_id: string; order_id?: string }[]) accepted.push(e);
     }
-    if (res.statusCode === 200 && req.ingest && req.ingest !== 'native') cleanSegmentIds.push(...req.ingest.clean);
+    if (res.statusCode === 200 && req.ingest && req.ingest !== 'native') cleanSegment.push(...req.ingest.clean);
     if (req.method === 'DELETE' && key === 'DELETE /v1/customers/:id' && res.statusCode < 300) {
       erased.add(decodeURIComponent(req.url.split('?')[0]!.split('/').pop()!)); // a 2xx id is well-formed
     }
   }
 
   /** A request for a route: its path, query, headers and body, valid in shape or hostile. */
+  /** A third of the requests are well-formed, so that the fuzz also reaches what lies behind the door. */
   function requestFor(route: Route): fc.Arbitrary<Request> {
+    return fc.oneof({ arbitrary: wellFormedFor(route), weight: 1 }, { arbitrary: hostileFor(route), weight: 2 });
+  }
+
+  function operationOf(route: Route): Operation | undefined {
+    const key = openApiKey(`${route.method} ${route.path}`);
+    return paths[key.slice(key.indexOf(' ') + 1)]?.[route.method === 'HEAD' ? 'get' : route.method.toLowerCase()];
+  }
+
+  /** Known ids (or schema-valid ones), schema-valid query values, the admin key, a schema-valid body. */
+  function wellFormedFor(route: Route): fc.Arbitrary<Request> {
     const key = `${route.method} ${route.path}`;
-    const op = paths[openApiKey(key).slice(openApiKey(key).indexOf(' ') + 1)]?.[(route.method === 'HEAD' ? 'get' : route.method.toLowerCase())];
+    const op = operationOf(route);
+    const params = op?.parameters ?? [];
+    const pieces = route.path.split('/').map((piece) => {
+      if (piece.startsWith(':')) {
+        const known = knownFor(route.path, piece.slice(1));
+        const schema = params.find((p) => p.in === 'path' && p.name === piece.slice(1))?.schema;
+        return known.length > 0 ? fc.constantFrom(...known).map(encode) : fromSchema(schema, components).map((v) => encode(String(v)));
+      }
+      return fc.constant(piece.replace('*', piece === '*' ? 'index.html' : '/'));
+    });
+    const query = fc.tuple(
+      ...params
+        .filter((p) => p.in === 'query' && p.name !== 'cursor')
+        .map((p) => {
+          const pair = fromSchema(p.schema, components).map((v) => `${p.name}=${encode(String(v))}`);
+          return p.required ? pair : fc.option(pair, { nil: undefined, freq: 1 });
+        }),
+    ).map((pairs) => pairs.filter((x) => x !== undefined).join('&'));
+    const schema = op?.requestBody?.content['application/json']?.schema;
+    const body: fc.Arbitrary<Pick<Request, 'payload' | 'ingest'>> =
+      key === 'POST /v1/events'
+        ? validEvent.map((e) => ({ payload: JSON.stringify(e), ingest: 'native' as const }))
+        : key === 'POST /v1/events/batch'
+          ? fc.array(validEvent, { minLength: 1, maxLength: 20 }).map((events) => ({ payload: JSON.stringify({ events }), ingest: 'native' as const }))
+          : route.path.startsWith('/compat/')
+            ? bodyFor(key, op).filter((b) => !('bomb' in b))
+            : EXAMPLES[key]
+              ? EXAMPLES[key].map((v) => ({ payload: JSON.stringify(v) }))
+              : schema
+                ? fromSchema(schema, components).map((v) => ({ payload: JSON.stringify(v) }))
+                : fc.constant({});
+    return fc.tuple(fc.tuple(...pieces), query, body).map(([p, q, b]) => ({
+      method: route.method,
+      url: q ? `${p.join('/')}?${q}` : p.join('/'),
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, ...(b.payload !== undefined ? { 'content-type': 'application/json' } : {}) },
+      ...b,
+    }));
+  }
+
+  /** Any part of the request hostile: path, query, headers or body. */
+  function hostileFor(route: Route): fc.Arbitrary<Request> {
+    const key = `${route.method} ${route.path}`;
+    const op = operationOf(route);
     const params = op?.parameters ?? [];
     const pathArbs = route.path
       .split('/')
@@ -257,12 +347,23 @@ describe('fuzz: every route under hostile input', () => {
     const query = queryFor(params.filter((p) => p.in === 'query'));
     const headers = headersFor(route.path);
     const body = bodyFor(key, op);
-    return fc.tuple(url, query, headers, body).map(([u, q, h, b]) => ({
-      method: route.method,
-      url: q ? `${u}?${q}` : u,
-      headers: { ...h, ...(b.payload !== undefined && !('content-type' in h) ? { 'content-type': 'application/json' } : {}) },
-      ...b,
-    }));
+    // A Segment body labelled gzip or deflate is compressed as labelled, mostly; else it is garbage to unpack.
+    const compressed = fc.boolean();
+    return fc.tuple(url, query, headers, body, compressed).map(([u, q, h, b, compress]) => {
+      const encoding = h['content-encoding'];
+      const packed =
+        'bomb' in b
+          ? { payload: b.payload }
+          : compress && typeof b.payload === 'string' && (encoding === 'gzip' || encoding === 'x-gzip' || encoding === 'deflate')
+          ? { ...b, payload: encoding === 'deflate' ? deflateSync(b.payload) : gzipSync(b.payload) }
+          : b;
+      return {
+        method: route.method,
+        url: q ? `${u}?${q}` : u,
+        headers: { ...h, ...(b.payload !== undefined && !('content-type' in h) ? { 'content-type': 'application/json' } : {}), ...('bomb' in b ? { 'content-encoding': 'gzip' } : {}) },
+        ...packed,
+      };
+    });
   }
 
   function knownFor(path: string, name: string): string[] {
@@ -272,6 +373,7 @@ describe('fuzz: every route under hostile input', () => {
     if (path.startsWith('/v1/jobs')) return known.jobs!;
     if (path.startsWith('/v1/dead-letters')) return known.deadLetters!;
     if (path.startsWith('/v1/events')) return ['e-1'];
+    if (path.startsWith('/v1/api-keys')) return known.apiKeys!;
     return [];
   }
 
@@ -311,14 +413,19 @@ describe('fuzz: every route under hostile input', () => {
     const encoding = path.startsWith('/compat/')
       ? fc.oneof({ arbitrary: fc.constant(undefined), weight: 10 }, { arbitrary: fc.constantFrom('gzip', 'deflate', 'br', 'x-gzip', 'identity, gzip'), weight: 1 })
       : fc.constant(undefined);
-    return fc.tuple(authorization, contentType, encoding).map(([a, ct, enc]) => ({
+    const requestId = fc.oneof(
+      { arbitrary: fc.constant(undefined), weight: 8 },
+      { arbitrary: fc.constantFrom('req-1', '', 'a'.repeat(129), 'a b', '\u0000', '<script>', 'ok:1.2_3-4'), weight: 1 },
+    );
+    return fc.tuple(authorization, contentType, encoding, requestId).map(([a, ct, enc, rid]) => ({
+      ...(rid !== undefined ? { 'x-request-id': rid } : {}),
       ...(a ? { authorization: a } : {}),
       ...(ct !== undefined ? { 'content-type': ct } : {}),
       ...(enc !== undefined ? { 'content-encoding': enc } : {}),
     }));
   }
 
-  function bodyFor(key: string, op: Operation | undefined): fc.Arbitrary<Pick<Request, 'payload' | 'ingest'>> {
+  function bodyFor(key: string, op: Operation | undefined): fc.Arbitrary<Pick<Request, 'payload' | 'ingest'> & { bomb?: true }> {
     const raw = fc.constantFrom('', '{', 'null', '[]', '"x"', '1e400', '{"a":1,"a":2}', '{"__proto__":{"polluted":true}}', '\u0000', '\ufeff{}', `[${'1,'.repeat(10_000)}1]`);
     const rawBody = raw.map((payload) => ({ payload }));
     if (key === 'POST /v1/events') {
@@ -349,23 +456,24 @@ describe('fuzz: every route under hostile input', () => {
             const envelope: Record<string, unknown> = { batch: messages.map((m) => m.value) };
             if (hostileSentAt !== undefined) envelope.sentAt = hostileSentAt;
             else if (withSentAt) envelope.sentAt = new Date().toISOString(); // sentAt far from now would skew every timestamp
-            const clean = hostileSentAt === undefined ? messages.filter((m) => !m.mutated).map((m) => m.id) : [];
+            const clean = hostileSentAt === undefined ? messages.filter((m) => !m.mutated).map(({ id, customer }) => ({ id, customer })) : [];
             return { payload: jsonText(envelope), ingest: { clean } };
           });
-        return fc.oneof({ arbitrary: batch, weight: 10 }, { arbitrary: rawBody, weight: 1 });
+        return fc.oneof({ arbitrary: batch, weight: 10 }, { arbitrary: rawBody, weight: 1 }, { arbitrary: zipBomb, weight: 1 });
       }
       const single = segmentMessage(type as (typeof SEGMENT_TYPES)[number]).map((m) => ({
         payload: jsonText(m.value),
-        ingest: { clean: m.mutated || (type !== 'track' && type !== 'identify') ? [] : [m.id] },
+        ingest: { clean: m.mutated || (type !== 'track' && type !== 'identify') ? [] : [{ id: m.id, customer: m.customer }] },
       }));
-      return fc.oneof({ arbitrary: single, weight: 10 }, { arbitrary: rawBody, weight: 1 });
+      return fc.oneof({ arbitrary: single, weight: 10 }, { arbitrary: rawBody, weight: 1 }, { arbitrary: zipBomb, weight: 1 });
     }
     const schema = op?.requestBody?.content['application/json']?.schema;
     if (!schema) {
       return fc.oneof({ arbitrary: fc.constant({}), weight: 6 }, { arbitrary: withHostility(fc.constant({})).map(({ value }) => ({ payload: jsonText(value) })), weight: 1 }, { arbitrary: rawBody, weight: 1 });
     }
+    const base = EXAMPLES[key] ? fc.oneof(EXAMPLES[key], fromSchema(schema, components)) : fromSchema(schema, components);
     return fc.oneof(
-      { arbitrary: withHostility(fromSchema(schema, components), 2).map(({ value }) => ({ payload: jsonText(value) })), weight: 10 },
+      { arbitrary: withHostility(base, 2).map(({ value }) => ({ payload: jsonText(value) })), weight: 10 },
       { arbitrary: rawBody, weight: 1 },
     );
   }
@@ -377,6 +485,41 @@ function openApiKey(key: string): string {
 }
 
 const toPgArray = (ids: string[]) => `{${ids.map((id) => `"${id.replace(/["\\]/g, (c) => `\\${c}`)}"`).join(',')}}`;
+
+const condition = fc.oneof(
+  fc.record({ field: fc.constantFrom('order_count', 'net_revenue', 'recency_days'), op: fc.constantFrom('gte', 'lt', 'eq'), value: fc.nat({ max: 1_000 }) }),
+  fc.record({ field: fc.constant('lifecycle_stage'), op: fc.constant('in'), value: fc.subarray(['new', 'active', 'at_risk', 'lapsed'], { minLength: 1 }) }),
+  fc.record({ field: fc.constant('last_order_at'), op: fc.constantFrom('gt', 'lt'), value: pastInstant }),
+  fc.record({ field: fc.constant('traits.region'), op: fc.constant('eq'), value: fc.constantFrom('EU', 'US') }),
+);
+const rule = fc.oneof(condition, fc.array(condition, { minLength: 1, maxLength: 3 }).map((all) => ({ all })), fc.array(condition, { minLength: 1, maxLength: 3 }).map((any) => ({ any })));
+const policy = fc
+  .tuple(fc.nat({ max: 20 }), fc.nat({ max: 5_000 }))
+  .map(([orders, revenue]) => ({
+    tiers: [
+      { key: 'gold', name: 'Gold', rule: { all: [{ field: 'order_count', op: 'gte', value: orders + 1 }, { field: 'net_revenue', op: 'gte', value: revenue }] } },
+      { key: 'regular', name: 'Regular', rule: null },
+    ],
+  }));
+
+/**
+ * Well-formed bodies where the schema alone is too loose to give one often (rules, policies,
+ * webhook URLs): the base for the well-formed requests and for hostile mutations of them.
+ */
+const EXAMPLES: Record<string, fc.Arbitrary<unknown>> = {
+  'PUT /v1/tier-policy': policy,
+  'POST /v1/tier-policy/preview': policy,
+  'PUT /v1/segments/:key': fc.record({ name: fc.constantFrom('VIP', 'Lapsed EU', 'Ünïcode 😀'), rule }),
+  'POST /v1/webhooks': fc.record({ url: fc.constantFrom('https://hooks.example/a', 'https://hooks.example/b?x=1'), events: fc.subarray(['customer.tier_changed', 'segment.entered', '*'], { minLength: 1 }) }),
+  'PATCH /v1/webhooks/:id': fc.record({ enabled: fc.boolean(), events: fc.constant(['*']) }, { requiredKeys: [] }),
+  'POST /v1/webhooks/:id/recover': fc.record({ since: pastInstant }),
+  'POST /v1/api-keys': fc.record({ name: fc.constantFrom('ingest', 'reader'), scopes: fc.subarray(['events:write', 'customers:read'], { minLength: 1 }) }),
+  'POST /v1/model/fit': fc.record({ as_of: pastInstant }, { requiredKeys: [] }),
+};
+
+/** 8 MB of JSON whitespace in about 8 KB of gzip: past every body limit once unpacked. */
+const BOMB = gzipSync(Buffer.alloc(8 * 1024 * 1024, 0x20));
+const zipBomb = fc.constant({ payload: BOMB, bomb: true });
 
 let sequence = 0;
 /** A fresh id per generated event, so that what invariant 2 follows is not a retried duplicate. */
@@ -418,5 +561,8 @@ function segmentMessage(pathType: (typeof SEGMENT_TYPES)[number] | undefined, cl
       }
       return { ...typed, ...common, name: 'x', traits: { a: 1 } };
     });
-  return withHostility(clean, cleanWeight).map(({ value, mutated }) => ({ value, mutated, id: (value as { messageId?: string } | null)?.messageId ?? '' }));
+  return withHostility(clean, cleanWeight).map(({ value, mutated }) => {
+    const fields = (value ?? {}) as { messageId?: string; userId?: string };
+    return { value, mutated, id: fields.messageId ?? '', customer: fields.userId ?? '' };
+  });
 }
