@@ -20,6 +20,7 @@
  * timeouts with it). FUZZ_SEED changes the seed (a failure prints the seed and path to replay).
  */
 import fc from 'fast-check';
+import net from 'node:net';
 import { gzipSync, deflateSync } from 'node:zlib';
 import { pino } from 'pino';
 import { sql } from 'drizzle-orm';
@@ -176,6 +177,31 @@ describe('fuzz: every route under hostile input', () => {
     await fc.assert(
       fc.asyncProperty(method, url, async (m, u) => {
         await send('unknown', { method: m, url: u, headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+      }),
+      { numRuns: Math.max(20, Math.round(RUNS / 20)), seed: SEED },
+    );
+  });
+
+  it('answers request targets only a socket can send with a 4xx problem', { timeout: TIMEOUT_MS }, async () => {
+    await svc.app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = svc.app.server.address() as net.AddressInfo;
+    // Raw bytes in the request line: what fetch and inject would encode or refuse before sending.
+    const target = fc.tuple(
+      fc.constantFrom(...routes.map((r) => r.path.replace(/:[a-z_]+/g, 'c-1').replace('*', ''))),
+      fc.constantFrom('', '/\xff\xfe', '/\xc3', '/%', '/a%2', '?q=\x00', '?a=\xe9', '//x', '/./..', '/%00', '?%zz=1', '/\x7f', '?a=b c'),
+    ).map(([p, tail]) => `${p}${tail}`);
+    const line = fc.oneof(
+      target,
+      fc.constantFrom('*', 'http://127.0.0.1/v1/customers', 'https://evil.example/v1/stats', '/v1/customers#frag', 'v1/customers', '/v1/customers\\..'),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom('GET', 'POST', 'DELETE', 'OPTIONS'), line, async (method, path) => {
+        requests++;
+        const answer = await rawRequest(port, `${method} ${path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${ADMIN_KEY}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+        const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1]);
+        expect(status, `${method} ${JSON.stringify(path)} → ${answer.slice(0, 300)}`).toBeGreaterThanOrEqual(200);
+        expect(status, `${method} ${JSON.stringify(path)} → ${answer.slice(0, 300)}`).toBeLessThan(500);
+        if (status >= 400) expect(answer, `${method} ${JSON.stringify(path)}`).toMatch(/content-type: application\/problem\+json/i);
       }),
       { numRuns: Math.max(20, Math.round(RUNS / 20)), seed: SEED },
     );
@@ -478,6 +504,18 @@ describe('fuzz: every route under hostile input', () => {
     );
   }
 });
+
+/** Writes `head` as latin1 bytes on a socket and reads the whole answer (the request asks to close). */
+function rawRequest(port: number, head: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let data = '';
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(Buffer.from(head, 'latin1')));
+    socket.setTimeout(30_000, () => socket.destroy(new Error('no answer within 30 s')));
+    socket.on('data', (chunk) => (data += chunk.toString('latin1')));
+    socket.on('close', () => resolve(data));
+    socket.on('error', reject);
+  });
+}
 
 /** `GET /v1/customers/:id` → `GET /v1/customers/{id}`, the OpenAPI path of a route. */
 function openApiKey(key: string): string {
