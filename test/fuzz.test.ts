@@ -272,7 +272,6 @@ describe('fuzz: every route under hostile input', () => {
     covered.set(key, (covered.get(key) ?? 0) + 1);
     requests++;
     const res = await svc.app.inject({ method: req.method as 'GET', url: req.url, headers: req.headers, ...(req.payload !== undefined ? { payload: req.payload } : {}) });
-    if (process.env.FUZZ_DEBUG && key.includes(process.env.FUZZ_DEBUG)) console.log('FZ', req.method, req.url.slice(0, 100), String(req.payload ?? '').slice(0, 100), res.statusCode, res.body.slice(0, 200));
     const tally = answers.get(key) ?? {};
     answers.set(key, tally);
     const sent = typeof req.payload === 'string' ? req.payload.slice(0, 300) : req.payload ? `(${req.payload.length} bytes, ${req.headers['content-encoding']})` : '';
