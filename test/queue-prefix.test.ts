@@ -35,7 +35,7 @@ describe('a hash-tagged queue prefix', () => {
       payload: { id: 'tag-1', type: 'order', customer_id: 'tagged', occurred_at: '2026-06-01T00:00:00Z', order_id: 'o-1', amount: '12.50' },
     });
     expect(res.statusCode).toBe(202);
-    const customer = await eventually(async () => {
+    const customer = await eventually<{ metrics: { net_revenue: string } }>(async () => {
       const r = await svc.app.inject({ method: 'GET', url: '/v1/customers/tagged', headers: auth() });
       return r.statusCode === 200 && r.json().metrics?.order_count === 1 ? r.json() : undefined;
     }, 30_000, 'the customer recomputed');
