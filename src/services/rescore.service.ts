@@ -1,6 +1,6 @@
 import type { Deps } from '../deps.ts';
 import type { Breakpoints } from '../domain/scoring/scores.ts';
-import { countCustomers, everyCustomer, idRange, judgmentsChanged, nextCustomerIds, segmentMismatch, type CustomerScope } from '../store/customers.state.repo.ts';
+import { countCustomers, everyCustomer, isEveryCustomer, judgmentsChanged, nextCustomerIds, segmentMismatch, selectedCustomerIds, type CustomerScope } from '../store/customers.state.repo.ts';
 import { currentPolicy } from '../store/policies.repo.ts';
 import { findSegment, toDefinition } from '../store/segments.repo.ts';
 import { refreshPopulationStatsLocked } from '../store/stats.repo.ts';
@@ -13,40 +13,77 @@ const RESCORE_IN_FLIGHT = 2;
 export type Progress = (fraction: number) => Promise<unknown>;
 
 /**
- * Recomputes every customer in `within` in id-ordered keyset batches (rescoreBatch: one read of
- * the customers with their digests, one guarded update of the changed ones per batch, not one job
- * per customer), with the policy, statistics and segments read once. Two batches are in flight so
+ * Recomputes every customer in `within` in id-ordered batches (rescoreBatch: one read of the
+ * customers with their digests, one guarded update of the changed ones per batch, not one job per
+ * customer), with the policy, statistics and segments read once. Two batches are in flight so
  * Postgres reads or writes one while the other is derived.
  */
 export async function rescoreCustomers(deps: RecomputeDeps, within: CustomerScope, onProgress?: Progress): Promise<{ customers: number; changed: number }> {
-  const total = await countCustomers(deps.db, within);
   const context = await loadRecomputeContext(deps, deps.clock.now());
+  const { total, batches } = await passBatches(deps, within);
   let done = 0;
   let changed = 0;
-  let after = '';
   const inFlight = new Set<Promise<void>>();
   const failures: unknown[] = [];
-  for (;;) {
-    const ids = await nextCustomerIds(deps.db, within, after, RESCORE_CHUNK);
-    if (ids.length === 0) break;
-    const range = idRange(within, after, ids.at(-1)!);
-    after = ids.at(-1)!;
-    const run: Promise<void> = rescoreBatch(deps, range, context)
+  for await (const batch of batches) {
+    const run: Promise<void> = rescoreBatch(deps, batch.read, context)
       .then(async (result) => {
         changed += result.changed;
-        done += ids.length;
+        done += batch.size;
         await onProgress?.(Math.min(1, done / Math.max(total, 1)));
       })
       .catch((err: unknown) => void failures.push(err))
       .finally(() => inFlight.delete(run));
     inFlight.add(run);
     if (inFlight.size >= RESCORE_IN_FLIGHT) await Promise.race(inFlight);
-    if (failures.length > 0 || ids.length < RESCORE_CHUNK) break;
+    if (failures.length > 0) break;
   }
   await Promise.all(inFlight);
   if (failures.length > 0) throw failures[0];
   await onProgress?.(1);
   return { customers: done, changed };
+}
+
+interface PassBatch {
+  size: number;
+  /** the ids rescoreBatch reads */
+  read: string[];
+}
+
+/**
+ * The batches of a pass. Every customer: keyset pages of ids, never all ids in memory. A selective
+ * scope (a daily refresh, a segment's mismatches): its condition is evaluated once per customer,
+ * in one statement that returns the ids (few, by design), and the batches read them by id, so the
+ * condition is not evaluated again to count or to read.
+ */
+async function passBatches(deps: RecomputeDeps, within: CustomerScope): Promise<{ total: number; batches: AsyncIterable<PassBatch> }> {
+  if (!isEveryCustomer(within)) {
+    const ids = await selectedCustomerIds(deps.db, within);
+    return {
+      total: ids.length,
+      batches: (async function* () {
+        for (let i = 0; i < ids.length; i += RESCORE_CHUNK) {
+          const chunk = ids.slice(i, i + RESCORE_CHUNK);
+          yield { size: chunk.length, read: chunk };
+        }
+      })(),
+    };
+  }
+  return {
+    total: await countCustomers(deps.db, within),
+    batches: (async function* () {
+      let after = '';
+      for (;;) {
+        const ids = await nextCustomerIds(deps.db, within, after, RESCORE_CHUNK);
+        if (ids.length === 0) return;
+        // Read by id, not by id range: the planner then knows the batch is 1,000 rows, where a range
+        // is estimated at many more and would be JIT-compiled every time.
+        yield { size: ids.length, read: ids };
+        if (ids.length < RESCORE_CHUNK) return;
+        after = ids.at(-1)!;
+      }
+    })(),
+  };
 }
 
 /**
@@ -61,7 +98,8 @@ export async function refreshAndRescore(
   options: { onProgress?: Progress; changedOnly?: boolean } = {},
 ): Promise<{ stats_version: number; customers: number; changed: number }> {
   const now = deps.clock.now();
-  const stats = await refreshPopulationStatsLocked(deps.db, now);
+  // The daily refresh reads each customer's stored figures where they are current (not the events).
+  const stats = await refreshPopulationStatsLocked(deps.db, now, { from: options.changedOnly ? 'stored' : 'events' });
   let within = everyCustomer();
   if (options.changedOnly) {
     const { policy } = await currentPolicy(deps.db);

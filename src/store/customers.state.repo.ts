@@ -12,7 +12,10 @@ import { customers } from './schema.ts';
 export type CustomerScope = SQL & { readonly __customerScope: true };
 const scope = (where: SQL) => where as CustomerScope;
 
-export const everyCustomer = (): CustomerScope => scope(sql`true`);
+const EVERY = scope(sql`true`);
+export const everyCustomer = (): CustomerScope => EVERY;
+/** A pass over every customer walks them in keyset batches; a narrower one selects its ids first. */
+export const isEveryCustomer = (within: CustomerScope): boolean => within === EVERY;
 export const customerWithId = (id: string): CustomerScope => scope(sql`${customers.id} = ${id}`);
 
 /** Customers whose membership of `segmentKey` disagrees with its rule (compiled to SQL) as of `now`. */
@@ -80,6 +83,16 @@ export const idRange = (within: CustomerScope, after: string, last: string): Cus
 
 export async function countCustomers(db: DbOrTx, within: CustomerScope): Promise<number> {
   return (await db.execute<{ n: number }>(sql`select count(*)::int as n from ${customers} where ${within}`)).rows[0]!.n;
+}
+
+/**
+ * Every customer id of `within`, in id order: the condition is evaluated once per customer, and the
+ * batches then read their customers by id. For selective scopes (a daily refresh, a segment's
+ * mismatches), whose ids fit in memory.
+ */
+export async function selectedCustomerIds(db: DbOrTx, within: CustomerScope): Promise<string[]> {
+  const rows = await db.execute<{ id: string }>(sql`select ${customers.id} as id from ${customers} where ${within} order by ${customers.id}`);
+  return rows.rows.map((r) => r.id);
 }
 
 /** The next `limit` customer ids of `within` after `after`, in id order. */
