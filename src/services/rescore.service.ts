@@ -1,6 +1,6 @@
 import type { Deps } from '../deps.ts';
 import type { Breakpoints } from '../domain/scoring/scores.ts';
-import { countCustomers, everyCustomer, isEveryCustomer, judgmentsChanged, nextCustomerIds, segmentMismatch, selectedCustomerIds, type CustomerScope } from '../store/customers.state.repo.ts';
+import { countCustomers, everyCustomer, judgmentsChanged, nextCustomerIds, segmentMismatch, selectedCustomerIds, type CustomerScope } from '../store/customers.state.repo.ts';
 import { currentPolicy } from '../store/policies.repo.ts';
 import { findSegment, toDefinition } from '../store/segments.repo.ts';
 import { customerRowEstimate, vacuumCustomerTables } from '../store/maintenance.repo.ts';
@@ -24,9 +24,14 @@ export type Progress = (fraction: number) => Promise<unknown>;
  * customer), with the policy, statistics and segments read once. Two batches are in flight so
  * Postgres reads or writes one while the other is derived.
  */
-export async function rescoreCustomers(deps: RescoreDeps, within: CustomerScope, onProgress?: Progress): Promise<{ customers: number; changed: number }> {
+export async function rescoreCustomers(
+  deps: RescoreDeps,
+  within: CustomerScope,
+  onProgress?: Progress,
+  options: { few?: boolean } = {},
+): Promise<{ customers: number; changed: number }> {
   const context = await loadRecomputeContext(deps, deps.clock.now());
-  const { total, batches } = await passBatches(deps, within);
+  const { total, batches } = options.few ? await selectedBatches(deps, within) : await keysetBatches(deps, within);
   let done = 0;
   let changed = 0;
   let written = 0;
@@ -60,24 +65,30 @@ interface PassBatch {
 }
 
 /**
- * The batches of a pass. Every customer: keyset pages of ids, never all ids in memory. A selective
- * scope (a daily refresh, a segment's mismatches): its condition is evaluated once per customer,
- * in one statement that returns the ids (few, by design), and the batches read them by id, so the
- * condition is not evaluated again to count or to read.
+ * The batches of a scope known to select few customers (the daily refresh): its condition is
+ * evaluated once per customer, in one statement that returns the ids, and the batches read them by
+ * id, so the condition is not evaluated again to count or to read.
  */
-async function passBatches(deps: RecomputeDeps, within: CustomerScope): Promise<{ total: number; batches: AsyncIterable<PassBatch> }> {
-  if (!isEveryCustomer(within)) {
-    const ids = await selectedCustomerIds(deps.db, within);
-    return {
-      total: ids.length,
-      batches: (async function* () {
-        for (let i = 0; i < ids.length; i += RESCORE_CHUNK) {
-          const chunk = ids.slice(i, i + RESCORE_CHUNK);
-          yield { size: chunk.length, read: chunk };
-        }
-      })(),
-    };
-  }
+async function selectedBatches(deps: RecomputeDeps, within: CustomerScope): Promise<{ total: number; batches: AsyncIterable<PassBatch> }> {
+  const ids = await selectedCustomerIds(deps.db, within);
+  return {
+    total: ids.length,
+    batches: (async function* () {
+      for (let i = 0; i < ids.length; i += RESCORE_CHUNK) {
+        const chunk = ids.slice(i, i + RESCORE_CHUNK);
+        yield { size: chunk.length, read: chunk };
+      }
+    })(),
+  };
+}
+
+/**
+ * Keyset pages of ids, never all of them in memory (every customer, a segment's mismatches, which
+ * may be many). Each page is read by its ids, not by id range: the planner then knows the batch is
+ * 1,000 rows, where a range is estimated at many more and the read would be JIT-compiled every time,
+ * and the scope's condition is not evaluated again.
+ */
+async function keysetBatches(deps: RecomputeDeps, within: CustomerScope): Promise<{ total: number; batches: AsyncIterable<PassBatch> }> {
   return {
     total: await countCustomers(deps.db, within),
     batches: (async function* () {
@@ -85,8 +96,6 @@ async function passBatches(deps: RecomputeDeps, within: CustomerScope): Promise<
       for (;;) {
         const ids = await nextCustomerIds(deps.db, within, after, RESCORE_CHUNK);
         if (ids.length === 0) return;
-        // Read by id, not by id range: the planner then knows the batch is 1,000 rows, where a range
-        // is estimated at many more and would be JIT-compiled every time.
         yield { size: ids.length, read: ids };
         if (ids.length < RESCORE_CHUNK) return;
         after = ids.at(-1)!;
@@ -129,7 +138,8 @@ export async function refreshAndRescore(
     const { policy } = await currentPolicy(deps.db);
     within = judgmentsChanged({ now, breakpoints: stats.breakpoints as Breakpoints | null, abc: stats.abc, weights: policy.weights });
   }
-  return { stats_version: stats.version, ...(await rescoreCustomers(deps, within, options.onProgress)) };
+  // The daily refresh selects few customers (those whose judgments change, or due): their ids are taken at once.
+  return { stats_version: stats.version, ...(await rescoreCustomers(deps, within, options.onProgress, { few: options.changedOnly })) };
 }
 
 /**

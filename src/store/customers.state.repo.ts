@@ -11,10 +11,7 @@ import { customers } from './schema.ts';
 export type CustomerScope = SQL & { readonly __customerScope: true };
 const scope = (where: SQL) => where as CustomerScope;
 
-const EVERY = scope(sql`true`);
-export const everyCustomer = (): CustomerScope => EVERY;
-/** A pass over every customer walks them in keyset batches; a narrower one selects its ids first. */
-export const isEveryCustomer = (within: CustomerScope): boolean => within === EVERY;
+export const everyCustomer = (): CustomerScope => scope(sql`true`);
 export const customerWithId = (id: string): CustomerScope => scope(sql`${customers.id} = ${id}`);
 
 /** Customers whose membership of `segmentKey` disagrees with its rule (compiled to SQL) as of `now`. */
@@ -85,9 +82,8 @@ export async function countCustomers(db: DbOrTx, within: CustomerScope): Promise
 }
 
 /**
- * Every customer id of `within`, in id order: the condition is evaluated once per customer, and the
- * batches then read their customers by id. For selective scopes (a daily refresh, a segment's
- * mismatches), whose ids fit in memory.
+ * Every customer id of `within`, in id order, in one statement: the condition is evaluated once per
+ * customer. For scopes that select few customers (the daily refresh), whose ids fit in memory.
  */
 export async function selectedCustomerIds(db: DbOrTx, within: CustomerScope): Promise<string[]> {
   const rows = await db.execute<{ id: string }>(sql`select ${customers.id} as id from ${customers} where ${within} order by ${customers.id}`);

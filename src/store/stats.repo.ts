@@ -12,8 +12,9 @@ export interface PopulationStats {
 
 /**
  * Counted orders (not cancelled, net of refunds > 0) as of an instant, straight from the stored
- * events: `customer_id, occurred_at, net`. Population statistics and the model fit both read this,
- * so neither depends on how many customers have been recomputed yet. `freeOrders` also keeps
+ * events: `customer_id, occurred_at, net`. The model fit and a statistics refresh before a
+ * rescore of everyone read this, so neither depends on how many customers have been recomputed
+ * yet (the daily refresh reads the customers' stored figures instead, buyersFromStoredState). `freeOrders` also keeps
  * orders of amount 0 that have no refund (the model's purchases, modelPurchases in
  * domain/facts/metrics.orders.ts); net is floored at 0 as in the domain.
  */
