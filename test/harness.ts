@@ -73,11 +73,11 @@ export interface TestService {
 
 /** The real app and workers against real Postgres and Redis, isolated per call. */
 export async function startService(
-  options: { config?: Partial<Config>; clock?: Clock; workers?: boolean } = {},
+  options: { config?: Partial<Config>; clock?: Clock; workers?: boolean; logger?: Deps['logger'] } = {},
 ): Promise<TestService> {
   const env = await createIsolatedEnv();
   const config = { ...env.config, ...options.config };
-  const deps = createDeps(config, { clock: options.clock ?? systemClock, logger: createLogger(config) });
+  const deps = createDeps(config, { clock: options.clock ?? systemClock, logger: options.logger ?? createLogger(config) });
   await migrateDb(deps.db);
   const app = await buildApp(deps);
   await app.ready();
