@@ -4,7 +4,8 @@
  * each (bench/scale.generate.ts, state seeded approximately in SQL), then BENCH_RUNS full rescores
  * in this process, each next to the bare SQL aggregate over the same orders. The first rescore
  * replaces the approximate state (it writes every customer); the later ones, a day apart on the
- * clock, write only what changed.
+ * clock, write only what changed. BENCH_CHANGED_ONLY=1: the runs after the first are daily refreshes
+ * (`changedOnly`), the second a day later, the third on the same day (nothing changed).
  */
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
