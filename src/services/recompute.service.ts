@@ -12,7 +12,7 @@ import { insertHistory } from '../store/history.repo.ts';
 import { currentFit } from '../store/model.repo.ts';
 import { currentPolicy } from '../store/policies.repo.ts';
 import { applyMembershipChanges, listSegments, toDefinition } from '../store/segments.repo.ts';
-import { latestPopulationStats, refreshPopulationStatsLocked, type PopulationStats } from '../store/stats.repo.ts';
+import { latestPopulationStats, recomputeContextVersion, refreshPopulationStatsLocked, type PopulationStats } from '../store/stats.repo.ts';
 import { insertMessages } from '../store/webhooks.repo.ts';
 import { messagesForChanges, segmentMessages } from '../webhooks/messages.ts';
 
@@ -52,6 +52,28 @@ export async function loadRecomputeContext(deps: Pick<Deps, 'db'>, now: Date): P
     stats: scoringStats(stats),
     segments,
     fit: stored?.params ? { params: stored.params, fittedAt: stored.attemptedAt } : null,
+  };
+}
+
+/**
+ * A recompute context kept while nothing it holds has changed: each call checks one fingerprint
+ * (recomputeContextVersion) and reads the policy, statistics, segments and fit again only when it
+ * differs. A drain worker calls it once per batch, so a saved policy or segment or a statistics
+ * refresh counts from the next batch on, as when every batch read them.
+ */
+export function recomputeContextCache(deps: Pick<Deps, 'db'>): (now: Date) => Promise<RecomputeContext> {
+  let cached: { version: string; context: Promise<RecomputeContext> } | undefined;
+  return async (now) => {
+    const version = await recomputeContextVersion(deps.db);
+    if (cached?.version !== version) {
+      // Keyed by the fingerprint read before loading: a change while loading is seen by the next call.
+      const context = loadRecomputeContext(deps, now);
+      cached = { version, context };
+      context.catch(() => {
+        if (cached?.context === context) cached = undefined;
+      });
+    }
+    return cached.context;
   };
 }
 

@@ -156,3 +156,19 @@ function toStats(row: typeof populationStats.$inferSelect): PopulationStats {
     abc: row.abc,
   };
 }
+
+/**
+ * A fingerprint of everything a recompute is scored against: the newest policy, statistics and
+ * model fit (each by version and instant, so a version number reused after rows were deleted still
+ * differs) and every saved segment's rule. One cheap statement, so a worker can keep its context
+ * while this stays the same instead of reading all four for every batch.
+ */
+export async function recomputeContextVersion(db: DbOrTx): Promise<string> {
+  const rows = await db.execute<{ version: string | null }>(sql`
+    select concat_ws('|',
+      (select version || '@' || created_at from tier_policies order by version desc limit 1),
+      (select version || '@' || computed_at from population_stats order by version desc limit 1),
+      (select id || '@' || attempted_at from model_fits where status = 'fitted' order by id desc limit 1),
+      (select md5(string_agg(key || ' ' || rule::text, ',' order by key)) from segments)) as version`);
+  return rows.rows[0]?.version ?? '';
+}

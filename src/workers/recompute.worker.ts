@@ -1,7 +1,7 @@
 import type { Job } from 'bullmq';
 import type { Deps } from '../deps.ts';
 import { requestDrains, type JobPayloads } from '../queues/queues.ts';
-import { recomputeCustomers, type RecomputeResult } from '../services/recompute.service.ts';
+import { recomputeCustomers, type RecomputeContext, type RecomputeResult } from '../services/recompute.service.ts';
 import { finishDirty, takeDirty } from '../queues/recompute.dirty.ts';
 import type { LimitFunction } from 'p-limit';
 
@@ -47,7 +47,7 @@ export async function processRecompute(
   deps: Deps,
   job: Job<JobPayloads['recompute']>,
   batches: LimitFunction,
-  options: { yieldToIngest: boolean },
+  options: { yieldToIngest: boolean; context: (now: Date) => Promise<RecomputeContext> },
 ): Promise<RecomputeResult> {
   const { shard } = job.data;
   const prefix = deps.config.QUEUE_PREFIX;
@@ -66,7 +66,7 @@ export async function processRecompute(
     const result = await batches(async () => {
       const batch = await takeDirty(deps.redis, prefix, shard, DRAIN_BATCH);
       if (batch.ids.length === 0) return undefined;
-      const recomputed = await recomputeCustomers(deps, batch.ids);
+      const recomputed = await recomputeCustomers(deps, batch.ids, await options.context(deps.clock.now()));
       await finishDirty(deps.redis, prefix, shard, batch);
       return recomputed;
     });

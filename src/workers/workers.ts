@@ -8,6 +8,7 @@ import { processMaintenance } from './maintenance.worker.ts';
 import { declareSchedules } from '../queues/schedules.ts';
 import { relayOnce } from '../services/relay.service.ts';
 import { createDeliverer } from '../services/delivery.service.ts';
+import { recomputeContextCache } from '../services/recompute.service.ts';
 import { cappedBackoff, QUEUE_NAMES, type JobPayloads, type QueueName } from '../queues/queues.ts';
 
 export interface Workers {
@@ -42,11 +43,12 @@ export async function startWorkers(apiDeps: Deps, queues: readonly QueueName[] =
   // The drains of every shard run at once (so a customer never waits for another shard's time
   // slice), but only this many hold a batch's event histories in memory at a time.
   const recomputeBatches = pLimit(config.RECOMPUTE_CONCURRENCY);
+  const recomputeContext = recomputeContextCache(deps);
   const deliverer = createDeliverer(deps);
   const starters: { [N in QueueName]: () => Worker<JobPayloads[N]> } = {
     ingest: () => make('ingest', config.INGEST_CONCURRENCY, (job) => processIngest(deps, job)),
     // One drain per shard runs at once; RECOMPUTE_CONCURRENCY bounds the batches among them.
-    recompute: () => make('recompute', RECOMPUTE_SHARDS, (job) => processRecompute(deps, job, recomputeBatches, { yieldToIngest: queues.includes('ingest') })),
+    recompute: () => make('recompute', RECOMPUTE_SHARDS, (job) => processRecompute(deps, job, recomputeBatches, { yieldToIngest: queues.includes('ingest'), context: recomputeContext })),
     maintenance: () => make('maintenance', 1, (job) => processMaintenance(deps, job)),
     relay: () => make('relay', 1, () => relayOnce(deps)),
     webhooks: () => make('webhooks', config.WEBHOOK_CONCURRENCY, (job) => deliverer.deliver(job.data.deliveryId)),
