@@ -60,6 +60,9 @@ export function serviceEnv(config: Config, extra: Record<string, string>): NodeJ
 /** How `npm run api` (package.json) and the README run the API: under a V8 heap ceiling (README, "Memory"). */
 const API_NODE_ARGS = ['--max-old-space-size=512'];
 
+/** How `npm run worker` and `npm start` run the workers (README, "Memory"); BENCH_WORKER_NODE_ARGS replaces it to compare settings. */
+const WORKER_NODE_ARGS = (process.env.BENCH_WORKER_NODE_ARGS ?? '--max-old-space-size=320').split(' ').filter(Boolean);
+
 /**
  * `tierwise api` or `tierwise worker [--queues …]`; `nodeArgs` go to node itself too (e.g.
  * `--cpu-prof`, not allowed in NODE_OPTIONS).
@@ -69,7 +72,7 @@ export function spawnService(
   env: NodeJS.ProcessEnv,
   options: { args?: string[]; name?: string; nodeArgs?: string[] } = {},
 ): Child {
-  const nodeArgs = [...(command === 'api' ? API_NODE_ARGS : []), ...(options.nodeArgs ?? [])];
+  const nodeArgs = [...(command === 'api' ? API_NODE_ARGS : WORKER_NODE_ARGS), ...(options.nodeArgs ?? [])];
   return track(options.name ?? command, spawn(process.execPath, [...nodeArgs, BIN, command, ...(options.args ?? [])], { env, stdio: ['ignore', 'ignore', 'pipe'] }));
 }
 
