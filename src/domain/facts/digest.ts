@@ -191,9 +191,17 @@ export function packDigest(d: CustomerDigest): PackedDigestV2 {
   ];
 }
 
+/**
+ * Digests unpacked from stored text of the current version, with that text: packing is a pure
+ * function of the digest and gives that text back, so serializing one of these again (every
+ * recompute and rescore stores the digest it used) returns the text instead of packing anew.
+ * Digests are never changed after they are made.
+ */
+const storedText = new WeakMap<CustomerDigest, string>();
+
 /** The text stored in customers.digest. */
 export function serializeDigest(d: CustomerDigest): string {
-  return JSON.stringify(packDigest(d));
+  return storedText.get(d) ?? JSON.stringify(packDigest(d));
 }
 
 /** The stored text as a packed digest, of whatever version; null for none (or anything unreadable, which is then taken again from the events). */
@@ -212,12 +220,15 @@ export function packedEventCount(p: PackedDigest | null | undefined): number | n
   return p && p.v === 1 ? p.n : null;
 }
 
-/** null for anything that is not a digest of a known version */
-export function unpackDigest(p: PackedDigest | null | undefined): CustomerDigest | null {
+/**
+ * null for anything that is not a digest of a known version. `text`: the stored text `p` was parsed
+ * from (parseDigest), which serializeDigest then gives back for a digest of the current version.
+ */
+export function unpackDigest(p: PackedDigest | null | undefined, text?: string): CustomerDigest | null {
   if (Array.isArray(p)) {
     if (p[0] !== DIGEST_VERSION) return null;
     const [, t, u, n, o, r, d, k, c, ch, rg, f, i, x, s] = p;
-    return {
+    const digest: CustomerDigest = {
       takenAt: new Date(t),
       validUntil: date(u),
       eventCount: n,
@@ -231,6 +242,8 @@ export function unpackDigest(p: PackedDigest | null | undefined): CustomerDigest
       firstEventAt: date(f),
       interactions: { interactions: readInstants(i), complaints: readInstants(x), satisfaction: s.map(([at, value]) => ({ at: new Date(at), value })) },
     };
+    if (text !== undefined) storedText.set(digest, text);
+    return digest;
   }
   if (!p || p.v !== 1) return null;
   return {
