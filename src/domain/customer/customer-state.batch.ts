@@ -117,7 +117,9 @@ function planCustomer(customer: StoredCustomer, digest: CustomerDigest, context:
   const { now } = context;
   const before = [...customer.segments].sort();
   const derived = deriveState(customer, digest, context, before);
-  const after = segmentMembership(context.segments, ruleRecordOf(derived, { segments: [], predictions: derived.predictions, traits: customer.traits }));
+  // No saved segment, no membership: the record they are evaluated against is not built.
+  const after =
+    context.segments.length === 0 ? [] : segmentMembership(context.segments, ruleRecordOf(derived, { segments: [], predictions: derived.predictions, traits: customer.traits }));
   const entered = after.filter((k) => !before.includes(k));
   const exited = before.filter((k) => !after.includes(k));
   const changed = derived.changes.length > 0 || entered.length + exited.length > 0 || scoresDiffer(customer, derived);
