@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, inArray, isNotNull, lte, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, eq, gt, isNotNull, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { StoredCustomer } from '../domain/customer/customer-state.batch.ts';
 import { STATE_COLUMNS, type CustomerStateRow } from '../domain/customer/customer-state.row.ts';
 import type { Rule } from '../domain/rules/rules.ts';
@@ -131,9 +131,15 @@ export async function dueForReview(db: DbOrTx, now: Date, after: { at: Date; id:
   return rows.map((r) => ({ id: r.id, at: r.at! }));
 }
 
+/**
+ * `id = any(array)` with the ids as one array parameter: the same index scan as `id in (…)`, without
+ * a placeholder per id for the query to be built with and the statement to be parsed with (a batch has hundreds).
+ */
+const idIn = (ids: readonly string[]): SQL => sql`${customers.id} = any(${sql.param([...ids])}::text[])`;
+
 /** Locks the customers' rows in id order, so recomputes of one customer never interleave and batches never deadlock. */
 export async function lockCustomers(tx: DbOrTx, ids: readonly string[]): Promise<void> {
-  await tx.select({ id: customers.id }).from(customers).where(inArray(customers.id, [...ids])).orderBy(customers.id).for('update');
+  await tx.select({ id: customers.id }).from(customers).where(idIn(ids)).orderBy(customers.id).for('update');
 }
 
 /**
@@ -167,7 +173,7 @@ export type StoredCustomerWithDigest = StoredCustomer & { digest: string | null;
 
 /** Customers with what a recompute reads of them: the stored state and digest, how many events are stored, and their saved segments. */
 export async function readStoredCustomers(db: DbOrTx, within: CustomerScope | readonly string[]): Promise<StoredCustomerWithDigest[]> {
-  const where = Array.isArray(within) ? inArray(customers.id, [...within]) : (within as CustomerScope);
+  const where = Array.isArray(within) ? idIn(within) : (within as CustomerScope);
   return db
     .select({
       ...storedColumns,
