@@ -20,8 +20,9 @@ export interface SweepResult {
 /**
  * Makes `share` of the customers due one minute ago, then sweeps. The rows' state fingerprints are
  * cleared with them: a recompute writes a row only when its derived state differs from the stored
- * fingerprint, and the review instant put in the past here is not in the fingerprint, so without
- * that those customers would stay due and be derived again by every later daily refresh.
+ * fingerprint, which still describes the row before this update, so without that the recompute
+ * would write nothing, and those customers would stay due and be derived again by every later
+ * daily refresh.
  */
 export async function measureSweep(deps: Deps, share: number): Promise<SweepResult> {
   const now = deps.clock.now();
