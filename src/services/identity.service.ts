@@ -1,0 +1,133 @@
+import type { Deps } from '../deps.ts';
+import { chooseSurvivor, decideMerge, normaliseEmail, REFUSAL_MESSAGES } from '../domain/identity/identity.ts';
+import type { IngestEvent } from '../domain/events/events.types.ts';
+import { enqueueRecomputes, nudgeRelay } from '../queues/queues.ts';
+import type { DbOrTx } from '../store/db.ts';
+import { insertHistory } from '../store/history.repo.ts';
+import {
+  customerSequence,
+  emailTraits,
+  firstEventInstants,
+  lockIdentities,
+  mergeRecorded,
+  moveProfile,
+  recordMerge,
+  replaceEmails,
+  survivorsOf,
+} from '../store/identity.repo.ts';
+import { insertMessages } from '../store/webhooks.repo.ts';
+import { buildMessage } from '../webhooks/messages.ts';
+
+export type IdentityDeps = Pick<Deps, 'db' | 'redis' | 'config' | 'queues' | 'clock'>;
+
+export interface MergeRequest {
+  /** the alias event's id (or, for a merge by trait, one derived from the merged id): the idempotency key */
+  eventId: string;
+  customerId: string;
+  previousId: string;
+  /** the instant the merge took effect */
+  at: Date;
+}
+
+export type MergeResult =
+  | { outcome: 'merged'; survivor: string; mergedIds: string[] }
+  | { outcome: 'already_merged'; survivor: string }
+  | { outcome: 'refused'; reason: string }
+  | { outcome: 'duplicate' };
+
+/**
+ * One merge, in one transaction under the identity lock (store/identity.repo.ts): recorded by its
+ * event id, so a retried job merges nothing twice. A refusal is recorded with its reason, in the
+ * merge records and as a history row of `customer_id`. A merge moves the profile (moveProfile),
+ * writes a history row on the survivor and on the merged id, and a `customer.merged` webhook; the
+ * survivor's own changes follow from its recompute (mergeProfiles asks for it).
+ */
+async function mergeOne(tx: DbOrTx, request: MergeRequest, now: Date): Promise<MergeResult> {
+  await lockIdentities(tx, 'exclusive');
+  if (await mergeRecorded(tx, request.eventId)) return { outcome: 'duplicate' };
+  const { eventId, customerId, previousId, at } = request;
+  const survivors = await survivorsOf(tx, [customerId, previousId]);
+  const decision = decideMerge({
+    customerId,
+    previousId,
+    survivorOfCustomer: survivors.get(customerId) ?? customerId,
+    survivorOfPrevious: survivors.get(previousId) ?? previousId,
+  });
+  const record = { eventId, customerId, previousId, occurredAt: at };
+  if (decision.outcome === 'refused') {
+    await recordMerge(tx, { ...record, outcome: 'refused', reason: decision.reason, survivorId: null, mergedIds: [] });
+    await insertHistory(tx, [{
+      customerId,
+      kind: 'merge_refused',
+      before: null,
+      after: { previous_id: previousId, event_id: eventId, reason: decision.reason, message: REFUSAL_MESSAGES[decision.reason] },
+      changedAt: at,
+      sequence: await customerSequence(tx, customerId),
+    }]);
+    return { outcome: 'refused', reason: decision.reason };
+  }
+  if (decision.outcome === 'already_merged') {
+    await recordMerge(tx, { ...record, outcome: 'already_merged', reason: null, survivorId: decision.survivor, mergedIds: [] });
+    return { outcome: 'already_merged', survivor: decision.survivor };
+  }
+  const { survivor, merged } = decision;
+  const mergedIds = await moveProfile(tx, merged, survivor, at, eventId);
+  const sequence = await customerSequence(tx, survivor);
+  await recordMerge(tx, { ...record, outcome: 'merged', reason: null, survivorId: survivor, mergedIds });
+  await insertHistory(tx, [
+    { customerId: survivor, kind: 'merged', before: null, after: { merged_ids: mergedIds, event_id: eventId }, changedAt: at, sequence },
+    { customerId: merged, kind: 'merged_into', before: null, after: { survivor_id: survivor, event_id: eventId }, changedAt: at, sequence },
+  ]);
+  await insertMessages(tx, [
+    buildMessage('customer.merged', { customer_id: survivor, sequence, merged_ids: mergedIds, merged_at: at.toISOString(), event_id: eventId }, now),
+  ]);
+  return { outcome: 'merged', survivor, mergedIds };
+}
+
+/** Merges in order, each in its own transaction; then recomputes every survivor and nudges the relay. */
+export async function mergeProfiles(deps: IdentityDeps, requests: readonly MergeRequest[]): Promise<MergeResult[]> {
+  const results: MergeResult[] = [];
+  for (const request of requests) {
+    results.push(await deps.db.transaction((tx) => mergeOne(tx, request, deps.clock.now())));
+  }
+  const survivors = results.flatMap((r) => (r.outcome === 'merged' ? [r.survivor] : []));
+  if (survivors.length > 0) {
+    await enqueueRecomputes(deps, survivors);
+    await nudgeRelay(deps.queues.relay);
+  }
+  return results;
+}
+
+/** The alias events of an ingest job as merge requests, in arrival order. */
+export const aliasRequests = (events: readonly IngestEvent[]): MergeRequest[] =>
+  events
+    .filter((e) => e.type === 'alias')
+    .map((e) => ({ eventId: e.id, customerId: e.customer_id, previousId: String(e.data.previous_id), at: new Date(e.occurred_at) }));
+
+/**
+ * The opt-in merge by trait (IDENTITY_MERGE_TRAITS=email): after `customer` events were stored for
+ * `customerIds`, their normalised emails are recorded and every group of profiles sharing one is
+ * merged into the survivor chooseSurvivor picks (docs/architecture.md, "Identity"), at `at`.
+ */
+export async function mergeByEmail(deps: IdentityDeps, customerIds: readonly string[], at: Date): Promise<MergeResult[]> {
+  if (!deps.config.IDENTITY_MERGE_TRAITS.includes('email') || customerIds.length === 0) return [];
+  const groups = await deps.db.transaction(async (tx) => {
+    await lockIdentities(tx, 'exclusive');
+    const routed = await survivorsOf(tx, customerIds);
+    const ids = [...new Set(customerIds.map((id) => routed.get(id) ?? id))];
+    const emails = (await emailTraits(tx, ids)).flatMap(({ id, email }) => {
+      const normalised = normaliseEmail(email);
+      return normalised ? [{ id, email: normalised }] : [];
+    });
+    return [...(await replaceEmails(tx, ids, emails)).values()].filter((holders) => holders.length > 1);
+  });
+  const requests: MergeRequest[] = [];
+  for (const holders of groups) {
+    const first = await firstEventInstants(deps.db, holders);
+    const survivor = chooseSurvivor(holders.map((id) => ({ id, firstEventAt: first.get(id) ?? null }))).id;
+    for (const id of holders) {
+      if (id !== survivor) requests.push({ eventId: `trait:email:${id}`, customerId: survivor, previousId: id, at });
+    }
+  }
+  return mergeProfiles(deps, requests);
+}

@@ -1,0 +1,136 @@
+import { sql } from 'drizzle-orm';
+import type { DbOrTx } from './db.ts';
+import { mergeTraits } from './events.repo.ts';
+
+// Identity merges (docs/architecture.md, "Identity"). A merge takes the identity lock exclusively;
+// storing events takes it shared, so a batch of events is stored either wholly before a merge
+// (and moved by it) or wholly after (and routed to the survivor): none is left under a merged id.
+const IDENTITY_LOCK = sql.raw('7346152098421');
+
+export async function lockIdentities(tx: DbOrTx, mode: 'shared' | 'exclusive'): Promise<void> {
+  await tx.execute(mode === 'shared' ? sql`select pg_advisory_xact_lock_shared(${IDENTITY_LOCK})` : sql`select pg_advisory_xact_lock(${IDENTITY_LOCK})`);
+}
+
+/** Each id's survivor, for the ids that were merged (aliases always name the final survivor). */
+export async function survivorsOf(db: DbOrTx, ids: readonly string[]): Promise<Map<string, string>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db.execute<{ merged_id: string; survivor_id: string }>(sql`
+    select merged_id, survivor_id from customer_aliases where merged_id = any(${sql.param([...ids])}::text[])`);
+  return new Map(rows.rows.map((r) => [r.merged_id, r.survivor_id]));
+}
+
+export async function survivorOf(db: DbOrTx, id: string): Promise<string | undefined> {
+  return (await survivorsOf(db, [id])).get(id);
+}
+
+/** The ids merged into `survivorId`, in code point order. */
+export async function mergedIdsOf(db: DbOrTx, survivorId: string): Promise<string[]> {
+  const rows = await db.execute<{ merged_id: string }>(sql`
+    select merged_id from customer_aliases where survivor_id = ${survivorId} order by merged_id collate "C"`);
+  return rows.rows.map((r) => r.merged_id);
+}
+
+export async function mergeRecorded(tx: DbOrTx, eventId: string): Promise<boolean> {
+  const rows = await tx.execute(sql`select 1 from customer_merges where event_id = ${eventId}`);
+  return rows.rows.length > 0;
+}
+
+export interface MergeRecord {
+  eventId: string;
+  customerId: string;
+  previousId: string;
+  outcome: 'merged' | 'already_merged' | 'refused';
+  reason: string | null;
+  survivorId: string | null;
+  mergedIds: string[];
+  occurredAt: Date;
+}
+
+export async function recordMerge(tx: DbOrTx, r: MergeRecord): Promise<void> {
+  await tx.execute(sql`
+    insert into customer_merges (event_id, customer_id, previous_id, outcome, reason, survivor_id, merged_ids, occurred_at)
+    values (${r.eventId}, ${r.customerId}, ${r.previousId}, ${r.outcome}, ${r.reason}, ${r.survivorId}, ${sql.param(r.mergedIds)}::text[], ${r.occurredAt.toISOString()})
+    on conflict do nothing`);
+}
+
+/** The customer's sequence, 0 when it has no row yet. */
+export async function customerSequence(tx: DbOrTx, id: string): Promise<number> {
+  const rows = await tx.execute<{ sequence: string }>(sql`select sequence from customers where id = ${id}`);
+  return Number(rows.rows[0]?.sequence ?? 0);
+}
+
+/**
+ * Moves the profile `mergedId` into `survivorId`: its events (an order whose order id the survivor
+ * already has is dropped: an order under both ids counts once), the ids merged into it before, its
+ * emails; its customers row and segment membership go. Its history stays under its own id. The
+ * survivor's traits are rebuilt from the union of `customer` events. Both rows are locked first, in
+ * id order, so a recompute of either finishes before or starts after. Returns the ids now merged
+ * into the survivor by this merge: `mergedId` and those merged into it before.
+ */
+export async function moveProfile(tx: DbOrTx, mergedId: string, survivorId: string, at: Date, eventId: string): Promise<string[]> {
+  await tx.execute(sql`
+    select id from customers where id = any(${sql.param([mergedId, survivorId])}::text[]) order by id for update`);
+  await tx.execute(sql`insert into customers (id) values (${survivorId}) on conflict do nothing`);
+  await tx.execute(sql`
+    delete from events e where e.customer_id = ${mergedId} and e.type = 'order'
+      and exists (select 1 from events s where s.customer_id = ${survivorId} and s.type = 'order' and s.order_id = e.order_id)`);
+  await tx.execute(sql`update events set customer_id = ${survivorId} where customer_id = ${mergedId}`);
+  const repointed = await tx.execute<{ merged_id: string }>(sql`
+    update customer_aliases set survivor_id = ${survivorId} where survivor_id = ${mergedId} returning merged_id`);
+  await tx.execute(sql`
+    insert into customer_aliases (merged_id, survivor_id, merged_at, event_id) values (${mergedId}, ${survivorId}, ${at.toISOString()}, ${eventId})`);
+  await tx.execute(sql`
+    insert into customer_emails (email, customer_id)
+    select email, ${survivorId} from customer_emails where customer_id = ${mergedId}
+    on conflict do nothing`);
+  await tx.execute(sql`delete from customer_emails where customer_id = ${mergedId}`);
+  await tx.execute(sql`delete from segment_members where customer_id = ${mergedId}`);
+  await tx.execute(sql`delete from customers where id = ${mergedId}`);
+  await mergeTraits(tx, [survivorId]);
+  return [mergedId, ...repointed.rows.map((r) => r.merged_id)].sort();
+}
+
+/** Each customer's `email` trait as stored (the store does not judge it; the domain normalises it). */
+export async function emailTraits(db: DbOrTx, ids: readonly string[]): Promise<{ id: string; email: unknown }[]> {
+  if (ids.length === 0) return [];
+  const rows = await db.execute<{ id: string; email: unknown }>(sql`
+    select id, traits -> 'email' as email from customers where id = any(${sql.param([...ids])}::text[])`);
+  return rows.rows;
+}
+
+/** Replaces the customers' normalised emails (one each at most) and returns, per email, every customer holding it. */
+export async function replaceEmails(tx: DbOrTx, ids: readonly string[], emails: { id: string; email: string }[]): Promise<Map<string, string[]>> {
+  await tx.execute(sql`delete from customer_emails where customer_id = any(${sql.param([...ids])}::text[])`);
+  if (emails.length === 0) return new Map();
+  await tx.execute(sql`
+    insert into customer_emails (email, customer_id)
+    select x.email, x.id from jsonb_to_recordset(${JSON.stringify(emails)}::jsonb) as x(id text, email text)
+    on conflict do nothing`);
+  const rows = await tx.execute<{ email: string; ids: string[] }>(sql`
+    select email, array_agg(customer_id order by customer_id collate "C") as ids from customer_emails
+    where email = any(${sql.param(emails.map((e) => e.email))}::text[]) group by email`);
+  return new Map(rows.rows.map((r) => [r.email, r.ids]));
+}
+
+/** The earliest occurred_at of each customer's events (absent for a customer without any). */
+export async function firstEventInstants(db: DbOrTx, ids: readonly string[]): Promise<Map<string, Date>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db.execute<{ id: string; at: string }>(sql`
+    select n.id, (select min(e.occurred_at) from events e where e.customer_id = n.id) as at
+    from unnest(${sql.param([...ids])}::text[]) as n(id)`);
+  return new Map(rows.rows.filter((r) => r.at !== null).map((r) => [r.id, new Date(r.at)]));
+}
+
+/**
+ * Right to erasure for everything a merge left of the profiles merged into `survivorId`, in the
+ * erasing transaction: their aliases, merge records, emails and history. Returns the merged ids.
+ */
+export async function eraseMergedIdentities(tx: DbOrTx, survivorId: string): Promise<string[]> {
+  const gone = await tx.execute<{ merged_id: string }>(sql`delete from customer_aliases where survivor_id = ${survivorId} returning merged_id`);
+  const ids = [survivorId, ...gone.rows.map((r) => r.merged_id)];
+  const all = sql`${sql.param(ids)}::text[]`;
+  await tx.execute(sql`delete from customer_merges where customer_id = any(${all}) or previous_id = any(${all}) or survivor_id = any(${all})`);
+  await tx.execute(sql`delete from customer_emails where customer_id = any(${all})`);
+  await tx.execute(sql`delete from customer_history where customer_id = any(${all})`);
+  return gone.rows.map((r) => r.merged_id);
+}
