@@ -11,6 +11,7 @@ import {
   lockIdentities,
   mergeRecorded,
   moveProfile,
+  recordedMerges,
   recordMerge,
   replaceEmails,
   survivorsOf,
@@ -86,8 +87,16 @@ async function mergeOne(tx: DbOrTx, request: MergeRequest, now: Date): Promise<M
 
 /** Merges in order, each in its own transaction; then recomputes every survivor and nudges the relay. */
 export async function mergeProfiles(deps: IdentityDeps, requests: readonly MergeRequest[]): Promise<MergeResult[]> {
+  // Most aliases a browser sends repeat a link already made (one id per pair, segment.map.ts):
+  // those are told apart in one read, without taking the identity lock.
+  const recorded = await recordedMerges(deps.db, requests.map((r) => r.eventId));
   const results: MergeResult[] = [];
   for (const request of requests) {
+    if (recorded.has(request.eventId)) {
+      results.push({ outcome: 'duplicate' });
+      continue;
+    }
+    recorded.add(request.eventId);
     results.push(await deps.db.transaction((tx) => mergeOne(tx, request, deps.clock.now())));
   }
   const survivors = results.flatMap((r) => (r.outcome === 'merged' ? [r.survivor] : []));

@@ -30,6 +30,13 @@ export async function mergedIdsOf(db: DbOrTx, survivorId: string): Promise<strin
   return rows.rows.map((r) => r.merged_id);
 }
 
+/** Which of these merge event ids are recorded already (read without the identity lock). */
+export async function recordedMerges(db: DbOrTx, eventIds: readonly string[]): Promise<Set<string>> {
+  if (eventIds.length === 0) return new Set();
+  const rows = await db.execute<{ event_id: string }>(sql`select event_id from customer_merges where event_id = any(${sql.param([...eventIds])}::text[])`);
+  return new Set(rows.rows.map((r) => r.event_id));
+}
+
 export async function mergeRecorded(tx: DbOrTx, eventId: string): Promise<boolean> {
   const rows = await tx.execute(sql`select 1 from customer_merges where event_id = ${eventId}`);
   return rows.rows.length > 0;
