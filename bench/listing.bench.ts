@@ -84,28 +84,20 @@ const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)}`;
 const REGIONS = ['us-east', 'us-west', 'uk', 'us-central', 'ca', 'fr', 'br', 'au', 'de', 'mx',
   'es', 'it', 'nl', 'in', 'jp', 'se', 'pl', 'sg', 'za', 'ar'];
 
-/** An RFC 3339 UTC instant with milliseconds, as the service writes them into `metrics`. */
+/** An RFC 3339 UTC instant with milliseconds, as the service writes them. */
 const iso = (expr: string) => `to_char((${expr}) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 const days = (expr: string) => `make_interval(secs => (${expr}) * 86400)`;
 
 // $1..$2: the range of customer numbers; $3: "now" (the same instant for every chunk).
 const GENERATE_SQL = `
 insert into customers (
-  id, traits, created_at, metrics, order_count, net_revenue, last_order_at, region, preferred_channel,
+  id, traits, created_at, order_count, net_revenue, last_order_at, region, preferred_channel,
   price_sensitivity, r_score, f_score, m_score, value_score, rfm_segment, abc_class, tier, lifecycle_stage,
   at_risk, at_risk_since, at_risk_reasons, next_review_at, computed_at, sequence)
 select
   id,
   jsonb_build_object('email', id || '@example.com'),
   coalesce(last_order_at, $3::timestamptz) - ${days('u_created * greatest(1100 - coalesce(recency_days, 0), 1)')},
-  jsonb_build_object(
-    'order_count', order_count,
-    'net_revenue', net_revenue::numeric(20, 4)::text,
-    'last_order_at', ${iso('last_order_at')},
-    'recency_days', floor(recency_days)::int,
-    'region', region,
-    'preferred_channel', preferred_channel,
-    'price_sensitivity', price_sensitivity),
   order_count, net_revenue, last_order_at, region, preferred_channel, price_sensitivity,
   r_score, f_score, m_score, value_score,
   case

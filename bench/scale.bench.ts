@@ -12,7 +12,6 @@ import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { createDeps, type Deps } from '../src/deps.ts';
 import { migrateDb } from '../src/store/db.ts';
-import { refreshAndRescore } from '../src/services/rescore.service.ts';
 import { benchConfig, checkInterrupted, cleanupStep, createDatabase, handleInterrupts, intEnv, machine, median, removeThrowaways, runMain, sleep } from './support.ts';
 import { generateShop, type Seed } from './scale.generate.ts';
 import { bareAggregateSeconds, bareRowUpdateSeconds, drainedRecomputeRate, naiveRecomputeRate, sampleCustomerIds, waitForRecomputes } from './scale.rescore.ts';
@@ -20,7 +19,8 @@ import { measureFirstPages, measureSweep } from './scale.sweep.ts';
 import { discardBacklog, measureAcceptance, measureEndToEnd, measureLatency } from './scale.ingest.ts';
 import { freePort, serviceEnv, spawnNoop, spawnService, spawnWorkers, waitReady, WORKER_LAYOUTS, type Child, type WorkerLayout } from './scale.processes.ts';
 import { measureImport, type ImportFigures } from './scale.import.ts';
-import { writeResults, type Figures } from './scale.results.ts';
+import { writeResults, type DailyRun, type Figures } from './scale.results.ts';
+import { backendPids, compactedSizes, excludeFromCpu, cpuOf, cpuSince, dayLater, tableSizes, timeDailyRefresh } from './scale.daily.ts';
 
 const { values: args } = parseArgs({
   options: { scale: { type: 'string', default: '1' }, output: { type: 'string' }, seed: { type: 'string', default: 'rescore' } },
@@ -39,7 +39,7 @@ const RESCORE_RUNS = intEnv('BENCH_RESCORE_RUNS', RUNS);
 const RESCORE_CAP_S = intEnv('BENCH_RESCORE_CAP_S', 0, 0);
 /** Ingest loads spread over this many of the shop's customers, so their recomputes coalesce as a real shop's would. */
 const LOAD_CUSTOMERS = Math.min(CUSTOMERS, 20_000);
-const PARTS = ['rescore', 'recompute', 'sweep', 'pages', 'ingest', 'e2e', 'latency', 'import'] as const;
+const PARTS = ['rescore', 'daily', 'recompute', 'sweep', 'pages', 'ingest', 'e2e', 'latency', 'import'] as const;
 /** The figures to measure (default all); the others are reported as n/a. */
 const ONLY = new Set((process.env.BENCH_PARTS || PARTS.join(',')).split(',').map((p) => p.trim()));
 for (const part of ONLY) if (!PARTS.includes(part as (typeof PARTS)[number])) throw new Error(`BENCH_PARTS: unknown part "${part}"; choose from ${PARTS.join(', ')}`);
@@ -80,14 +80,6 @@ async function measure(deps: Deps): Promise<Figures> {
   }
   const generateSeconds = (performance.now() - t0) / 1000;
   log(`generated in ${generateSeconds.toFixed(1)} s`);
-  let seedSeconds = Number.NaN;
-  if (SEED === 'rescore') {
-    const s0 = performance.now();
-    await refreshAndRescore(deps);
-    seedSeconds = (performance.now() - s0) / 1000;
-    log(`seed rescore ${seedSeconds.toFixed(1)} s`);
-  }
-
   const port = await freePort();
   const apiUrl = `http://127.0.0.1:${port}`;
   const env = serviceEnv(deps.config, {
@@ -101,41 +93,36 @@ async function measure(deps: Deps): Promise<Figures> {
     await waitReady(apiUrl);
     const noop = await spawnNoop(await freePort());
     children.push(noop.child);
+    const peakRss = new Map<string, number>();
+    const notePeaks = () => {
+      for (const child of [api, ...workers]) peakRss.set(child.name, Math.max(peakRss.get(child.name) ?? 0, child.peakRssMiB()));
+    };
+    const recomputeWorker = () => workers.find((w) => w.name === 'worker' || w.name.includes('recompute'))!;
 
-    const rescore: number[] = [];
-    let rescoreExtrapolated = 0;
-    const aggregate: number[] = [];
-    for (let run = 0; run < runsOf('rescore', Math.max(RUNS, RESCORE_RUNS)); run++) {
-      aggregate.push(await bareAggregateSeconds(deps));
-      if (run < RESCORE_RUNS) {
-        const timed = await timeRescoreJob(apiUrl, RESCORE_CAP_S);
-        rescore.push(timed.seconds);
-        if (!timed.complete) {
-          rescoreExtrapolated = Math.max(rescoreExtrapolated, 1 - timed.progress);
-          // Stop the unfinished rescore: fresh workers, and the job removed.
-          for (const worker of workers) worker.process.kill('SIGKILL');
-          await deps.queues.maintenance.obliterate({ force: true });
-          workers = spawnWorkers(env, LAYOUT);
-          children.push(...workers);
-          log(`rescore stopped at ${(timed.progress * 100).toFixed(0)}% after ${RESCORE_CAP_S} s; time extrapolated`);
-        }
-      }
-      log(`rescore run ${run + 1}: ${rescore[run]?.toFixed(1) ?? '-'} s, bare aggregate ${aggregate.at(-1)!.toFixed(1)} s`);
-    }
-
-    // The other baseline of the rescore: every customer row written once, nothing derived.
-    const bareUpdate: number[] = [];
-    for (let run = 0; run < runsOf('rescore'); run++) {
-      bareUpdate.push(await bareRowUpdateSeconds(deps));
-      log(`bare row update run ${run + 1}: ${bareUpdate.at(-1)!.toFixed(1)} s`);
+    // The first rescore after an import: every customer is new (no state, no digest), as after
+    // `tierwise import` (which rescores everyone). It seeds the state every later figure needs, so
+    // it runs once and is never stopped early; in the recompute worker, so its memory counts there.
+    let first: Figures['first'] = null;
+    if (SEED === 'rescore') {
+      const aggregateBefore = await bareAggregateSeconds(deps);
+      const cpuBefore = cpuOf([recomputeWorker().process.pid!, ...(await backendPids(deps))]);
+      const timed = await timeRescoreJob(apiUrl, 0);
+      const cpu = cpuSince(cpuBefore, cpuOf([recomputeWorker().process.pid!, ...(await backendPids(deps))]));
+      first = { seconds: timed.seconds, aggregate: aggregateBefore, cpuSeconds: cpu };
+      log(`first rescore (every customer new) ${timed.seconds.toFixed(1)} s, ${cpu.toFixed(0)} CPU s; bare aggregate ${aggregateBefore.toFixed(1)} s`);
     }
 
     const sample = Math.min(CUSTOMERS, Math.max(2_000, Math.round(20_000 * Math.sqrt(SCALE))));
     const naive: number[] = [];
     const drained: number[] = [];
+    /** Worker and Postgres CPU seconds per customer drained. */
+    const recomputeCpu: number[] = [];
     for (let run = 0; run < runsOf('recompute'); run++) {
       naive.push(await naiveRecomputeRate(deps, await sampleCustomerIds(deps, Math.min(1_000, Math.round(sample / 4)), run * 2)));
-      drained.push(await drainedRecomputeRate(deps, await sampleCustomerIds(deps, sample, run * 2 + 1)));
+      const ids = await sampleCustomerIds(deps, sample, run * 2 + 1);
+      const cpuBefore = cpuOf([recomputeWorker().process.pid!, ...(await backendPids(deps))]);
+      drained.push(await drainedRecomputeRate(deps, ids));
+      recomputeCpu.push(cpuSince(cpuBefore, cpuOf([recomputeWorker().process.pid!, ...(await backendPids(deps))])) / ids.length);
       log(`recompute run ${run + 1}: drained ${drained.at(-1)!.toFixed(0)}/s, naive ${naive.at(-1)!.toFixed(0)}/s`);
     }
 
@@ -165,8 +152,14 @@ async function measure(deps: Deps): Promise<Figures> {
     }
 
     const e2e = [];
+    /** CPU seconds per event stored end to end: the API, the workers and Postgres (the load generator not counted). */
+    const e2eCpu: number[] = [];
     for (let run = 0; run < runsOf('e2e'); run++) {
+      const services = () => [api, ...workers].map((c) => c.process.pid!);
+      const cpuBefore = cpuOf([...services(), ...(await backendPids(deps))]);
       e2e.push(await measureEndToEnd(deps, `${apiUrl}/v1/events/batch`, ADMIN_KEY, LOAD_CUSTOMERS, SECONDS));
+      const stored = e2e.at(-1)!.stored;
+      e2eCpu.push(cpuSince(cpuBefore, cpuOf([...services(), ...(await backendPids(deps))])) / Math.max(stored, 1));
       log(`end to end run ${run + 1}: stored ${e2e.at(-1)!.storedPerSec.toFixed(0)} events/s, ${e2e.at(-1)!.customersRecomputedPerSec.toFixed(0)} customers recomputed/s, ${e2e.at(-1)!.backlogEvents} events still queued`);
       await discardBacklog(deps);
       await waitForRecomputes(deps, 120_000);
@@ -177,12 +170,66 @@ async function measure(deps: Deps): Promise<Figures> {
       log(`latency run ${run + 1}: p50 ${latency.at(-1)!.p50.toFixed(0)} ms, p99 ${latency.at(-1)!.p99.toFixed(0)} ms (${latency.at(-1)!.seen}/${latency.at(-1)!.probes} probes)`);
     }
 
+    // A full rescore on request (POST /v1/rescore: statistics refresh, every customer derived, none
+    // of them new), as after a policy change; next to the aggregate and to writing every row once.
+    const rescore: number[] = [];
+    let rescoreExtrapolated = 0;
+    const aggregate: number[] = [];
+    for (let run = 0; run < runsOf('rescore', RESCORE_RUNS); run++) {
+      aggregate.push(await bareAggregateSeconds(deps));
+      const timed = await timeRescoreJob(apiUrl, RESCORE_CAP_S);
+      rescore.push(timed.seconds);
+      if (!timed.complete) {
+        rescoreExtrapolated = Math.max(rescoreExtrapolated, 1 - timed.progress);
+        // Stop the unfinished rescore: fresh workers, and the job removed. (The daily refresh below
+        // derives whoever the stopped rescore left behind before anything is timed.)
+        notePeaks();
+        for (const worker of workers) worker.process.kill('SIGKILL');
+        await deps.queues.maintenance.obliterate({ force: true });
+        workers = spawnWorkers(env, LAYOUT);
+        children.push(...workers);
+        log(`rescore stopped at ${(timed.progress * 100).toFixed(0)}% after ${RESCORE_CAP_S} s; time extrapolated`);
+      }
+      log(`full rescore run ${run + 1}: ${rescore[run]!.toFixed(1)} s, bare aggregate ${aggregate.at(-1)!.toFixed(1)} s`);
+    }
+    const bareUpdate: number[] = [];
+    for (let run = 0; run < runsOf('rescore', RESCORE_RUNS); run++) {
+      bareUpdate.push(await bareRowUpdateSeconds(deps));
+      log(`bare row update run ${run + 1}: ${bareUpdate.at(-1)!.toFixed(1)} s`);
+    }
+
+    // The daily refresh, last of the figures that use this shop: it runs in this process on a clock
+    // of its own that moves a day ahead per run (bench/scale.daily.ts).
+    const daily: DailyRun[] = [];
+    let clock = deps.clock.now();
+    if (ONLY.has('daily')) {
+      const settle = await timeDailyRefresh(deps, clock);
+      log(`daily refresh to settle: ${settle.seconds.toFixed(1)} s, ${settle.derived} derived`);
+      // A backend reports its table counters at most 10 s after it goes idle (PostgreSQL 15): wait
+      // until the workers' and this process's earlier writes are counted, so none lands in a refresh's delta.
+      await sleep(11_000);
+      for (let run = 0; run < RUNS; run++) {
+        const bare = await bareAggregateSeconds(deps);
+        const unchanged = await timeDailyRefresh(deps, clock);
+        clock = dayLater(clock);
+        const dayAfter = await timeDailyRefresh(deps, clock, { compareRows: true });
+        daily.push({ aggregate: bare, unchanged, dayLater: dayAfter });
+        log(`daily run ${run + 1}: nothing changed ${unchanged.seconds.toFixed(1)} s (${unchanged.derived} derived, ${unchanged.customersUpdated} rows updated); ` +
+          `a day later ${dayAfter.seconds.toFixed(1)} s (${dayAfter.derived} derived, ${dayAfter.changed} changed, ${dayAfter.customersUpdated} rows updated, ${dayAfter.rowsChanged} rows differ); bare aggregate ${bare.toFixed(1)} s`);
+      }
+    }
+    const stored = await tableSizes(deps);
+    const sizes = await compactedSizes(deps);
+    const sizeLine = (s: typeof sizes) => `${s.perCustomer.map((t) => `${t.table} ${(t.total / 2 ** 20).toFixed(0)} MiB`).join(', ')}; events ${(s.events.total / 2 ** 20).toFixed(0)} MiB`;
+    log(`sizes as stored: ${sizeLine(stored)}; compacted: ${sizeLine(sizes)}`);
+    notePeaks();
+
     const importFigures: ImportFigures | null = ONLY.has('import') ? await measureImport(RUNS, log) : null;
 
     return {
-      scale: SCALE, customers: CUSTOMERS, orders: ORDERS, runs: RUNS, generateSeconds, seedSeconds,
+      scale: SCALE, customers: CUSTOMERS, orders: ORDERS, runs: RUNS, generateSeconds, first, daily, sizes, storedSizes: stored,
       rescore: median(rescore), rescoreExtrapolated, seed: SEED, aggregate: median(aggregate), rescoreRuns: rescore, aggregateRuns: aggregate, bareUpdate: median(bareUpdate), bareUpdateRuns: bareUpdate,
-      recomputeDrained: median(drained), recomputeNaive: median(naive), recomputeSample: sample,
+      recomputeDrained: median(drained), recomputeNaive: median(naive), recomputeSample: sample, recomputeCpuPerCustomer: median(recomputeCpu),
       sweep: {
         due: median(sweeps.map((s) => s.due)), sweepSeconds: median(sweeps.map((s) => s.sweepSeconds)),
         untilRecomputedSeconds: median(sweeps.map((s) => s.untilRecomputedSeconds)), countSeconds: median(sweeps.map((s) => s.countSeconds)),
@@ -191,11 +238,11 @@ async function measure(deps: Deps): Promise<Figures> {
       ingest: { noop: median(ingest.noop), single: median(ingest.single), batch: median(ingest.batch), singleP99: median(ingest.singleP99) },
       e2e: {
         storedPerSec: median(e2e.map((e) => e.storedPerSec)), acceptedPerSec: median(e2e.map((e) => e.acceptedPerSec)),
-        customersRecomputedPerSec: median(e2e.map((e) => e.customersRecomputedPerSec)),
+        customersRecomputedPerSec: median(e2e.map((e) => e.customersRecomputedPerSec)), cpuPerEvent: median(e2eCpu),
       },
       latency: { p50: median(latency.map((l) => l.p50).filter(Number.isFinite)), p99: median(latency.map((l) => l.p99).filter(Number.isFinite)), rate: median(latency.map((l) => l.backgroundEventsPerSec)) },
       import: importFigures,
-      rss: { api: api.peakRssMiB(), workers: workers.map((w) => ({ name: w.name, mib: w.peakRssMiB() })) },
+      rss: { api: peakRss.get(api.name)!, workers: [...peakRss].filter(([name]) => name !== api.name).map(([name, mib]) => ({ name, mib, recompute: name === 'worker' || name.includes('recompute') })) },
     };
   } finally {
     for (const child of children) await child.stop();
@@ -207,6 +254,7 @@ async function main(): Promise<number> {
   log(`scale ${SCALE}: ${CUSTOMERS.toLocaleString('en-US')} customers, ${ORDERS.toLocaleString('en-US')} orders, ${RUNS} runs`);
   await createDatabase();
   const deps = createDeps(benchConfig({ TIERWISE_ADMIN_KEY: ADMIN_KEY }));
+  excludeFromCpu(deps);
   try {
     await migrateDb(deps.db);
     const figures = await measure(deps);

@@ -78,11 +78,10 @@ export async function generateShop(client: pg.Client, size: ShopSize, now: Date,
 async function insertCustomersWithState(client: pg.Client, customers: number, now: Date): Promise<void> {
   await client.query(`set work_mem = '256MB'`);
   await client.query(
-    `insert into customers (id, created_at, metrics, order_count, net_revenue, last_order_at, region, preferred_channel,
+    `insert into customers (id, created_at, first_order_at, first_event_at, order_count, net_revenue, last_order_at, region, preferred_channel,
        r_score, f_score, m_score, value_score, rfm_segment, abc_class, tier, lifecycle_stage, at_risk, next_review_at, computed_at, sequence)
      select s.id, $1::timestamptz - interval '3 years',
-       case when a.n is null then null else jsonb_build_object('order_count', a.n, 'net_revenue', a.rev::text, 'last_order_at', a.last,
-         'first_order_at', a.first, 'recency_days', extract(epoch from $1::timestamptz - a.last) / 86400, 'region', 'r' || (s.i % 20)) end,
+       a.first, a.first,
        coalesce(a.n, 0), coalesce(a.rev, 0), a.last, case when a.n is null then null else 'r' || (s.i % 20) end, case when a.n is null then null else 'online' end,
        a.r, a.f, a.m, a.v,
        case when a.n is null then null when a.r >= 4 and a.f >= 4 then 'champions' when a.r >= 3 and a.f >= 3 then 'loyal'

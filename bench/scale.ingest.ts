@@ -96,6 +96,8 @@ export interface EndToEnd {
   storedPerSec: number;
   customersRecomputedPerSec: number;
   customersRecomputed: number;
+  /** Events stored within the window. */
+  stored: number;
   /** Accepted events not yet stored when the window closed. */
   backlogEvents: number;
 }
@@ -130,6 +132,7 @@ export async function measureEndToEnd(deps: Deps, url: string, key: string, cust
     storedPerSec: stored / ((storedAt - load.startMs) / 1000),
     customersRecomputedPerSec: recomputed / ((recomputedAt - load.startMs) / 1000),
     customersRecomputed: recomputed,
+    stored,
     backlogEvents: Math.max(0, load.accepted - stored),
   };
 }

@@ -5,6 +5,7 @@ import { customerSchema } from '../src/http/customers.schemas.ts';
 import { currentPolicy } from '../src/store/policies.repo.ts';
 import { customers } from '../src/store/schema.ts';
 import { formatMoney } from '../src/domain/money.ts';
+import { ageDays } from '../src/domain/time.ts';
 import { expectedScores, planPopulation, toEvents } from './population.fixture.ts';
 
 const NOW = new Date('2026-06-15T12:00:00Z');
@@ -88,11 +89,29 @@ describe('listing customers and reports', () => {
       id: row.id,
       traits: row.traits,
       created_at: row.createdAt.toISOString(),
-      metrics: row.metrics && {
-        ...row.metrics,
-        net_revenue: formatMoney(row.metrics.net_revenue as string, 2),
-        avg_order_value: row.metrics.avg_order_value == null ? null : formatMoney(row.metrics.avg_order_value as string, 2),
-        revenue_365d: formatMoney(row.metrics.revenue_365d as string, 2),
+      metrics: row.computedAt && {
+        order_count: row.orderCount,
+        net_revenue: formatMoney(row.netRevenue, 2),
+        avg_order_value: row.avgOrderValue === null ? null : formatMoney(row.avgOrderValue, 2),
+        first_order_at: iso(row.firstOrderAt),
+        last_order_at: iso(row.lastOrderAt),
+        previous_order_at: iso(row.previousOrderAt),
+        orders_365d: row.orders365d,
+        revenue_365d: formatMoney(row.revenue365d, 2),
+        recency_days: row.lastOrderAt ? ageDays(row.lastOrderAt, clock.now()) : null,
+        tenure_days: row.firstEventAt ? ageDays(row.firstEventAt, clock.now()) : 0,
+        first_event_at: iso(row.firstEventAt),
+        cadence_days: row.cadenceDays,
+        distinct_categories: row.distinctCategories,
+        top_categories: row.topCategories ?? [],
+        discount_order_share: row.discountOrderShare,
+        price_sensitivity: row.priceSensitivity,
+        preferred_channel: row.preferredChannel,
+        region: row.region,
+        interactions_90d: row.interactions90d,
+        complaints_90d: row.complaints90d,
+        last_interaction_at: iso(row.lastInteractionAt),
+        satisfaction_avg: row.satisfactionAvg,
       },
       scores: row.rScore === null ? null : { r_score: row.rScore, f_score: row.fScore, m_score: row.mScore, value_score: row.valueScore },
       rfm_segment: row.rfmSegment,

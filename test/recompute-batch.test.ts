@@ -37,7 +37,9 @@ async function snapshot(svc: TestService) {
   const rows = async (query: ReturnType<typeof sql>) => (await svc.deps.db.execute(query)).rows;
   const messages = await rows(sql`select body from webhook_messages`);
   return {
-    customers: await rows(sql`select id, metrics, order_count, net_revenue::text, last_order_at, region, preferred_channel,
+    customers: await rows(sql`select id, avg_order_value::text, first_order_at, previous_order_at, orders_365d, revenue_365d::text, first_event_at,
+      cadence_days, distinct_categories, top_categories, discount_order_share, interactions_90d, complaints_90d, last_interaction_at,
+      satisfaction_avg, order_count, net_revenue::text, last_order_at, region, preferred_channel,
       price_sensitivity, r_score, f_score, m_score, value_score, rfm_segment, abc_class, tier, pending_tier, pending_since,
       lifecycle_stage, at_risk, at_risk_since, at_risk_reasons, next_review_at, computed_at, sequence from customers order by id`),
     history: await rows(sql`select customer_id, kind, before, after, reasons, changed_at, sequence from customer_history order by customer_id, id`),

@@ -1,6 +1,6 @@
 import type { Deps } from '../deps.ts';
 import { deriveBatch, type BatchContext, type CustomerPlan } from '../domain/customer/customer-state.batch.ts';
-import { digestEvents, digestHoldsAt, unpackDigest, type CustomerDigest } from '../domain/facts/digest.ts';
+import { digestEvents, digestHoldsAt, packedEventCount, parseDigest, unpackDigest, type CustomerDigest } from '../domain/facts/digest.ts';
 import type { StoredEvent } from '../domain/events/events.types.ts';
 import type { Breakpoints } from '../domain/scoring/scores.ts';
 import { orderSegments, type SegmentDefinition } from '../domain/rules/segments.ts';
@@ -29,6 +29,8 @@ export async function ensurePopulationStats(deps: Pick<Deps, 'db'>, now: Date): 
 
 export interface RecomputeResult {
   customers: number;
+  /** rows written: their stored state differed */
+  written: number;
   changed: number;
   history: number;
   messages: number;
@@ -67,7 +69,7 @@ export const scoringStats = (stats: PopulationStats): BatchContext['stats'] => (
  */
 export async function recomputeCustomers(deps: RecomputeDeps, customerIds: string[], preloaded?: RecomputeContext): Promise<RecomputeResult> {
   const ids = [...new Set(customerIds)].sort();
-  if (ids.length === 0) return { customers: 0, changed: 0, history: 0, messages: 0 };
+  if (ids.length === 0) return { customers: 0, written: 0, changed: 0, history: 0, messages: 0 };
   const stop = deps.metrics.recomputeDuration.startTimer();
   const now = deps.clock.now();
   const context = { now, ...(preloaded ?? (await loadRecomputeContext(deps, now))) };
@@ -141,6 +143,7 @@ async function writePlans(tx: DbOrTx, plans: CustomerPlan[], context: BatchConte
   await insertMessages(tx, messages);
   return {
     customers: plans.length,
+    written: done.length,
     changed: done.filter((p) => p.row.sequence !== p.previousSequence).length,
     history: history.length,
     messages: messages.length,
@@ -159,7 +162,8 @@ async function digestsAsOf(db: DbOrTx, customers: StoredCustomerWithDigest[], no
   const stale: string[] = [];
   for (const customer of customers) {
     // The count is checked on the packed form first: after new events no digest is unpacked.
-    const stored = customer.digest?.n === customer.eventCount ? unpackDigest(customer.digest) : null;
+    const packed = parseDigest(customer.digest);
+    const stored = packedEventCount(packed) === customer.eventCount ? unpackDigest(packed) : null;
     if (stored && digestHoldsAt(stored, now)) digests.set(customer.id, stored);
     else stale.push(customer.id);
   }

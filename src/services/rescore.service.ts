@@ -3,12 +3,18 @@ import type { Breakpoints } from '../domain/scoring/scores.ts';
 import { countCustomers, everyCustomer, idRange, judgmentsChanged, nextCustomerIds, segmentMismatch, type CustomerScope } from '../store/customers.state.repo.ts';
 import { currentPolicy } from '../store/policies.repo.ts';
 import { findSegment, toDefinition } from '../store/segments.repo.ts';
+import { customerRowEstimate, vacuumCustomerTables } from '../store/maintenance.repo.ts';
 import { refreshPopulationStatsLocked } from '../store/stats.repo.ts';
 import { activatesFit, fitOutcome, runModelFit } from './model-fit.service.ts';
 import { loadRecomputeContext, rescoreBatch, type RecomputeDeps } from './recompute.service.ts';
 
 const RESCORE_CHUNK = 1_000;
 const RESCORE_IN_FLIGHT = 2;
+/** A pass that rewrote more than this share of the customers is followed by VACUUM (ANALYZE) (README, Operations). */
+const VACUUM_AFTER_SHARE = 0.1;
+
+/** What a pass over many customers uses: a recompute's dependencies and the logger. */
+export type RescoreDeps = RecomputeDeps & Pick<Deps, 'logger'>;
 
 export type Progress = (fraction: number) => Promise<unknown>;
 
@@ -18,11 +24,12 @@ export type Progress = (fraction: number) => Promise<unknown>;
  * per customer), with the policy, statistics and segments read once. Two batches are in flight so
  * Postgres reads or writes one while the other is derived.
  */
-export async function rescoreCustomers(deps: RecomputeDeps, within: CustomerScope, onProgress?: Progress): Promise<{ customers: number; changed: number }> {
+export async function rescoreCustomers(deps: RescoreDeps, within: CustomerScope, onProgress?: Progress): Promise<{ customers: number; changed: number }> {
   const total = await countCustomers(deps.db, within);
   const context = await loadRecomputeContext(deps, deps.clock.now());
   let done = 0;
   let changed = 0;
+  let written = 0;
   let after = '';
   const inFlight = new Set<Promise<void>>();
   const failures: unknown[] = [];
@@ -34,6 +41,7 @@ export async function rescoreCustomers(deps: RecomputeDeps, within: CustomerScop
     const run: Promise<void> = rescoreBatch(deps, range, context)
       .then(async (result) => {
         changed += result.changed;
+        written += result.written;
         done += ids.length;
         await onProgress?.(Math.min(1, done / Math.max(total, 1)));
       })
@@ -45,8 +53,24 @@ export async function rescoreCustomers(deps: RecomputeDeps, within: CustomerScop
   }
   await Promise.all(inFlight);
   if (failures.length > 0) throw failures[0];
+  await vacuumAfterLargePass(deps, written);
   await onProgress?.(1);
   return { customers: done, changed };
+}
+
+/**
+ * Autovacuum may be off or slow to come round (README, Operations): after a pass that rewrote a
+ * large share of the customer rows, their old versions are vacuumed and the statistics refreshed
+ * at once, so the next pass finds free space on the pages (HOT updates) and the listings plan
+ * with the new distribution.
+ */
+async function vacuumAfterLargePass(deps: RescoreDeps, written: number): Promise<void> {
+  if (written === 0) return;
+  const rows = await customerRowEstimate(deps.db);
+  if (written <= VACUUM_AFTER_SHARE * rows && rows > 0) return;
+  const started = Date.now();
+  await vacuumCustomerTables(deps.db);
+  deps.logger.info({ written, rows: Math.round(rows), ms: Date.now() - started }, 'customer tables vacuumed after a rescore');
 }
 
 /**
@@ -57,7 +81,7 @@ export async function rescoreCustomers(deps: RecomputeDeps, within: CustomerScop
  * Predictions are brought up to date by the model fit's own full rescore, not here.
  */
 export async function refreshAndRescore(
-  deps: RecomputeDeps,
+  deps: RescoreDeps,
   options: { onProgress?: Progress; changedOnly?: boolean } = {},
 ): Promise<{ stats_version: number; customers: number; changed: number }> {
   const now = deps.clock.now();
@@ -75,7 +99,7 @@ export async function refreshAndRescore(
  * membership disagrees with the rule; only those are recomputed, so membership, history and
  * segment.entered/exited webhooks follow the one recompute path.
  */
-export async function refreshSegmentMembership(deps: RecomputeDeps, key: string, onProgress?: Progress) {
+export async function refreshSegmentMembership(deps: RescoreDeps, key: string, onProgress?: Progress) {
   const segment = await findSegment(deps.db, key);
   if (!segment) return { customers: 0, changed: 0 };
   return rescoreCustomers(deps, segmentMismatch(key, toDefinition(segment).rule, deps.clock.now()), onProgress);
@@ -83,7 +107,7 @@ export async function refreshSegmentMembership(deps: RecomputeDeps, key: string,
 
 /** A new fit in force changes every buyer's predictions, so it is followed by a full rescore; a refused or not activated one by nothing. */
 export async function fitModelAndRescore(
-  deps: RecomputeDeps & Pick<Deps, 'logger'>,
+  deps: RescoreDeps,
   job: { as_of: string | null; activate?: boolean },
   onProgress?: Progress,
 ) {

@@ -23,13 +23,19 @@ export interface CustomerFilters {
   m_score?: number | undefined;
 }
 
-/** The sort key and the id: a total order, so keyset pages never skip or repeat a customer. */
-const SORT_KEYS: Record<CustomerSort, { expr: SQL | typeof customers.id; descending: boolean; kind: 'text' | 'numeric' | 'time' }> = {
+/**
+ * The sort key and the id: a total order, so keyset pages never skip or repeat a customer.
+ * Prospects (no order) sort as if their last order were at -infinity; `order` is the same order
+ * on the column itself (nulls first ascending, last descending), which customers_last_order_idx
+ * serves, so no index on the coalesce expression is needed.
+ */
+const lastOrderKey = sql`coalesce(${customers.lastOrderAt}, '-infinity'::timestamptz)`;
+const SORT_KEYS: Record<CustomerSort, { expr: SQL | typeof customers.id; order?: SQL; descending: boolean; kind: 'text' | 'numeric' | 'time' }> = {
   id: { expr: customers.id, descending: false, kind: 'text' },
   net_revenue: { expr: sql`${customers.netRevenue}`, descending: false, kind: 'numeric' },
   '-net_revenue': { expr: sql`${customers.netRevenue}`, descending: true, kind: 'numeric' },
-  last_order_at: { expr: sql`coalesce(${customers.lastOrderAt}, '-infinity'::timestamptz)`, descending: false, kind: 'time' },
-  '-last_order_at': { expr: sql`coalesce(${customers.lastOrderAt}, '-infinity'::timestamptz)`, descending: true, kind: 'time' },
+  last_order_at: { expr: lastOrderKey, order: sql`${customers.lastOrderAt} asc nulls first`, descending: false, kind: 'time' },
+  '-last_order_at': { expr: lastOrderKey, order: sql`${customers.lastOrderAt} desc nulls last`, descending: true, kind: 'time' },
 };
 
 export function filterConditions(f: CustomerFilters, now: Date): SQL | undefined {
@@ -80,7 +86,7 @@ export async function listCustomers(
         ? gt(customers.id, after.id)
         : sql`(${key.expr} ${beyond} ${value} or (${key.expr} = ${value} and ${customers.id} > ${after.id}))`;
   }
-  const order = options.sort === 'id' ? [asc(customers.id)] : [key.descending ? desc(key.expr) : asc(key.expr), asc(customers.id)];
+  const order = options.sort === 'id' ? [asc(customers.id)] : [key.order ?? (key.descending ? desc(key.expr) : asc(key.expr)), asc(customers.id)];
   return db
     .select({ id: customers.id, json: customerJson(options.playbooks, options.now, options.minorDigits), sortKey: sql<string>`(${key.expr})::text` })
     .from(customers)

@@ -19,23 +19,45 @@ export type Playbooks = Record<string, Playbook | null>;
  * prospect whose only orders are free still has predictions); p_alive is never null when anything
  * was predicted. The tier's playbook comes from a jsonb parameter (Playbooks).
  *
- * The two metrics that grow with time, `recency_days` and `tenure_days`, are measured up to `now`
- * (the request's instant) as ageDays (domain/time.ts) measures them, float8 ms over a day's ms:
- * nothing else in the stored metrics changes without a review, so a state a rescore leaves as it
- * is still reads as of now.
+ * The metrics come from their columns (docs/architecture.md, Storage); null until the first
+ * recompute. The two that grow with time, `recency_days` and `tenure_days`, are measured up to
+ * `now` (the request's instant) as ageDays (domain/time.ts) measures them, float8 ms over a day's
+ * ms: nothing else stored changes without a review, so a state a rescore leaves as it is still
+ * reads as of now.
  */
 export function customerJson(playbooks: Playbooks, now: Date, minorDigits: number): SQL<string> {
   const iso = (column: string) => sql.raw(`to_char("customers"."${column}" at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`);
-  const daysSince = (field: 'last_order_at' | 'first_event_at') =>
-    sql`(extract(epoch from (${now.toISOString()}::timestamptz - ("customers"."metrics" ->> ${sql.raw(`'${field}'`)})::timestamptz)) * 1000)::float8 / 86400000`;
-  const metricMoney = (field: 'net_revenue' | 'avg_order_value' | 'revenue_365d') =>
-    sql`${sql.raw(`'${field}'`)}, ${moneyText(sql`"customers"."metrics" ->> ${sql.raw(`'${field}'`)}`, minorDigits)}`;
+  const daysSince = (column: 'last_order_at' | 'first_event_at') =>
+    sql`(extract(epoch from (${now.toISOString()}::timestamptz - "customers".${sql.raw(`"${column}"`)})) * 1000)::float8 / 86400000`;
+  const money = (column: 'net_revenue' | 'avg_order_value' | 'revenue_365d') => moneyText(sql.raw(`"customers"."${column}"`), minorDigits);
+  const column = (name: string) => sql.raw(`"customers"."${name}"`);
   return sql<string>`json_build_object(
   'id', "customers"."id",
   'traits', "customers"."traits",
   'created_at', ${iso('created_at')},
-  'metrics', "customers"."metrics" || jsonb_build_object('recency_days', ${daysSince('last_order_at')}, 'tenure_days', coalesce(${daysSince('first_event_at')}, 0),
-    ${metricMoney('net_revenue')}, ${metricMoney('avg_order_value')}, ${metricMoney('revenue_365d')}),
+  'metrics', case when "customers"."computed_at" is not null then json_build_object(
+    'order_count', ${column('order_count')},
+    'net_revenue', ${money('net_revenue')},
+    'avg_order_value', ${money('avg_order_value')},
+    'first_order_at', ${iso('first_order_at')},
+    'last_order_at', ${iso('last_order_at')},
+    'previous_order_at', ${iso('previous_order_at')},
+    'orders_365d', ${column('orders_365d')},
+    'revenue_365d', ${money('revenue_365d')},
+    'recency_days', ${daysSince('last_order_at')},
+    'tenure_days', coalesce(${daysSince('first_event_at')}, 0),
+    'first_event_at', ${iso('first_event_at')},
+    'cadence_days', ${column('cadence_days')},
+    'distinct_categories', ${column('distinct_categories')},
+    'top_categories', coalesce(${column('top_categories')}, '[]'),
+    'discount_order_share', ${column('discount_order_share')},
+    'price_sensitivity', ${column('price_sensitivity')},
+    'preferred_channel', ${column('preferred_channel')},
+    'region', ${column('region')},
+    'interactions_90d', ${column('interactions_90d')},
+    'complaints_90d', ${column('complaints_90d')},
+    'last_interaction_at', ${iso('last_interaction_at')},
+    'satisfaction_avg', ${column('satisfaction_avg')}) end,
   'scores', case when "customers"."r_score" is not null and "customers"."f_score" is not null
       and "customers"."m_score" is not null and "customers"."value_score" is not null
     then json_build_object('r_score', "customers"."r_score", 'f_score', "customers"."f_score",

@@ -1,7 +1,6 @@
 import { and, asc, eq, gt, inArray, isNotNull, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { StoredCustomer } from '../domain/customer/customer-state.batch.ts';
 import { STATE_COLUMNS, type CustomerStateRow } from '../domain/customer/customer-state.row.ts';
-import type { PackedDigest } from '../domain/facts/digest.ts';
 import type { Rule } from '../domain/rules/rules.ts';
 import type { AbcCutoffs, Breakpoints, ValueWeights } from '../domain/scoring/scores.ts';
 import type { DbOrTx } from './db.ts';
@@ -112,7 +111,7 @@ export async function lockCustomers(tx: DbOrTx, ids: readonly string[]): Promise
 
 /**
  * The columns a recompute reads back: what the previous state, the unchanged-state check and
- * segment rules need, and the digest. Not `metrics` (the largest column, rebuilt from the digest
+ * segment rules need, and the digest. Not the metrics (rebuilt from the digest
  * anyway) nor the listing copies.
  */
 const storedColumns = {
@@ -137,7 +136,7 @@ const storedColumns = {
   abcClass: customers.abcClass,
 };
 
-export type StoredCustomerWithDigest = StoredCustomer & { digest: PackedDigest | null; eventCount: number };
+export type StoredCustomerWithDigest = StoredCustomer & { digest: string | null; eventCount: number };
 
 /** Customers with what a recompute reads of them: the stored state and digest, how many events are stored, and their saved segments. */
 export async function readStoredCustomers(db: DbOrTx, within: CustomerScope | readonly string[]): Promise<StoredCustomerWithDigest[]> {

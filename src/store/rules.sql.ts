@@ -58,9 +58,8 @@ export function compileRule(rule: Rule, ctx: CompileRuleContext): SQL {
 // Field sources: where each catalog field lives and in which SQL type it is compared.
 
 /**
- * int: an integer column (number values); numeric: exact decimal (metrics numbers — JSON numbers
- * written from JS doubles, whose shortest decimal forms order exactly as the doubles do — and money);
- * float8: a float computed in SQL exactly as JS computes it; timestamptz; text (no ordering:
+ * int: an integer column (number values); numeric: exact decimal (money); float8: a stored JS
+ * double, or a float computed in SQL exactly as JS computes it; timestamptz; text (no ordering:
  * strings and enums only have equality ops); boolean; jsonArray: a JSON array of strings
  * (top_categories); jsonAny: an untyped trait compared by JSON type.
  */
@@ -74,32 +73,6 @@ interface Source {
    * `expr <op> v` (never narrower), and-ed to the exact comparison so an index can serve it.
    */
   impliedBy?: (op: 'gt' | 'gte' | 'lt' | 'lte' | 'eq', v: number) => SQL | null;
-}
-
-const METRIC_KEY = /^[a-z0-9_]+$/;
-
-function metricKey(key: string): SQL {
-  // catalog keys only (never user input); checked anyway since it is spliced as a literal so that
-  // expression indexes on `(metrics ->> 'key')` can match.
-  if (!METRIC_KEY.test(key)) throw new RuleCompileError(`metric key '${key}' cannot be compiled`);
-  return sql.raw(`'${key}'`);
-}
-
-const metricText = (key: string): SQL => sql`(${customers.metrics} ->> ${metricKey(key)})`;
-const metricNumeric = (key: string): Source => ({ kind: 'numeric', expr: sql`(${metricText(key)})::numeric` });
-const metricTimestamp = (key: string): Source => ({ kind: 'timestamptz', expr: isoToTimestamptz(metricText(key)) });
-
-/**
- * A JS `Date#toISOString()` string as timestamptz. Years 0001–9999 (everything realistic) take the
- * plain cast; the ISO forms Postgres cannot read ("0000-…", "+010000-…", "-000001-…") are rebuilt
- * with make_timestamptz (ISO year 0 is 1 BC, i.e. year -1 there).
- */
-function isoToTimestamptz(text: SQL): SQL {
-  return sql`(case when ${text} is null then null
-    when ascii(${text}) between 48 and 57 and left(${text}, 4) <> '0000' then (${text})::timestamptz
-    else (select make_timestamptz(case when m[1]::int <= 0 then m[1]::int - 1 else m[1]::int end, m[2]::int, m[3]::int, m[4]::int, m[5]::int, m[6]::float8, 'UTC')
-          from regexp_match(${text}, '^([+-]?[0-9]+)-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2}([.][0-9]+)?)Z$') as iso(m))
-    end)`;
 }
 
 /** whole milliseconds since the epoch, as JS `Date#getTime()` (timestamps the app writes carry ms) */
@@ -131,16 +104,17 @@ function lastOrderRange(op: 'gt' | 'gte' | 'lt' | 'lte' | 'eq', v: number, ctx: 
   return sql`${earliest} and ${latest}`;
 }
 
-// Typed against Metrics so a new metric cannot be forgotten here (mirrors rules.fields.ts).
+// Typed against Metrics so a new metric cannot be forgotten here (mirrors rules.fields.ts). Every
+// metric is a column of its own (docs/architecture.md, Storage) but the two measured up to now.
 const METRIC_SOURCES: { [K in keyof Metrics]: (ctx: CompileRuleContext) => Source } = {
   order_count: () => ({ kind: 'int', expr: sql`${customers.orderCount}` }),
   net_revenue: () => ({ kind: 'numeric', expr: sql`${customers.netRevenue}` }),
-  avg_order_value: () => metricNumeric('avg_order_value'),
-  first_order_at: () => metricTimestamp('first_order_at'),
+  avg_order_value: () => ({ kind: 'numeric', expr: sql`${customers.avgOrderValue}` }),
+  first_order_at: () => ({ kind: 'timestamptz', expr: sql`${customers.firstOrderAt}` }),
   last_order_at: () => ({ kind: 'timestamptz', expr: sql`${customers.lastOrderAt}` }),
-  previous_order_at: () => metricTimestamp('previous_order_at'),
-  orders_365d: () => metricNumeric('orders_365d'),
-  revenue_365d: () => metricNumeric('revenue_365d'),
+  previous_order_at: () => ({ kind: 'timestamptz', expr: sql`${customers.previousOrderAt}` }),
+  orders_365d: () => ({ kind: 'int', expr: sql`${customers.orders365d}` }),
+  revenue_365d: () => ({ kind: 'numeric', expr: sql`${customers.revenue365d}` }),
   // Measured up to ctx.now, not the snapshot taken at the last recompute.
   recency_days: (ctx) => ({
     kind: 'float8',
@@ -148,25 +122,27 @@ const METRIC_SOURCES: { [K in keyof Metrics]: (ctx: CompileRuleContext) => Sourc
     impliedBy: (op, v) => lastOrderRange(op, v, ctx),
   }),
   // 0 when there is no event at all (metrics.ts); NULL only for a row never computed.
-  tenure_days: (ctx) => {
-    const first = metricTimestamp('first_event_at').expr;
-    return {
-      kind: 'float8',
-      expr: sql`(case when ${customers.metrics} is null then null when ${first} is null then 0::float8 else ${ageDaysSql(first, ctx)} end)`,
-    };
-  },
-  first_event_at: () => metricTimestamp('first_event_at'),
-  cadence_days: () => metricNumeric('cadence_days'),
-  distinct_categories: () => metricNumeric('distinct_categories'),
-  top_categories: () => ({ kind: 'jsonArray', expr: sql`(${customers.metrics} -> ${metricKey('top_categories')})` }),
-  discount_order_share: () => metricNumeric('discount_order_share'),
+  tenure_days: (ctx) => ({
+    kind: 'float8',
+    expr: sql`(case when ${customers.computedAt} is null then null when ${customers.firstEventAt} is null then 0::float8 else ${ageDaysSql(sql`${customers.firstEventAt}`, ctx)} end)`,
+  }),
+  first_event_at: () => ({ kind: 'timestamptz', expr: sql`${customers.firstEventAt}` }),
+  // Stored as float8, the JS double itself, so comparisons match the evaluator's.
+  cadence_days: () => ({ kind: 'float8', expr: sql`${customers.cadenceDays}` }),
+  distinct_categories: () => ({ kind: 'int', expr: sql`${customers.distinctCategories}` }),
+  // null stored for none; a row never computed has no list at all.
+  top_categories: () => ({
+    kind: 'jsonArray',
+    expr: sql`(case when ${customers.computedAt} is null then null else coalesce(${customers.topCategories}, '[]'::jsonb) end)`,
+  }),
+  discount_order_share: () => ({ kind: 'float8', expr: sql`${customers.discountOrderShare}` }),
   price_sensitivity: () => ({ kind: 'text', expr: sql`${customers.priceSensitivity}` }),
   preferred_channel: () => ({ kind: 'text', expr: sql`${customers.preferredChannel}` }),
   region: () => ({ kind: 'text', expr: sql`${customers.region}` }),
-  interactions_90d: () => metricNumeric('interactions_90d'),
-  complaints_90d: () => metricNumeric('complaints_90d'),
-  last_interaction_at: () => metricTimestamp('last_interaction_at'),
-  satisfaction_avg: () => metricNumeric('satisfaction_avg'),
+  interactions_90d: () => ({ kind: 'int', expr: sql`${customers.interactions90d}` }),
+  complaints_90d: () => ({ kind: 'int', expr: sql`${customers.complaints90d}` }),
+  last_interaction_at: () => ({ kind: 'timestamptz', expr: sql`${customers.lastInteractionAt}` }),
+  satisfaction_avg: () => ({ kind: 'float8', expr: sql`${customers.satisfactionAvg}` }),
 };
 
 const OTHER_SOURCES: Readonly<Record<string, () => Source>> = {

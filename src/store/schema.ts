@@ -1,4 +1,3 @@
-import type { PackedDigest } from '../domain/facts/digest.ts';
 import { sql } from 'drizzle-orm';
 import {
   bigint,
@@ -28,11 +27,28 @@ export const customers = pgTable(
     id: text('id').primaryKey(),
     traits: jsonb('traits').$type<Record<string, unknown>>().notNull().default({}),
     createdAt: instant('created_at').notNull().defaultNow(),
-    // Derived state: null until the first recompute.
-    metrics: jsonb('metrics').$type<Record<string, unknown>>(),
+    // Derived state: null (or the default) until the first recompute (computed_at null).
+    // The metrics (domain/facts/metrics.ts) not stored below with the listing columns, one typed column
+    // each rather than a JSON object with its keys on every row (docs/architecture.md, Storage).
+    // `recency_days` and `tenure_days` are not stored: the API and rules measure them up to now.
+    avgOrderValue: money('avg_order_value'),
+    firstOrderAt: instant('first_order_at'),
+    previousOrderAt: instant('previous_order_at'),
+    orders365d: integer('orders_365d').notNull().default(0),
+    revenue365d: money('revenue_365d').notNull().default('0'),
+    firstEventAt: instant('first_event_at'),
+    cadenceDays: doublePrecision('cadence_days'),
+    distinctCategories: integer('distinct_categories').notNull().default(0),
+    // null for none (most customers): an empty JSON array would take bytes on every row
+    topCategories: jsonb('top_categories').$type<string[]>(),
+    discountOrderShare: doublePrecision('discount_order_share'),
+    interactions90d: integer('interactions_90d').notNull().default(0),
+    complaints90d: integer('complaints_90d').notNull().default(0),
+    lastInteractionAt: instant('last_interaction_at'),
+    satisfactionAvg: doublePrecision('satisfaction_avg'),
     // The events reduced as of the last recompute (domain/facts/digest.ts, packed): a rescore derives from
     // it instead of the events while it is current.
-    digest: jsonb('digest').$type<PackedDigest>(),
+    digest: text('digest'),
     // Fingerprint of the stored state (domain/customer/customer-state.row.ts stateHash); null until the first recompute.
     stateHash: text('state_hash'),
     orderCount: integer('order_count').notNull().default(0),
@@ -81,9 +97,9 @@ export const customers = pgTable(
     // risk, so walking customers_net_revenue_idx reads most buyers before it fills a page.
     index('customers_at_risk_revenue_idx').on(t.netRevenue, t.id).where(sql`${t.atRisk}`),
     index('customers_net_revenue_idx').on(t.netRevenue, t.id),
-    index('customers_last_order_idx').on(t.lastOrderAt, t.id),
-    // The listing sorts prospects (no order) first by this key; the index serves sorted pages under any filter.
-    index('customers_last_order_sort_idx').on(sql`coalesce(${t.lastOrderAt}, '-infinity'::timestamptz)`, t.id),
+    // Recency filters (rules, max_recency_days) range over it, and the listing's last_order_at sorts
+    // walk it: prospects (no order) first, as they sort first ascending (store/customers.list.repo.ts).
+    index('customers_last_order_idx').on(t.lastOrderAt.asc().nullsFirst(), t.id),
   ],
 );
 

@@ -51,7 +51,7 @@ export async function processRecompute(
 ): Promise<RecomputeResult> {
   const { shard } = job.data;
   const prefix = deps.config.QUEUE_PREFIX;
-  const total: RecomputeResult = { customers: 0, changed: 0, history: 0, messages: 0 };
+  const total: RecomputeResult = { customers: 0, written: 0, changed: 0, history: 0, messages: 0 };
   const until = Date.now() + DRAIN_SLICE_MS;
   let paused = 0;
   for (;;) {
@@ -72,6 +72,7 @@ export async function processRecompute(
     });
     if (!result) return total;
     total.customers += result.customers;
+    total.written += result.written;
     total.changed += result.changed;
     total.history += result.history;
     total.messages += result.messages;

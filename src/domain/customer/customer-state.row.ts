@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { DerivedState } from './customer-state.ts';
-import { packDigest, type CustomerDigest, type PackedDigest } from '../facts/digest.ts';
+import { serializeDigest, type CustomerDigest } from '../facts/digest.ts';
 
 /**
  * A customer's derived state as one row of the `customers` table: the one declaration of what a
@@ -9,8 +9,22 @@ import { packDigest, type CustomerDigest, type PackedDigest } from '../facts/dig
  */
 export interface CustomerStateRow {
   id: string;
-  metrics: unknown;
-  digest: PackedDigest;
+  /** the packed digest as JSON text (domain/facts/digest.ts serializeDigest) */
+  digest: string;
+  avg_order_value: string | null;
+  first_order_at: string | null;
+  previous_order_at: string | null;
+  orders_365d: number;
+  revenue_365d: string;
+  first_event_at: string | null;
+  cadence_days: number | null;
+  distinct_categories: number;
+  top_categories: string[] | null;
+  discount_order_share: number | null;
+  interactions_90d: number;
+  complaints_90d: number;
+  last_interaction_at: string | null;
+  satisfaction_avg: number | null;
   order_count: number;
   net_revenue: string;
   last_order_at: string | null;
@@ -43,8 +57,21 @@ export type StateColumnType = 'text' | 'jsonb' | 'integer' | 'smallint' | 'bigin
 
 /** Every stored field but the key, with its SQL type; `satisfies` keeps it in step with CustomerStateRow. */
 export const STATE_COLUMNS = {
-  metrics: 'jsonb',
-  digest: 'jsonb',
+  digest: 'text',
+  avg_order_value: 'numeric',
+  first_order_at: 'timestamptz',
+  previous_order_at: 'timestamptz',
+  orders_365d: 'integer',
+  revenue_365d: 'numeric',
+  first_event_at: 'timestamptz',
+  cadence_days: 'double precision',
+  distinct_categories: 'integer',
+  top_categories: 'jsonb',
+  discount_order_share: 'double precision',
+  interactions_90d: 'integer',
+  complaints_90d: 'integer',
+  last_interaction_at: 'timestamptz',
+  satisfaction_avg: 'double precision',
   order_count: 'integer',
   net_revenue: 'numeric',
   last_order_at: 'timestamptz',
@@ -81,10 +108,24 @@ void allColumnsDeclared;
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 export function toStateRow(id: string, d: DerivedState, digest: CustomerDigest, now: Date, sequence: number): CustomerStateRow {
+  const m = d.metrics;
   const row: CustomerStateRow = {
     id,
-    metrics: d.metrics,
-    digest: packDigest(digest),
+    digest: serializeDigest(digest),
+    avg_order_value: m.avg_order_value,
+    first_order_at: iso(m.first_order_at),
+    previous_order_at: iso(m.previous_order_at),
+    orders_365d: m.orders_365d,
+    revenue_365d: m.revenue_365d,
+    first_event_at: iso(m.first_event_at),
+    cadence_days: m.cadence_days,
+    distinct_categories: m.distinct_categories,
+    top_categories: m.top_categories.length === 0 ? null : m.top_categories,
+    discount_order_share: m.discount_order_share,
+    interactions_90d: m.interactions_90d,
+    complaints_90d: m.complaints_90d,
+    last_interaction_at: iso(m.last_interaction_at),
+    satisfaction_avg: m.satisfaction_avg,
     order_count: d.metrics.order_count,
     net_revenue: d.metrics.net_revenue,
     last_order_at: iso(d.metrics.last_order_at),
@@ -117,13 +158,14 @@ export function toStateRow(id: string, d: DerivedState, digest: CustomerDigest, 
 }
 
 /**
- * A fingerprint of everything a row stores except what only moves with the clock: when it was
- * computed, and the two metrics measured up to now (`recency_days`, `tenure_days`, which the API
- * measures up to the request instead). A recompute whose fingerprint equals the stored one would
- * store nothing new, so it writes nothing.
+ * A fingerprint of everything a row stores except when it was computed. The metrics that move
+ * with the clock alone (`recency_days`, `tenure_days`) are not stored: the API measures them up to
+ * the request. A recompute whose fingerprint equals the stored one would store nothing new, so it
+ * writes nothing.
  */
 function stateHash(row: CustomerStateRow): string {
-  const metrics = Object.assign({}, row.metrics, { recency_days: null, tenure_days: null });
-  const stable = Object.assign({}, row, { metrics, computed_at: null, state_hash: null });
-  return createHash('sha1').update(JSON.stringify(stable)).digest('base64url');
+  const stable = Object.assign({}, row, { computed_at: null, state_hash: null });
+  // 96 bits (16 base64url characters) are plenty to tell one customer's states apart, and the
+  // fingerprint is stored on every row.
+  return createHash('sha1').update(JSON.stringify(stable)).digest('base64url').slice(0, 16);
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../../test/seeded-random.ts';
 import { deriveCustomerState, type CustomerStateInput } from '../customer/customer-state.ts';
 import { previousStateOf } from '../../../test/fixtures/customer-state.fixtures.ts';
-import { digestEvents, digestHoldsAt, packDigest, unpackDigest, type CustomerDigest } from './digest.ts';
+import { digestEvents, digestHoldsAt, packDigest, packedEventCount, parseDigest, serializeDigest, unpackDigest, type CustomerDigest, type PackedDigest } from './digest.ts';
 import { cancel, day, interaction, order, refund, traitsEvent } from '../../../test/fixtures/events.fixtures.ts';
 import type { StoredEvent } from '../events/events.types.ts';
 import { CDNOW_BGNBD, CDNOW_GAMMA_GAMMA } from '../../../test/fixtures/model.fixtures.ts';
@@ -93,8 +93,28 @@ describe('a stored digest', () => {
 
   it('of another version, or none, is not used', () => {
     const packed = packDigest(digestEvents([order(1, '5')], day(2)));
-    expect(unpackDigest({ ...packed, v: packed.v + 1 })).toBeNull();
+    const [version, ...rest] = packed;
+    expect(unpackDigest([version + 1, ...rest] as unknown as PackedDigest)).toBeNull();
+    expect(unpackDigest({ v: 3 } as unknown as PackedDigest)).toBeNull();
     expect(unpackDigest(null)).toBeNull();
+    expect(parseDigest('{"v":1')).toBeNull();
+    expect(parseDigest(null)).toBeNull();
+  });
+
+  it('is stored as the JSON text of its packed form', () => {
+    const d = digestEvents([order(1, '5'), order(3, '7.25')], day(4));
+    expect(unpackDigest(parseDigest(serializeDigest(d)))).toEqual(d);
+  });
+
+  it('of the previous version (one key per field) is still read, as stored before', () => {
+    const v1: PackedDigest = {
+      v: 1, t: day(20).getTime(), u: null, n: 3, o: [[day(10).getTime(), '5.5', 1], [day(11).getTime(), '0', 0]], r: '5.5', d: 1, k: 2,
+      c: ['shoes'], ch: 'web', rg: 'EU', f: day(9).getTime(), i: [day(9).getTime()], x: [], s: [[day(9).getTime(), 4]],
+    };
+    expect(packedEventCount(parseDigest(JSON.stringify(v1)))).toBe(3);
+    const read = unpackDigest(parseDigest(JSON.stringify(v1)))!;
+    expect(read.orders).toEqual([{ occurredAt: day(10), net: '5.5', counted: true }, { occurredAt: day(11), net: '0', counted: false }]);
+    expect(packDigest(read)).toEqual([2, day(20).getTime(), null, 3, `${day(10).getTime().toString(36)}:5.5,${day(11).getTime().toString(36)}!0`, '5.5', 1, 2, ['shoes'], 'web', 'EU', day(9).getTime(), day(9).getTime().toString(36), '', [[day(9).getTime(), 4]]]);
   });
 
   it('counts its events, so a rescore can tell that another arrived', () => {

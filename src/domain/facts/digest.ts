@@ -100,13 +100,37 @@ function latestRegion(orders: ResolvedOrder[]): string | null {
   return orders.findLast((o) => o.region !== null && o.region !== '')?.region ?? null;
 }
 
-// The stored form: a compact JSON value (instants as epoch ms), read back by a rescore instead of
-// the events. `v` versions the shape: a digest of another version is not used, and the customer is
-// derived from the events instead (which writes a current one).
-const DIGEST_VERSION = 1;
+// The stored form: a compact JSON array, kept as text (jsonb would add an entry header per element),
+// read back by a rescore instead of the events; small because it is stored on every customer row
+// (docs/architecture.md, Storage). Positions instead of keys, and
+// the per-order and per-interaction lists as one string each: instants as base-36 epoch ms, an
+// order's net after a mark that also says whether it is counted. The first element versions the
+// shape: a digest of an unknown version is not used, and the customer is derived from the events
+// instead (which writes a current one). Version 1 (an object with one key per field) is still read.
+const DIGEST_VERSION = 2;
 
-export interface PackedDigest {
-  v: number;
+/** [version, takenAt ms, validUntil ms, eventCount, orders, netRevenue, discounted, categories, top categories, channel, region, firstEventAt ms, interactions, complaints, satisfaction] */
+export type PackedDigestV2 = [
+  v: 2,
+  t: number,
+  u: number | null,
+  n: number,
+  o: string,
+  r: string,
+  d: number,
+  k: number,
+  c: string[],
+  ch: string | null,
+  rg: string | null,
+  f: number | null,
+  i: string,
+  x: string,
+  /** [at ms, satisfaction] */
+  s: [number, number][],
+];
+
+export interface PackedDigestV1 {
+  v: 1;
   t: number;
   u: number | null;
   n: number;
@@ -121,36 +145,94 @@ export interface PackedDigest {
   f: number | null;
   i: number[];
   x: number[];
-  /** [at ms, satisfaction] */
   s: [number, number][];
 }
+
+export type PackedDigest = PackedDigestV2 | PackedDigestV1;
 
 const ms = (d: Date | null) => (d ? d.getTime() : null);
 const date = (t: number | null) => (t === null ? null : new Date(t));
 
-export function packDigest(d: CustomerDigest): PackedDigest {
-  return {
-    v: DIGEST_VERSION,
-    t: d.takenAt.getTime(),
-    u: ms(d.validUntil),
-    n: d.eventCount,
-    o: d.orders.map((o) => [o.occurredAt.getTime(), o.net, o.counted ? 1 : 0]),
-    r: d.netRevenue,
-    d: d.discountedOrders,
-    k: d.distinctCategories,
-    c: d.topCategories,
-    ch: d.preferredChannel,
-    rg: d.orderRegion,
-    f: ms(d.firstEventAt),
-    i: d.interactions.interactions.map((at) => at.getTime()),
-    x: d.interactions.complaints.map((at) => at.getTime()),
-    s: d.interactions.satisfaction.map((s) => [s.at.getTime(), s.value]),
-  };
+// Money strings (domain/money.ts) hold digits, a point and perhaps an exponent sign, never these marks.
+const COUNTED = ':';
+const FREE = '!';
+const instants = (list: Date[]) => list.map((at) => at.getTime().toString(36)).join(',');
+const readInstants = (text: string) => (text === '' ? [] : text.split(',').map((t) => new Date(parseInt(t, 36))));
+
+function packOrders(orders: DigestOrder[]): string {
+  return orders.map((o) => `${o.occurredAt.getTime().toString(36)}${o.counted ? COUNTED : FREE}${o.net}`).join(',');
 }
 
-/** null for anything that is not a digest of the current version */
+function unpackOrders(text: string): DigestOrder[] {
+  if (text === '') return [];
+  return text.split(',').map((entry) => {
+    const mark = entry.search(/[:!]/);
+    return { occurredAt: new Date(parseInt(entry.slice(0, mark), 36)), net: entry.slice(mark + 1), counted: entry[mark] === COUNTED };
+  });
+}
+
+export function packDigest(d: CustomerDigest): PackedDigestV2 {
+  return [
+    DIGEST_VERSION,
+    d.takenAt.getTime(),
+    ms(d.validUntil),
+    d.eventCount,
+    packOrders(d.orders),
+    d.netRevenue,
+    d.discountedOrders,
+    d.distinctCategories,
+    d.topCategories,
+    d.preferredChannel,
+    d.orderRegion,
+    ms(d.firstEventAt),
+    instants(d.interactions.interactions),
+    instants(d.interactions.complaints),
+    d.interactions.satisfaction.map((s) => [s.at.getTime(), s.value]),
+  ];
+}
+
+/** The text stored in customers.digest. */
+export function serializeDigest(d: CustomerDigest): string {
+  return JSON.stringify(packDigest(d));
+}
+
+/** The stored text as a packed digest, of whatever version; null for none (or anything unreadable, which is then taken again from the events). */
+export function parseDigest(text: string | null | undefined): PackedDigest | null {
+  if (!text) return null;
+  try {
+    return JSON.parse(text) as PackedDigest;
+  } catch {
+    return null;
+  }
+}
+
+/** How many events a stored digest was taken from (null for no digest of a known version): checked before unpacking. */
+export function packedEventCount(p: PackedDigest | null | undefined): number | null {
+  if (Array.isArray(p)) return p[0] === DIGEST_VERSION ? p[3] : null;
+  return p && p.v === 1 ? p.n : null;
+}
+
+/** null for anything that is not a digest of a known version */
 export function unpackDigest(p: PackedDigest | null | undefined): CustomerDigest | null {
-  if (!p || p.v !== DIGEST_VERSION) return null;
+  if (Array.isArray(p)) {
+    if (p[0] !== DIGEST_VERSION) return null;
+    const [, t, u, n, o, r, d, k, c, ch, rg, f, i, x, s] = p;
+    return {
+      takenAt: new Date(t),
+      validUntil: date(u),
+      eventCount: n,
+      orders: unpackOrders(o),
+      netRevenue: r,
+      discountedOrders: d,
+      distinctCategories: k,
+      topCategories: c,
+      preferredChannel: ch,
+      orderRegion: rg,
+      firstEventAt: date(f),
+      interactions: { interactions: readInstants(i), complaints: readInstants(x), satisfaction: s.map(([at, value]) => ({ at: new Date(at), value })) },
+    };
+  }
+  if (!p || p.v !== 1) return null;
   return {
     takenAt: new Date(p.t),
     validUntil: date(p.u),
