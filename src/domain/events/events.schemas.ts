@@ -168,3 +168,4 @@ export const storedEventSchema = z
 export const orderFields = orderEvent.shape;
 export const orderItemFields = orderItem.shape;
 export const reservedTraitFields = traits.shape;
+export const aliasFields = aliasEvent.shape;
