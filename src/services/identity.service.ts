@@ -9,7 +9,7 @@ import {
   emailTraits,
   firstEventInstants,
   lockIdentities,
-  mergeRecorded,
+  mergeContext,
   moveProfile,
   recordedMerges,
   recordMerge,
@@ -45,15 +45,10 @@ export type MergeResult =
  */
 async function mergeOne(tx: DbOrTx, request: MergeRequest, now: Date): Promise<MergeResult> {
   await lockIdentities(tx, 'exclusive');
-  if (await mergeRecorded(tx, request.eventId)) return { outcome: 'duplicate' };
   const { eventId, customerId, previousId, at } = request;
-  const survivors = await survivorsOf(tx, [customerId, previousId]);
-  const decision = decideMerge({
-    customerId,
-    previousId,
-    survivorOfCustomer: survivors.get(customerId) ?? customerId,
-    survivorOfPrevious: survivors.get(previousId) ?? previousId,
-  });
+  const { recorded, survivors } = await mergeContext(tx, eventId, [customerId, previousId]);
+  if (recorded) return { outcome: 'duplicate' };
+  const decision = decideMerge({ customerId, previousId, survivorOfCustomer: survivors.get(customerId)!, survivorOfPrevious: survivors.get(previousId)! });
   const record = { eventId, customerId, previousId, occurredAt: at };
   if (decision.outcome === 'refused') {
     await recordMerge(tx, { ...record, outcome: 'refused', reason: decision.reason, survivorId: null, mergedIds: [] });
@@ -72,8 +67,7 @@ async function mergeOne(tx: DbOrTx, request: MergeRequest, now: Date): Promise<M
     return { outcome: 'already_merged', survivor: decision.survivor };
   }
   const { survivor, merged } = decision;
-  const mergedIds = await moveProfile(tx, merged, survivor, at, eventId);
-  const sequence = await customerSequence(tx, survivor);
+  const { mergedIds, sequence } = await moveProfile(tx, merged, survivor, at, eventId);
   await recordMerge(tx, { ...record, outcome: 'merged', reason: null, survivorId: survivor, mergedIds });
   await insertHistory(tx, [
     { customerId: survivor, kind: 'merged', before: null, after: { merged_ids: mergedIds, event_id: eventId }, changedAt: at, sequence },

@@ -168,12 +168,9 @@ export async function storeEvents(
   }
   const refused = merges.flatMap((m, i) => (m.outcome === 'refused' ? [{ event_id: aliases[i]!.eventId, reason: m.reason }] : []));
   if (refused.length > 0) deps.logger.info({ refused }, 'merges refused');
-  // Every customer of the job, not only those with new rows: if a previous attempt committed and
-  // died before this line, its recomputes would otherwise be lost. Recomputes are idempotent.
-  // Merged ids are asked for under their survivor (a customer the job stored nothing for, routed
-  // by a retried attempt, is still its owner's).
-  const routed = await survivorsOf(deps.db, [...new Set(events.map((e) => e.customer_id))]);
-  for (const e of events) owners.add(routed.get(e.customer_id) ?? e.customer_id);
+  // Every customer the job's events were stored under (routed to survivors), not only those with
+  // new rows: if a previous attempt committed and died before this line, its recomputes would
+  // otherwise be lost. Recomputes are idempotent.
   await enqueueRecomputes(deps, owners);
   return { stored, duplicates, parked: outcome.parked };
 }

@@ -37,9 +37,13 @@ export async function recordedMerges(db: DbOrTx, eventIds: readonly string[]): P
   return new Set(rows.rows.map((r) => r.event_id));
 }
 
-export async function mergeRecorded(tx: DbOrTx, eventId: string): Promise<boolean> {
-  const rows = await tx.execute(sql`select 1 from customer_merges where event_id = ${eventId}`);
-  return rows.rows.length > 0;
+/** Whether the merge `eventId` is recorded, and where each of `ids` resolves now (the id itself unless merged): one read. */
+export async function mergeContext(tx: DbOrTx, eventId: string, ids: readonly string[]): Promise<{ recorded: boolean; survivors: Map<string, string> }> {
+  const rows = await tx.execute<{ recorded: boolean; id: string; survivor: string }>(sql`
+    select exists (select 1 from customer_merges where event_id = ${eventId}) as recorded, n.id,
+      coalesce((select a.survivor_id from customer_aliases a where a.merged_id = n.id), n.id) as survivor
+    from unnest(${sql.param([...ids])}::text[]) as n(id)`);
+  return { recorded: rows.rows[0]?.recorded ?? false, survivors: new Map(rows.rows.map((r) => [r.id, r.survivor])) };
 }
 
 export interface MergeRecord {
@@ -67,34 +71,46 @@ export async function customerSequence(tx: DbOrTx, id: string): Promise<number> 
 }
 
 /**
- * Moves the profile `mergedId` into `survivorId`: its events (an order whose order id the survivor
- * already has is dropped: an order under both ids counts once), the ids merged into it before, its
- * emails; its customers row and segment membership go. Its history stays under its own id. The
- * survivor's traits are rebuilt from the union of `customer` events. Both rows are locked first, in
- * id order, so a recompute of either finishes before or starts after. Returns the ids now merged
- * into the survivor by this merge: `mergedId` and those merged into it before.
+ * Moves the profile `mergedId` into `survivorId`, in one statement: its events (an order whose
+ * order id the survivor already has is dropped: an order under both ids counts once), the ids
+ * merged into it before, its emails; its customers row and segment membership go (deleting the row
+ * waits for a recompute holding it). Its history stays under its own id. Then the survivor's traits
+ * are rebuilt from the union of `customer` events. Returns the ids now merged into the survivor by
+ * this merge: `mergedId` and those merged into it before, and the survivor's sequence.
  */
-export async function moveProfile(tx: DbOrTx, mergedId: string, survivorId: string, at: Date, eventId: string): Promise<string[]> {
-  await tx.execute(sql`
-    select id from customers where id = any(${sql.param([mergedId, survivorId])}::text[]) order by id for update`);
-  await tx.execute(sql`insert into customers (id) values (${survivorId}) on conflict do nothing`);
-  await tx.execute(sql`
-    delete from events e where e.customer_id = ${mergedId} and e.type = 'order'
-      and exists (select 1 from events s where s.customer_id = ${survivorId} and s.type = 'order' and s.order_id = e.order_id)`);
-  await tx.execute(sql`update events set customer_id = ${survivorId} where customer_id = ${mergedId}`);
-  const repointed = await tx.execute<{ merged_id: string }>(sql`
-    update customer_aliases set survivor_id = ${survivorId} where survivor_id = ${mergedId} returning merged_id`);
-  await tx.execute(sql`
-    insert into customer_aliases (merged_id, survivor_id, merged_at, event_id) values (${mergedId}, ${survivorId}, ${at.toISOString()}, ${eventId})`);
-  await tx.execute(sql`
-    insert into customer_emails (email, customer_id)
-    select email, ${survivorId} from customer_emails where customer_id = ${mergedId}
-    on conflict do nothing`);
-  await tx.execute(sql`delete from customer_emails where customer_id = ${mergedId}`);
-  await tx.execute(sql`delete from segment_members where customer_id = ${mergedId}`);
-  await tx.execute(sql`delete from customers where id = ${mergedId}`);
+export async function moveProfile(tx: DbOrTx, mergedId: string, survivorId: string, at: Date, eventId: string): Promise<{ mergedIds: string[]; sequence: number }> {
+  // The CTEs see one snapshot and touch disjoint rows: the duplicate orders deleted are exactly
+  // the order rows the move leaves out, so the unique order index never meets two copies.
+  const moved = await tx.execute<{ repointed: string[]; sequence: string | null }>(sql`
+    with survivor as (
+      insert into customers (id) values (${survivorId}) on conflict do nothing
+    ), duplicates as (
+      delete from events e where e.customer_id = ${mergedId} and e.type = 'order'
+        and exists (select 1 from events s where s.customer_id = ${survivorId} and s.type = 'order' and s.order_id = e.order_id)
+      returning e.id
+    ), moved as (
+      update events set customer_id = ${survivorId}
+      where customer_id = ${mergedId} and id not in (select id from duplicates)
+    ), repointed as (
+      update customer_aliases set survivor_id = ${survivorId} where survivor_id = ${mergedId} returning merged_id
+    ), alias as (
+      insert into customer_aliases (merged_id, survivor_id, merged_at, event_id) values (${mergedId}, ${survivorId}, ${at.toISOString()}, ${eventId})
+    ), emails as (
+      insert into customer_emails (email, customer_id)
+      select email, ${survivorId} from customer_emails where customer_id = ${mergedId}
+      on conflict do nothing
+    ), old_emails as (
+      delete from customer_emails where customer_id = ${mergedId}
+    ), membership as (
+      delete from segment_members where customer_id = ${mergedId}
+    ), gone as (
+      delete from customers where id = ${mergedId}
+    )
+    select coalesce((select array_agg(merged_id) from repointed), '{}') as repointed,
+      (select sequence from customers where id = ${survivorId}) as sequence`);
   await mergeTraits(tx, [survivorId]);
-  return [mergedId, ...repointed.rows.map((r) => r.merged_id)].sort();
+  const row = moved.rows[0]!;
+  return { mergedIds: [mergedId, ...row.repointed].sort(), sequence: Number(row.sequence ?? 0) };
 }
 
 /** Each customer's `email` trait as stored (the store does not judge it; the domain normalises it). */
