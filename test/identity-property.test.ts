@@ -83,7 +83,11 @@ describe('merges: property over random streams', () => {
     await eventually(async () => {
       const recorded = (await svc.deps.db.execute<{ n: number }>(sql`select count(*)::int n from customer_merges where event_id like ${`r${seed}-a%`}`)).rows[0]!.n;
       return recorded === aliases ? true : undefined;
-    }, 60_000, 'every alias recorded');
+    }, 60_000, 'every alias recorded').catch(async (err: Error) => {
+      // Why a job did not get through, for the failure message.
+      const retried = await svc.deps.queues.ingest.getJobs(['delayed', 'failed', 'active', 'waiting']);
+      throw new Error(`${err.message}; ingest jobs not done: ${JSON.stringify(retried.map((j) => ({ attempts: j.attemptsMade, reason: j.failedReason?.slice(0, 300) })))}`);
+    });
 
     // The final ids, as the merges left them; every survivor is itself unmerged.
     const rows = await svc.deps.db.execute<{ merged_id: string; survivor_id: string }>(sql`

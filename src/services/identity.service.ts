@@ -9,6 +9,7 @@ import {
   emailTraits,
   firstEventInstants,
   lockIdentities,
+  lockProfiles,
   mergeContext,
   moveProfile,
   recordedMerges,
@@ -37,14 +38,13 @@ export type MergeResult =
   | { outcome: 'duplicate' };
 
 /**
- * One merge, in one transaction under the identity lock (store/identity.repo.ts): recorded by its
+ * One merge, in the caller's transaction, under the identity lock and its rows locked (mergeProfiles): recorded by its
  * event id, so a retried job merges nothing twice. A refusal is recorded with its reason, in the
  * merge records and as a history row of `customer_id`. A merge moves the profile (moveProfile),
  * writes a history row on the survivor and on the merged id, and a `customer.merged` webhook; the
  * survivor's own changes follow from its recompute (mergeProfiles asks for it).
  */
 async function mergeOne(tx: DbOrTx, request: MergeRequest, now: Date): Promise<MergeResult> {
-  await lockIdentities(tx, 'exclusive');
   const { eventId, customerId, previousId, at } = request;
   const { recorded, survivors } = await mergeContext(tx, eventId, [customerId, previousId]);
   if (recorded) return { outcome: 'duplicate' };
@@ -79,20 +79,25 @@ async function mergeOne(tx: DbOrTx, request: MergeRequest, now: Date): Promise<M
   return { outcome: 'merged', survivor, mergedIds };
 }
 
-/** Merges in order, each in its own transaction; then recomputes every survivor and nudges the relay. */
+/**
+ * Merges in order, all in one transaction under the identity lock, every customers row they touch
+ * locked first in id order (lockProfiles): a job's aliases apply all or none, a retried job merges
+ * nothing twice, and one commit serves them all. Then recomputes every survivor and nudges the relay.
+ */
 export async function mergeProfiles(deps: IdentityDeps, requests: readonly MergeRequest[]): Promise<MergeResult[]> {
   // Most aliases a browser sends repeat a link already made (one id per pair, segment.map.ts):
   // those are told apart in one read, without taking the identity lock.
   const recorded = await recordedMerges(deps.db, requests.map((r) => r.eventId));
-  const results: MergeResult[] = [];
-  for (const request of requests) {
-    if (recorded.has(request.eventId)) {
-      results.push({ outcome: 'duplicate' });
-      continue;
-    }
-    recorded.add(request.eventId);
-    results.push(await deps.db.transaction((tx) => mergeOne(tx, request, deps.clock.now())));
+  const fresh = requests.filter((r) => !recorded.has(r.eventId));
+  const merged = new Map<MergeRequest, MergeResult>();
+  if (fresh.length > 0) {
+    await deps.db.transaction(async (tx) => {
+      await lockIdentities(tx, 'exclusive');
+      await lockProfiles(tx, fresh.flatMap((r) => [r.customerId, r.previousId]));
+      for (const request of fresh) merged.set(request, await mergeOne(tx, request, deps.clock.now()));
+    });
   }
+  const results = requests.map((r): MergeResult => merged.get(r) ?? { outcome: 'duplicate' });
   const survivors = results.flatMap((r) => (r.outcome === 'merged' ? [r.survivor] : []));
   if (survivors.length > 0) {
     await enqueueRecomputes(deps, survivors);

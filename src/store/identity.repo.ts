@@ -11,6 +11,20 @@ export async function lockIdentities(tx: DbOrTx, mode: 'shared' | 'exclusive'): 
   await tx.execute(mode === 'shared' ? sql`select pg_advisory_xact_lock_shared(${IDENTITY_LOCK})` : sql`select pg_advisory_xact_lock(${IDENTITY_LOCK})`);
 }
 
+/**
+ * Locks, in id order, the customers rows of `ids` and of their survivors: every row a run of
+ * merges among these ids deletes or updates (a survivor is always one of them). Taken once, before
+ * any merge, so a run of merges and a recompute (which locks its rows in id order too) never
+ * wait for each other in a cycle.
+ */
+export async function lockProfiles(tx: DbOrTx, ids: readonly string[]): Promise<void> {
+  await tx.execute(sql`
+    select id from customers where id in (
+      select n.id from unnest(${sql.param([...ids])}::text[]) as n(id)
+      union select a.survivor_id from customer_aliases a where a.merged_id = any(${sql.param([...ids])}::text[]))
+    order by id for update`);
+}
+
 /** Each id's survivor, for the ids that were merged (aliases always name the final survivor). */
 export async function survivorsOf(db: DbOrTx, ids: readonly string[]): Promise<Map<string, string>> {
   if (ids.length === 0) return new Map();
