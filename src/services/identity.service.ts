@@ -4,8 +4,9 @@ import type { IngestEvent } from '../domain/events/events.types.ts';
 import { enqueueRecomputes, nudgeRelay } from '../queues/queues.ts';
 import type { DbOrTx } from '../store/db.ts';
 import { insertHistory } from '../store/history.repo.ts';
+import { mergeTraits } from '../store/events.repo.ts';
+import type { NewHistoryRow } from '../store/history.repo.ts';
 import {
-  customerSequence,
   emailTraits,
   firstEventInstants,
   lockIdentities,
@@ -13,12 +14,13 @@ import {
   mergeContext,
   moveProfile,
   recordedMerges,
-  recordMerge,
+  recordMerges,
+  type MergeRecord,
   replaceEmails,
   survivorsOf,
 } from '../store/identity.repo.ts';
 import { insertMessages } from '../store/webhooks.repo.ts';
-import { buildMessage } from '../webhooks/messages.ts';
+import { buildMessage, type WebhookMessage } from '../webhooks/messages.ts';
 
 export type IdentityDeps = Pick<Deps, 'db' | 'redis' | 'config' | 'queues' | 'clock'>;
 
@@ -37,52 +39,66 @@ export type MergeResult =
   | { outcome: 'refused'; reason: string }
   | { outcome: 'duplicate' };
 
+/** What a run of merges writes once at its end: merge records, history rows, webhook messages, survivors whose traits to rebuild. */
+interface MergeWrites {
+  records: MergeRecord[];
+  history: NewHistoryRow[];
+  messages: WebhookMessage[];
+  survivors: Set<string>;
+  /** event ids handled earlier in the run */
+  seen: Set<string>;
+}
+
 /**
- * One merge, in the caller's transaction, under the identity lock and its rows locked (mergeProfiles): recorded by its
- * event id, so a retried job merges nothing twice. A refusal is recorded with its reason, in the
- * merge records and as a history row of `customer_id`. A merge moves the profile (moveProfile),
- * writes a history row on the survivor and on the merged id, and a `customer.merged` webhook; the
- * survivor's own changes follow from its recompute (mergeProfiles asks for it).
+ * One merge, in the run's transaction, under the identity lock with its rows locked (mergeProfiles):
+ * recorded by its event id, so a retried job merges nothing twice. A refusal is recorded with its
+ * reason, in the merge records and as a history row of `customer_id`. A merge moves the profile
+ * (moveProfile) and leaves a history row on the survivor and on the merged id and a
+ * `customer.merged` webhook; the survivor's own changes follow from its recompute.
  */
-async function mergeOne(tx: DbOrTx, request: MergeRequest, now: Date): Promise<MergeResult> {
+async function mergeOne(tx: DbOrTx, request: MergeRequest, now: Date, writes: MergeWrites): Promise<MergeResult> {
   const { eventId, customerId, previousId, at } = request;
-  const { recorded, survivors } = await mergeContext(tx, eventId, [customerId, previousId]);
-  if (recorded) return { outcome: 'duplicate' };
+  const { recorded, survivors, sequence: customerSequence } = await mergeContext(tx, eventId, [customerId, previousId]);
+  if (recorded || writes.seen.has(eventId)) return { outcome: 'duplicate' };
+  writes.seen.add(eventId);
   const decision = decideMerge({ customerId, previousId, survivorOfCustomer: survivors.get(customerId)!, survivorOfPrevious: survivors.get(previousId)! });
   const record = { eventId, customerId, previousId, occurredAt: at };
   if (decision.outcome === 'refused') {
-    await recordMerge(tx, { ...record, outcome: 'refused', reason: decision.reason, survivorId: null, mergedIds: [] });
-    await insertHistory(tx, [{
+    writes.records.push({ ...record, outcome: 'refused', reason: decision.reason, survivorId: null, mergedIds: [] });
+    writes.history.push({
       customerId,
       kind: 'merge_refused',
       before: null,
       after: { previous_id: previousId, event_id: eventId, reason: decision.reason, message: REFUSAL_MESSAGES[decision.reason] },
       changedAt: at,
-      sequence: await customerSequence(tx, customerId),
-    }]);
+      sequence: customerSequence,
+    });
     return { outcome: 'refused', reason: decision.reason };
   }
   if (decision.outcome === 'already_merged') {
-    await recordMerge(tx, { ...record, outcome: 'already_merged', reason: null, survivorId: decision.survivor, mergedIds: [] });
+    writes.records.push({ ...record, outcome: 'already_merged', reason: null, survivorId: decision.survivor, mergedIds: [] });
     return { outcome: 'already_merged', survivor: decision.survivor };
   }
   const { survivor, merged } = decision;
   const { mergedIds, sequence } = await moveProfile(tx, merged, survivor, at, eventId);
-  await recordMerge(tx, { ...record, outcome: 'merged', reason: null, survivorId: survivor, mergedIds });
-  await insertHistory(tx, [
+  writes.survivors.add(survivor);
+  writes.records.push({ ...record, outcome: 'merged', reason: null, survivorId: survivor, mergedIds });
+  writes.history.push(
     { customerId: survivor, kind: 'merged', before: null, after: { merged_ids: mergedIds, event_id: eventId }, changedAt: at, sequence },
     { customerId: merged, kind: 'merged_into', before: null, after: { survivor_id: survivor, event_id: eventId }, changedAt: at, sequence },
-  ]);
-  await insertMessages(tx, [
+  );
+  writes.messages.push(
     buildMessage('customer.merged', { customer_id: survivor, sequence, merged_ids: mergedIds, merged_at: at.toISOString(), event_id: eventId }, now),
-  ]);
+  );
   return { outcome: 'merged', survivor, mergedIds };
 }
 
 /**
  * Merges in order, all in one transaction under the identity lock, every customers row they touch
- * locked first in id order (lockProfiles): a job's aliases apply all or none, a retried job merges
- * nothing twice, and one commit serves them all. Then recomputes every survivor and nudges the relay.
+ * locked first in id order (lockProfiles), so merges and recomputes never wait for each other in a
+ * cycle: a job's aliases apply all or none, a retried job merges nothing twice. Each merge is two
+ * statements; the records, history, messages and the survivors' traits are written once for the
+ * run. Then recomputes every survivor and nudges the relay.
  */
 export async function mergeProfiles(deps: IdentityDeps, requests: readonly MergeRequest[]): Promise<MergeResult[]> {
   // Most aliases a browser sends repeat a link already made (one id per pair, segment.map.ts):
@@ -94,7 +110,13 @@ export async function mergeProfiles(deps: IdentityDeps, requests: readonly Merge
     await deps.db.transaction(async (tx) => {
       await lockIdentities(tx, 'exclusive');
       await lockProfiles(tx, fresh.flatMap((r) => [r.customerId, r.previousId]));
-      for (const request of fresh) merged.set(request, await mergeOne(tx, request, deps.clock.now()));
+      const writes: MergeWrites = { records: [], history: [], messages: [], survivors: new Set(), seen: new Set() };
+      for (const request of fresh) merged.set(request, await mergeOne(tx, request, deps.clock.now(), writes));
+      // A survivor merged away later in the run has no row left: its traits rebuild is a no-op.
+      await mergeTraits(tx, [...writes.survivors], { rowsLocked: true });
+      await recordMerges(tx, writes.records);
+      await insertHistory(tx, writes.history);
+      await insertMessages(tx, writes.messages);
     });
   }
   const results = requests.map((r): MergeResult => merged.get(r) ?? { outcome: 'duplicate' });

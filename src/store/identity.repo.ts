@@ -1,6 +1,5 @@
 import { sql } from 'drizzle-orm';
 import type { DbOrTx } from './db.ts';
-import { mergeTraits } from './events.repo.ts';
 
 // Identity merges (docs/architecture.md, "Identity"). A merge takes the identity lock exclusively;
 // storing events takes it shared, so a batch of events is stored either wholly before a merge
@@ -51,13 +50,21 @@ export async function recordedMerges(db: DbOrTx, eventIds: readonly string[]): P
   return new Set(rows.rows.map((r) => r.event_id));
 }
 
-/** Whether the merge `eventId` is recorded, and where each of `ids` resolves now (the id itself unless merged): one read. */
-export async function mergeContext(tx: DbOrTx, eventId: string, ids: readonly string[]): Promise<{ recorded: boolean; survivors: Map<string, string> }> {
-  const rows = await tx.execute<{ recorded: boolean; id: string; survivor: string }>(sql`
+/**
+ * Whether the merge `eventId` is recorded, where each of `ids` resolves now (the id itself unless
+ * merged), and the first id's sequence (0 without a row): one read.
+ */
+export async function mergeContext(tx: DbOrTx, eventId: string, ids: readonly string[]): Promise<{ recorded: boolean; survivors: Map<string, string>; sequence: number }> {
+  const rows = await tx.execute<{ recorded: boolean; id: string; survivor: string; sequence: string | null }>(sql`
     select exists (select 1 from customer_merges where event_id = ${eventId}) as recorded, n.id,
-      coalesce((select a.survivor_id from customer_aliases a where a.merged_id = n.id), n.id) as survivor
-    from unnest(${sql.param([...ids])}::text[]) as n(id)`);
-  return { recorded: rows.rows[0]?.recorded ?? false, survivors: new Map(rows.rows.map((r) => [r.id, r.survivor])) };
+      coalesce((select a.survivor_id from customer_aliases a where a.merged_id = n.id), n.id) as survivor,
+      (select c.sequence from customers c where c.id = n.id) as sequence
+    from unnest(${sql.param([...ids])}::text[]) with ordinality as n(id, i) order by n.i`);
+  return {
+    recorded: rows.rows[0]?.recorded ?? false,
+    survivors: new Map(rows.rows.map((r) => [r.id, r.survivor])),
+    sequence: Number(rows.rows[0]?.sequence ?? 0),
+  };
 }
 
 export interface MergeRecord {
@@ -71,26 +78,29 @@ export interface MergeRecord {
   occurredAt: Date;
 }
 
-export async function recordMerge(tx: DbOrTx, r: MergeRecord): Promise<void> {
+/** One statement, the records as one JSON parameter. */
+export async function recordMerges(tx: DbOrTx, records: MergeRecord[]): Promise<void> {
+  if (records.length === 0) return;
+  const json = records.map((r) => ({
+    event_id: r.eventId, customer_id: r.customerId, previous_id: r.previousId, outcome: r.outcome, reason: r.reason,
+    survivor_id: r.survivorId, merged_ids: r.mergedIds, occurred_at: r.occurredAt.toISOString(),
+  }));
   await tx.execute(sql`
     insert into customer_merges (event_id, customer_id, previous_id, outcome, reason, survivor_id, merged_ids, occurred_at)
-    values (${r.eventId}, ${r.customerId}, ${r.previousId}, ${r.outcome}, ${r.reason}, ${r.survivorId}, ${sql.param(r.mergedIds)}::text[], ${r.occurredAt.toISOString()})
+    select x.event_id, x.customer_id, x.previous_id, x.outcome, x.reason, x.survivor_id,
+      array(select jsonb_array_elements_text(x.merged_ids)), x.occurred_at
+    from jsonb_to_recordset(${JSON.stringify(json)}::jsonb) as x(
+      event_id text, customer_id text, previous_id text, outcome text, reason text, survivor_id text, merged_ids jsonb, occurred_at timestamptz)
     on conflict do nothing`);
-}
-
-/** The customer's sequence, 0 when it has no row yet. */
-export async function customerSequence(tx: DbOrTx, id: string): Promise<number> {
-  const rows = await tx.execute<{ sequence: string }>(sql`select sequence from customers where id = ${id}`);
-  return Number(rows.rows[0]?.sequence ?? 0);
 }
 
 /**
  * Moves the profile `mergedId` into `survivorId`, in one statement: its events (an order whose
  * order id the survivor already has is dropped: an order under both ids counts once), the ids
- * merged into it before, its emails; its customers row and segment membership go (deleting the row
- * waits for a recompute holding it). Its history stays under its own id. Then the survivor's traits
- * are rebuilt from the union of `customer` events. Returns the ids now merged into the survivor by
- * this merge: `mergedId` and those merged into it before, and the survivor's sequence.
+ * merged into it before, its emails; its customers row and segment membership go. Its history
+ * stays under its own id. The caller rebuilds the survivor's traits (mergeTraits) once the moved
+ * events are visible, in a later statement. Returns the ids now merged into the survivor by this
+ * merge (`mergedId` and those merged into it before) and the survivor's sequence.
  */
 export async function moveProfile(tx: DbOrTx, mergedId: string, survivorId: string, at: Date, eventId: string): Promise<{ mergedIds: string[]; sequence: number }> {
   // The CTEs see one snapshot and touch disjoint rows: the duplicate orders deleted are exactly
@@ -122,7 +132,6 @@ export async function moveProfile(tx: DbOrTx, mergedId: string, survivorId: stri
     )
     select coalesce((select array_agg(merged_id) from repointed), '{}') as repointed,
       (select sequence from customers where id = ${survivorId}) as sequence`);
-  await mergeTraits(tx, [survivorId]);
   const row = moved.rows[0]!;
   return { mergedIds: [mergedId, ...row.repointed].sort(), sequence: Number(row.sequence ?? 0) };
 }
