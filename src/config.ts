@@ -34,7 +34,11 @@ export const configSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default('postgres://postgres@127.0.0.1:5432/tierwise'),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
-  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/).default('tierwise'),
+  // A hash tag ({tierwise}) keeps every key of the deployment in one Redis Cluster slot (docs/scaling.md).
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^(?:[A-Za-z0-9_.:-]{1,64}|\{[A-Za-z0-9_.:-]{1,62}\})$/, 'letters, digits and _ . : -, optionally wrapped in one {hash tag}')
+    .default('tierwise'),
   TIERWISE_ADMIN_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   CURRENCY: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as USD').default('USD'),
   WEBHOOK_ALLOW_PRIVATE_TARGETS: bool.default(false),

@@ -64,6 +64,15 @@ const CASES: Case[] = [
   { name: 'segment rule on 30 February', method: 'PUT', path: '/v1/segments/s2', body: '{"name":"x","rule":{"field":"last_order_at","op":"gt","value":"2026-02-30T00:00:00Z"}}', field: 'rule.value' },
   { name: 'tier migration from year 0', path: '/v1/reports/tier-migration?from=0000-01-01T00:00:00Z', field: 'querystring.from' },
   { name: 'webhook recover since 31 April', method: 'POST', path: '/v1/webhooks/wh/recover', body: '{"since":"2026-04-31T00:00:00Z"}', field: 'since' },
+  // nesting deeper than any walk of the body should go (a stack overflow was a 500)
+  {
+    name: 'an event nested 5,000 levels deep',
+    method: 'POST',
+    path: '/v1/events',
+    body: `{"id":"e-deep","type":"interaction","kind":"other","customer_id":"c-1","occurred_at":"2026-01-01T00:00:00Z","properties":${'{"a":'.repeat(5_000)}1${'}'.repeat(5_000)}}`,
+    field: ['properties', ...Array.from({ length: 63 }, () => 'a')].join('.'),
+  },
+  { name: 'a segment rule nested 5,000 levels deep', method: 'PUT', path: '/v1/segments/deep', body: `{"name":"x","rule":${'{"all":['.repeat(5_000)}${']}'.repeat(5_000)}}` },
   // router-level errors
   { name: 'a path segment of 2,000 characters (414)', path: `/v1/customers/${'a'.repeat(2_000)}` },
   { name: 'bad percent-encoding in the path', path: '/v1/customers/%E0%A4%A' },

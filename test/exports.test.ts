@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { sql } from 'drizzle-orm';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, auth, eventually, settle, startService, type TestService } from './harness.ts';
 
@@ -20,8 +21,9 @@ async function putSegment(svc: TestService, key: string, rule: object) {
 
 describe('segment exports: formula-leading cells', () => {
   let svc: TestService;
+  const errors: { msg: string }[] = [];
   beforeAll(async () => {
-    svc = await startService();
+    svc = await startService({ logger: pino({ level: 'error' }, { write: (line: string) => void errors.push(JSON.parse(line) as { msg: string }) }) });
     const events = HOSTILE.map((c, i) => ({
       id: `csv-${i}`, type: 'customer', customer_id: c.id, occurred_at: '2026-01-01T00:00:00Z',
       traits: { email: c.email, region: c.region },
@@ -54,6 +56,19 @@ describe('segment exports: formula-leading cells', () => {
     const ndjson = await svc.app.inject({ method: 'GET', url: '/v1/segments/everyone/export?format=ndjson', headers: auth() });
     const lines = ndjson.body.trim().split('\n').map((l) => JSON.parse(l) as { customer_id: string; email: string; region: string });
     expect(lines.map((l) => [l.customer_id, l.email, l.region]).sort()).toEqual(HOSTILE.map((c) => [c.id, c.email, c.region]).sort());
+  });
+
+  it('answers HEAD with the headers of the download and starts no export', async () => {
+    for (const format of ['csv', 'ndjson']) {
+      const head = await svc.app.inject({ method: 'HEAD', url: `/v1/segments/everyone/export?format=${format}`, headers: auth() });
+      expect(head.statusCode).toBe(200);
+      expect(head.headers['content-type']).toBe(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson');
+      expect(head.headers['content-disposition']).toBe(`attachment; filename="everyone.${format}"`);
+      expect(head.body).toBe('');
+    }
+    // An export started for a HEAD would be cut off and logged as an error.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(errors.map((e) => e.msg)).toEqual([]);
   });
 });
 

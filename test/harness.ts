@@ -33,17 +33,24 @@ function withDatabase(url: string, database: string): string {
   return u.toString();
 }
 
+/** Where a test's database and queues live; by default the servers the whole run shares. */
+export interface Servers {
+  /** A database on the Postgres server to create the test's own database from. */
+  databaseUrl: string;
+  redisUrl: string;
+}
+
 /** A fresh database and queue prefix for one test file; `drop()` removes both. */
-export async function createIsolatedEnv(): Promise<{ config: Config; drop(): Promise<void> }> {
+export async function createIsolatedEnv(servers: Partial<Servers> = {}): Promise<{ config: Config; drop(): Promise<void> }> {
   const name = `tierwise_test_${randomBytes(5).toString('hex')}`;
-  const adminUrl = inject('databaseUrl');
+  const adminUrl = servers.databaseUrl ?? inject('databaseUrl');
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   await admin.query(`create database ${name}`);
   await admin.end();
   const config = configSchema.parse({
     DATABASE_URL: withDatabase(adminUrl, name),
-    REDIS_URL: inject('redisUrl'),
+    REDIS_URL: servers.redisUrl ?? inject('redisUrl'),
     QUEUE_PREFIX: name,
     TIERWISE_ADMIN_KEY: ADMIN_KEY,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
@@ -73,11 +80,11 @@ export interface TestService {
 
 /** The real app and workers against real Postgres and Redis, isolated per call. */
 export async function startService(
-  options: { config?: Partial<Config>; clock?: Clock; workers?: boolean } = {},
+  options: { config?: Partial<Config>; clock?: Clock; workers?: boolean; logger?: Deps['logger']; servers?: Partial<Servers> } = {},
 ): Promise<TestService> {
-  const env = await createIsolatedEnv();
+  const env = await createIsolatedEnv(options.servers);
   const config = { ...env.config, ...options.config };
-  const deps = createDeps(config, { clock: options.clock ?? systemClock, logger: createLogger(config) });
+  const deps = createDeps(config, { clock: options.clock ?? systemClock, logger: options.logger ?? createLogger(config) });
   await migrateDb(deps.db);
   const app = await buildApp(deps);
   await app.ready();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fitsMoneyColumn, formatMoney, isExactNumber, minorUnitDigits, money, significantDigits } from './money.ts';
+import { Money, fitsMoneyColumn, formatMoney, isExactNumber, minorUnitDigits, money, significantDigits, sumMoney } from './money.ts';
 
 describe('significantDigits', () => {
   it.each<[string, number]>([
@@ -67,5 +67,37 @@ describe('formatMoney', () => {
     ['7.1', 3, '7.100'],
   ])('%s with %i minor digits is %s', (value, digits, expected) => {
     expect(formatMoney(value, digits)).toBe(expected);
+  });
+});
+
+describe('sumMoney: exact, as one Decimal addition per term would give', () => {
+  const byDecimal = (values: (string | number)[]) => values.reduce<InstanceType<typeof Money>>((total, v) => total.plus(new Money(v)), new Money(0)).toString();
+
+  it.each<[string, (string | number)[], string]>([
+    ['nothing', [], '0'],
+    ['trailing zeros dropped', ['1.10', '2.2000'], '3.3'],
+    ['negative and positive', ['-5.25', '2.0001', '3'], '-0.2499'],
+    ['a negative total', ['-0.0001'], '-0.0001'],
+    ['to zero', ['12.5', '-12.5'], '0'],
+    ['negative zero', ['-0'], '0'],
+    ['beyond a double', ['999999999999999.9999', '0.0001'], '1000000000000000'],
+    ['more decimals than amounts carry', ['0.00001', '1'], '1.00001'],
+    ['numbers and exponents', [0.5, '1e2', '2'], '102.5'],
+  ])('%s', (_, values, expected) => {
+    expect(sumMoney(values).toString()).toBe(expected);
+    expect(byDecimal(values)).toBe(expected);
+  });
+
+  it('matches Decimal addition over random amounts', () => {
+    let seed = 7;
+    const next = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31);
+    for (let round = 0; round < 200; round++) {
+      const values = Array.from({ length: next() % 12 }, () => {
+        const digits = String(next() % 10 ** (next() % 9));
+        const fraction = String(next() % 10_000).padStart(4, '0').slice(0, next() % 5);
+        return `${next() % 4 === 0 ? '-' : ''}${digits}${fraction ? `.${fraction}` : ''}`;
+      });
+      expect(sumMoney(values).toString()).toBe(byDecimal(values));
+    }
   });
 });

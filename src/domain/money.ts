@@ -23,9 +23,35 @@ export function moneyString(value: Decimal.Value): string {
 }
 
 export function sumMoney(values: Iterable<Decimal.Value>): Decimal {
-  let total = ZERO;
-  for (const value of values) total = total.plus(new Money(value));
+  // Amounts as stored (at most MONEY_SCALE decimals) are summed exactly as integers of 1/10,000:
+  // a derivation sums every order's net value, and one Decimal per term was most of its cost.
+  let scaled = 0n;
+  const rest: Decimal.Value[] = [];
+  for (const value of values) {
+    const units = typeof value === 'string' ? scaledUnits(value) : null;
+    if (units === null) rest.push(value);
+    else scaled += units;
+  }
+  let total = new Money(unitsString(scaled));
+  for (const value of rest) total = total.plus(new Money(value));
   return total;
+}
+
+const PLAIN_AMOUNT = /^(-?)(\d{1,30})(?:\.(\d{1,4}))?$/;
+const UNIT = 10_000n;
+
+/** A plain decimal string of at most 4 decimals as an integer count of 1/10,000; null for any other form. */
+function scaledUnits(value: string): bigint | null {
+  const m = PLAIN_AMOUNT.exec(value);
+  if (!m) return null;
+  const units = BigInt(m[2]!) * UNIT + BigInt((m[3] ?? '').padEnd(4, '0'));
+  return m[1] ? -units : units;
+}
+
+function unitsString(units: bigint): string {
+  const abs = units < 0n ? -units : units;
+  const fraction = (abs % UNIT).toString().padStart(4, '0').replace(/0+$/, '');
+  return `${units < 0n ? '-' : ''}${abs / UNIT}${fraction ? `.${fraction}` : ''}`;
 }
 
 // Plain decimal literal as accepted in rule values: no exponent, no thousands separators.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { storableTextProblem, unstorableStrings } from './text.ts';
+import { MAX_JSON_DEPTH, nestsDeeperThan, storableTextProblem, unstorableStrings } from './text.ts';
 
 describe('storableTextProblem', () => {
   it.each([
@@ -23,5 +23,24 @@ describe('unstorableStrings', () => {
       { path: ['rule', 'k\ud800'], message: 'key must not contain a lone UTF-16 surrogate (U+D800–U+DFFF)' },
     ]);
     expect(unstorableStrings([1, true, null, 'fine'])).toEqual([]);
+  });
+
+  it('reports a value nested deeper than MAX_JSON_DEPTH at its path instead of walking it', () => {
+    const deep = JSON.parse(`{"a":${'['.repeat(100_000)}${']'.repeat(100_000)}}`) as unknown;
+    const found = unstorableStrings(deep);
+    expect(found).toEqual([{ path: ['a', ...Array.from({ length: MAX_JSON_DEPTH - 1 }, () => 0)], message: `is nested more than ${MAX_JSON_DEPTH} levels deep` }]);
+    const fits = JSON.parse(`${'['.repeat(MAX_JSON_DEPTH)}"a\\u0000"${']'.repeat(MAX_JSON_DEPTH)}`) as unknown;
+    expect(unstorableStrings(fits)).toEqual([{ path: Array.from({ length: MAX_JSON_DEPTH }, () => 0), message: 'must not contain the NUL character (U+0000)' }]);
+  });
+});
+
+describe('nestsDeeperThan', () => {
+  it('counts levels of arrays and objects, not scalars', () => {
+    const levels = (n: number) => JSON.parse(`${'{"a":['.repeat(n / 2)}"x"${']}'.repeat(n / 2)}`) as unknown;
+    expect(nestsDeeperThan(levels(MAX_JSON_DEPTH))).toBe(false);
+    expect(nestsDeeperThan(levels(MAX_JSON_DEPTH + 2))).toBe(true);
+    expect(nestsDeeperThan(levels(200_000))).toBe(true);
+    expect(nestsDeeperThan('x'.repeat(10))).toBe(false);
+    expect(nestsDeeperThan([[1]], 1)).toBe(true);
   });
 });

@@ -39,12 +39,17 @@ export function registerBodyBudget(app: FastifyInstance, budgets: BodyBudgets): 
     if (!request.headers['content-length'] && !request.headers['transfer-encoding']) return payload;
     const budget = request.principal ? keyed : keyless;
     let mine = 0;
+    let answered = false;
     reply.raw.once('close', () => {
+      answered = true;
       budget.held -= mine;
       mine = 0;
     });
     const counted = new Transform({
       transform(chunk: Buffer, _enc, done) {
+        // A body still arriving after its response (a GET answered without reading its body, a
+        // 413 mid-stream) is only drained: counted now, it would never be given back.
+        if (answered) return done();
         if (budget.held > mine && budget.held + chunk.length > budget.max) return done(full());
         budget.held += chunk.length;
         mine += chunk.length;
@@ -52,6 +57,9 @@ export function registerBodyBudget(app: FastifyInstance, budgets: BodyBudgets): 
       },
     });
     payload.on('error', (err) => counted.destroy(err));
+    // The 503 reaches the body's reader through its own listener; a route that never reads its
+    // body (a GET) has none, and an unheard 'error' event would end the process.
+    counted.on('error', () => {});
     return payload.pipe(counted);
   });
 }

@@ -62,7 +62,8 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         version: API_VERSION,
         description:
           'Customer tiering: post order, refund and interaction events; read metrics, RFM scores, tiers, ' +
-          'lifecycle stages and churn warnings. Errors are RFC 9457 application/problem+json. ' +
+          'lifecycle stages and churn warnings. Errors are RFC 9457 application/problem+json; any operation ' +
+          'may answer 503 with `Retry-After` while Postgres or Redis is unavailable; send it again after that delay. ' +
           'Amounts of money are decimal strings in the deployment\'s one currency (`CURRENCY`, ISO 4217) with at least ' +
           'that currency\'s minor-unit digits (`"129.90"` in USD, `"1300"` in JPY), and more only when the stored ' +
           'value has them (`"0.125"`).',

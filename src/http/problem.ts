@@ -4,6 +4,7 @@ import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { formatPath, type FieldProblem } from '../domain/events/field-problem.ts';
 import { AppError } from '../services/errors.ts';
+import { dbFailureOf, isDatabaseUnavailable } from '../store/db.ts';
 
 
 export const problemSchema = z
@@ -110,6 +111,12 @@ export function registerProblemHandlers(app: FastifyInstance): void {
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {
       return sendProblem(reply, status, FASTIFY_CODES[error.code] ?? 'bad_request', error.message);
+    }
+    if (isDatabaseUnavailable(error)) {
+      // Postgres is restarting or unreachable: the request was fine and may be sent again.
+      request.log.warn({ err: dbFailureOf(error) }, 'request failed: Postgres unavailable');
+      reply.header('retry-after', '5');
+      return sendProblem(reply, 503, 'unavailable', 'The database is unavailable; retry shortly.');
     }
     request.log.error({ err: error }, 'request failed');
     return sendProblem(reply, 500, 'internal_error', 'Something went wrong on our side; it has been logged.');

@@ -137,15 +137,19 @@ export async function segmentRoutes(app: FastifyInstance, { deps, keys }: { deps
     handler: async (request, reply) => {
       await findSegmentOr404(deps, request.params.key);
       const { format } = request.query;
+      reply
+        .type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson')
+        .header('content-disposition', `attachment; filename="${request.params.key}.${format}"`);
+      // HEAD (which fastify answers with this handler) has no body: no export connection for it,
+      // and no export started only to be cut off. Sent without a payload, as a string would gain a
+      // charset the download's content type does not have.
+      if (request.method === 'HEAD') return reply.send(undefined as unknown as string);
       const cursor = await streamSegmentMembers(deps.exportPool, request.params.key).catch((err: Error) => {
         if (/timeout exceeded when trying to connect/i.test(err.message)) {
           throw new AppError(503, 'unavailable', 'Every export connection is busy with other downloads; retry shortly.', undefined, { 'retry-after': '5' });
         }
         throw err;
       });
-      reply
-        .type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson')
-        .header('content-disposition', `attachment; filename="${request.params.key}.${format}"`);
       const encode = new Transform({
         writableObjectMode: format === 'ndjson',
         transform: (chunk, _enc, done) => done(null, format === 'ndjson' ? `${JSON.stringify(chunk)}\n` : chunk),

@@ -35,12 +35,32 @@ const keepJobs: JobsOptions = {
   removeOnFail: { age: 30 * 86_400 },
 };
 
-/** Defaults per queue: ingest and recompute retry for a long time, since losing either loses data. */
+/**
+ * Retries wait twice as long each time, up to a minute, with a tenth of jitter so workers that
+ * failed together (a database restart) do not retry together. BullMQ's built-in exponential backoff
+ * has no ceiling: after an hour-long outage a job would wait about an hour more before its next try.
+ */
+export const CAPPED_BACKOFF = 'capped';
+const BACKOFF_CEILING_MS = 60_000;
+
+export function cappedBackoff(attemptsMade: number, type?: string, _err?: Error, job?: { opts: JobsOptions }): number {
+  if (type !== CAPPED_BACKOFF) throw new Error(`unknown backoff strategy ${type}`);
+  const options = job?.opts.backoff;
+  const base = typeof options === 'object' && options.delay ? options.delay : 1_000;
+  const delay = Math.min(base * 2 ** Math.max(0, attemptsMade - 1), BACKOFF_CEILING_MS);
+  return Math.round(delay * (0.9 + Math.random() * 0.1));
+}
+
+/**
+ * Defaults per queue. Ingest and recompute retry for about 16 hours (1,000 tries, a minute apart
+ * once backed off), since giving up on either loses data; a maintenance job (a requested rescore,
+ * a model fit) outlasts a 25-minute outage of Postgres or Redis.
+ */
 export const jobDefaults: { [N in QueueName]: JobsOptions } = {
   // A completed ingest job's events are in Postgres; kept, its payload (up to ~170 kB) would only fill Redis.
-  ingest: { ...keepJobs, removeOnComplete: true, attempts: 50, backoff: { type: 'exponential', delay: 1_000 } },
-  recompute: { ...keepJobs, removeOnComplete: true, attempts: 50, backoff: { type: 'exponential', delay: 1_000 } },
-  maintenance: { ...keepJobs, attempts: 3, backoff: { type: 'exponential', delay: 5_000 } },
+  ingest: { ...keepJobs, removeOnComplete: true, attempts: 1_000, backoff: { type: CAPPED_BACKOFF, delay: 1_000 } },
+  recompute: { ...keepJobs, removeOnComplete: true, attempts: 1_000, backoff: { type: CAPPED_BACKOFF, delay: 1_000 } },
+  maintenance: { ...keepJobs, attempts: 30, backoff: { type: CAPPED_BACKOFF, delay: 5_000 } },
   relay: { removeOnComplete: true, removeOnFail: { count: 100 }, attempts: 1 },
   // Webhook retries follow their own schedule in Postgres, not BullMQ backoff.
   webhooks: { removeOnComplete: { age: 3_600 }, removeOnFail: { age: 86_400 }, attempts: 1 },

@@ -83,13 +83,13 @@ export async function recomputeCustomers(deps: RecomputeDeps, customerIds: strin
 }
 
 /**
- * One batch of a pass over many customers: those in `within` (a bounded id range), read in one
+ * One batch of a pass over many customers: those in `within` (a bounded id range, or ids), read in one
  * snapshot without row locks (a rescore holds no lock while it derives), derived, and written only
  * where something changed and nothing else wrote the row since it was read. A customer some
  * recompute wrote in between is asked for again (finish), so its change is neither lost nor
  * announced twice.
  */
-export async function rescoreBatch(deps: RecomputeDeps, within: CustomerScope, context: RecomputeContext): Promise<RecomputeResult> {
+export async function rescoreBatch(deps: RecomputeDeps, within: CustomerScope | readonly string[], context: RecomputeContext): Promise<RecomputeResult> {
   const batchContext = { now: deps.clock.now(), ...context };
   const plans = await planBatch(deps, deps.db, await readStoredCustomers(deps.db, within), batchContext);
   return finish(deps, await deps.db.transaction((tx) => writePlans(tx, plans, batchContext)));

@@ -1,6 +1,6 @@
 import type { Deps } from '../deps.ts';
 import type { Breakpoints } from '../domain/scoring/scores.ts';
-import { countCustomers, everyCustomer, idRange, judgmentsChanged, nextCustomerIds, segmentMismatch, type CustomerScope } from '../store/customers.state.repo.ts';
+import { countCustomers, everyCustomer, judgmentsChanged, nextCustomerIds, segmentMismatch, selectedCustomerIds, type CustomerScope } from '../store/customers.state.repo.ts';
 import { currentPolicy } from '../store/policies.repo.ts';
 import { findSegment, toDefinition } from '../store/segments.repo.ts';
 import { customerRowEstimate, vacuumCustomerTables } from '../store/maintenance.repo.ts';
@@ -19,43 +19,89 @@ export type RescoreDeps = RecomputeDeps & Pick<Deps, 'logger'>;
 export type Progress = (fraction: number) => Promise<unknown>;
 
 /**
- * Recomputes every customer in `within` in id-ordered keyset batches (rescoreBatch: one read of
- * the customers with their digests, one guarded update of the changed ones per batch, not one job
- * per customer), with the policy, statistics and segments read once. Two batches are in flight so
+ * Recomputes every customer in `within` in id-ordered batches (rescoreBatch: one read of the
+ * customers with their digests, one guarded update of the changed ones per batch, not one job per
+ * customer), with the policy, statistics and segments read once. Two batches are in flight so
  * Postgres reads or writes one while the other is derived.
  */
-export async function rescoreCustomers(deps: RescoreDeps, within: CustomerScope, onProgress?: Progress): Promise<{ customers: number; changed: number }> {
-  const total = await countCustomers(deps.db, within);
+export async function rescoreCustomers(
+  deps: RescoreDeps,
+  within: CustomerScope,
+  onProgress?: Progress,
+  options: { few?: boolean } = {},
+): Promise<{ customers: number; changed: number }> {
   const context = await loadRecomputeContext(deps, deps.clock.now());
+  const { total, batches } = options.few ? await selectedBatches(deps, within) : await keysetBatches(deps, within);
   let done = 0;
   let changed = 0;
   let written = 0;
-  let after = '';
   const inFlight = new Set<Promise<void>>();
   const failures: unknown[] = [];
-  for (;;) {
-    const ids = await nextCustomerIds(deps.db, within, after, RESCORE_CHUNK);
-    if (ids.length === 0) break;
-    const range = idRange(within, after, ids.at(-1)!);
-    after = ids.at(-1)!;
-    const run: Promise<void> = rescoreBatch(deps, range, context)
+  for await (const batch of batches) {
+    const run: Promise<void> = rescoreBatch(deps, batch.read, context)
       .then(async (result) => {
         changed += result.changed;
         written += result.written;
-        done += ids.length;
+        done += batch.size;
         await onProgress?.(Math.min(1, done / Math.max(total, 1)));
       })
       .catch((err: unknown) => void failures.push(err))
       .finally(() => inFlight.delete(run));
     inFlight.add(run);
     if (inFlight.size >= RESCORE_IN_FLIGHT) await Promise.race(inFlight);
-    if (failures.length > 0 || ids.length < RESCORE_CHUNK) break;
+    if (failures.length > 0) break;
   }
   await Promise.all(inFlight);
   if (failures.length > 0) throw failures[0];
   await vacuumAfterLargePass(deps, written);
   await onProgress?.(1);
   return { customers: done, changed };
+}
+
+interface PassBatch {
+  size: number;
+  /** the ids rescoreBatch reads */
+  read: string[];
+}
+
+/**
+ * The batches of a scope known to select few customers (the daily refresh): its condition is
+ * evaluated once per customer, in one statement that returns the ids, and the batches read them by
+ * id, so the condition is not evaluated again to count or to read.
+ */
+async function selectedBatches(deps: RecomputeDeps, within: CustomerScope): Promise<{ total: number; batches: AsyncIterable<PassBatch> }> {
+  const ids = await selectedCustomerIds(deps.db, within);
+  return {
+    total: ids.length,
+    batches: (async function* () {
+      for (let i = 0; i < ids.length; i += RESCORE_CHUNK) {
+        const chunk = ids.slice(i, i + RESCORE_CHUNK);
+        yield { size: chunk.length, read: chunk };
+      }
+    })(),
+  };
+}
+
+/**
+ * Keyset pages of ids, never all of them in memory (every customer, a segment's mismatches, which
+ * may be many). Each page is read by its ids, not by id range: the planner then knows the batch is
+ * 1,000 rows, where a range is estimated at many more and the read would be JIT-compiled every time,
+ * and the scope's condition is not evaluated again.
+ */
+async function keysetBatches(deps: RecomputeDeps, within: CustomerScope): Promise<{ total: number; batches: AsyncIterable<PassBatch> }> {
+  return {
+    total: await countCustomers(deps.db, within),
+    batches: (async function* () {
+      let after = '';
+      for (;;) {
+        const ids = await nextCustomerIds(deps.db, within, after, RESCORE_CHUNK);
+        if (ids.length === 0) return;
+        yield { size: ids.length, read: ids };
+        if (ids.length < RESCORE_CHUNK) return;
+        after = ids.at(-1)!;
+      }
+    })(),
+  };
 }
 
 /**
@@ -85,13 +131,15 @@ export async function refreshAndRescore(
   options: { onProgress?: Progress; changedOnly?: boolean } = {},
 ): Promise<{ stats_version: number; customers: number; changed: number }> {
   const now = deps.clock.now();
-  const stats = await refreshPopulationStatsLocked(deps.db, now);
+  // The daily refresh reads each customer's stored figures where they are current (not the events).
+  const stats = await refreshPopulationStatsLocked(deps.db, now, { from: options.changedOnly ? 'stored' : 'events' });
   let within = everyCustomer();
   if (options.changedOnly) {
     const { policy } = await currentPolicy(deps.db);
     within = judgmentsChanged({ now, breakpoints: stats.breakpoints as Breakpoints | null, abc: stats.abc, weights: policy.weights });
   }
-  return { stats_version: stats.version, ...(await rescoreCustomers(deps, within, options.onProgress)) };
+  // The daily refresh selects few customers (those whose judgments change, or due): their ids are taken at once.
+  return { stats_version: stats.version, ...(await rescoreCustomers(deps, within, options.onProgress, { few: options.changedOnly })) };
 }
 
 /**

@@ -38,11 +38,15 @@ export function judgmentsChanged(input: { now: Date; breakpoints: Breakpoints | 
   if (!bp) {
     return scope(sql`(${customers.computedAt} is null or ${due} or ${customers.rScore} is not null or ${abcDiffers(abc)})`);
   }
-  // ageDays (domain/time.ts): whole ms over a day's ms, in float8 as JavaScript computes it.
-  const recency = sql`((extract(epoch from (${now.toISOString()}::timestamptz - ${customers.lastOrderAt})) * 1000)::float8 / 86400000)`;
   const above = (value: SQL, points: readonly number[], cast: 'float8' | 'numeric') =>
     sql.join(points.map((p) => sql`(${value} > ${String(p)}::${sql.raw(cast)})::int`), sql` + `);
-  const r = sql`(5 - (${above(recency, bp.recency_days, 'float8')}))`;
+  // recency_days > p as an instant comparison (no interval arithmetic per customer and breakpoint):
+  // the last order is at or before the instant `now` minus the least whole ms above p days.
+  const olderThan = sql.join(
+    bp.recency_days.map((p) => sql`(${customers.lastOrderAt} <= ${new Date(now.getTime() - leastMsAbove(p)).toISOString()}::timestamptz)::int`),
+    sql` + `,
+  );
+  const r = sql`(5 - (${olderThan}))`;
   const f = sql`(1 + (${above(sql`${customers.orderCount}`, bp.order_count, 'float8')}))`;
   const m = sql`(1 + (${above(sql`${customers.netRevenue}`, bp.net_revenue, 'numeric')}))`;
   const [wr, wf, wm] = [weights.r, weights.f, weights.m].map((w) => sql`${String(w)}::numeric`);
@@ -52,6 +56,20 @@ export function judgmentsChanged(input: { now: Date; breakpoints: Breakpoints | 
   const scoresDiffer = sql`(case when ${buyer} then row(${r}, ${f}, ${m}, ${value}, ${rfmSegmentSql(r, f)}) end)
     is distinct from (case when ${customers.rScore} is not null then row(${customers.rScore}::int, ${customers.fScore}::int, ${customers.mScore}::int, ${customers.valueScore}::int, ${customers.rfmSegment}) end)`;
   return scope(sql`(${customers.computedAt} is null or ${due} or ${scoresDiffer} or ${abcDiffers(abc)})`);
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * The least whole number of ms whose age in days, as ageDays (domain/time.ts) computes it in
+ * float8 (ms / DAY_MS), is above `days`: recency_days > days exactly when the last order is at
+ * least that many ms before now (instants are whole ms).
+ */
+export function leastMsAbove(days: number): number {
+  let ms = Math.floor(days * DAY_MS);
+  while (ms / DAY_MS > days) ms--;
+  while (!(ms / DAY_MS > days)) ms++;
+  return ms;
 }
 
 /** The RFM grid of domain/scoring/scores.ts (rows R 5..1, columns F 1..5) as a CASE. */
@@ -79,6 +97,15 @@ export const idRange = (within: CustomerScope, after: string, last: string): Cus
 
 export async function countCustomers(db: DbOrTx, within: CustomerScope): Promise<number> {
   return (await db.execute<{ n: number }>(sql`select count(*)::int as n from ${customers} where ${within}`)).rows[0]!.n;
+}
+
+/**
+ * Every customer id of `within`, in id order, in one statement: the condition is evaluated once per
+ * customer. For scopes that select few customers (the daily refresh), whose ids fit in memory.
+ */
+export async function selectedCustomerIds(db: DbOrTx, within: CustomerScope): Promise<string[]> {
+  const rows = await db.execute<{ id: string }>(sql`select ${customers.id} as id from ${customers} where ${within} order by ${customers.id}`);
+  return rows.rows.map((r) => r.id);
 }
 
 /** The next `limit` customer ids of `within` after `after`, in id order. */

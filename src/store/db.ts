@@ -17,16 +17,45 @@ export type DbOrTx = Db | Parameters<Parameters<Db['transaction']>[0]>[0];
  * connection (0: forever).
  */
 export function createPool(url: string, max = 10, role?: string, waitMs = 0): pg.Pool {
-  return new pg.Pool({
+  const pool = new pg.Pool({
     connectionString: url,
     max,
     application_name: role ? `tierwise-${role}` : 'tierwise',
     connectionTimeoutMillis: waitMs,
   });
+  // The pool listens for errors only on idle connections. One checked out (a transaction between
+  // two statements, an export stream) whose server goes away, in a restart, would emit an 'error'
+  // nobody hears: an uncaught exception that ends the process. Heard here, it is harmless: the
+  // connection's next statement fails (so the job or request fails and is retried) and the pool
+  // discards it on release.
+  pool.on('connect', (client) => client.on('error', () => {}));
+  return pool;
 }
 
 export function createDb(pool: pg.Pool): Db {
-  return drizzle(pool, { schema });
+  const db = drizzle(pool, { schema });
+  // drizzle-orm's transaction on a pool releases its connection only once BEGIN has succeeded: each
+  // BEGIN lost to a Postgres restart kept one connection checked out for good, until the pool had
+  // none left and every caller waited forever. So a transaction checks its connection out here and
+  // runs drizzle's transaction on that one connection, which is released whatever fails (and
+  // discarded when Postgres went away).
+  const onConnection = new WeakMap<pg.PoolClient, Db>();
+  const transaction: Db['transaction'] = async (run, config) => {
+    const client = await pool.connect();
+    let failure: Error | undefined;
+    try {
+      let scoped = onConnection.get(client);
+      if (!scoped) onConnection.set(client, (scoped = drizzle(client, { schema }) as unknown as Db));
+      return await scoped.transaction(run, config);
+    } catch (err) {
+      if (isDatabaseUnavailable(err)) failure = err as Error;
+      throw err;
+    } finally {
+      client.release(failure);
+    }
+  };
+  db.transaction = transaction;
+  return db;
 }
 
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../drizzle', import.meta.url));
@@ -92,4 +121,23 @@ export function dbFailureOf(err: unknown): DbFailure {
 export function isDataError(err: unknown): boolean {
   const { code } = dbFailureOf(err);
   return code !== undefined && /^(22|23|54)/.test(code);
+}
+
+/** Errors of the socket to Postgres: the server is down, restarting or unreachable. */
+const CONNECTION_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/**
+ * Whether `err` says Postgres cannot be reached right now rather than that the statement is wrong:
+ * no connection (refused, reset, timed out, lost mid-statement) or the server shutting down or
+ * starting (SQLSTATE class 08, 57P01–57P03). Such a request may succeed when retried shortly.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  let e: unknown = err;
+  for (let depth = 0; depth < 5 && e instanceof Error; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && (CONNECTION_ERRNOS.has(code) || /^08|^57P0[123]$/.test(code))) return true;
+    if (/^Connection terminated|^Client has encountered a connection error/.test(e.message)) return true;
+    e = e.cause;
+  }
+  return false;
 }

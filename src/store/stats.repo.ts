@@ -1,6 +1,6 @@
-import { desc, sql } from 'drizzle-orm';
+import { desc, sql, type SQL } from 'drizzle-orm';
 import type { DbOrTx } from './db.ts';
-import { populationStats } from './schema.ts';
+import { customers, populationStats } from './schema.ts';
 
 export interface PopulationStats {
   version: number;
@@ -12,19 +12,23 @@ export interface PopulationStats {
 
 /**
  * Counted orders (not cancelled, net of refunds > 0) as of an instant, straight from the stored
- * events: `customer_id, occurred_at, net`. Population statistics and the model fit both read this,
- * so neither depends on how many customers have been recomputed yet. `freeOrders` also keeps
+ * events: `customer_id, occurred_at, net`. The model fit and a statistics refresh before a
+ * rescore of everyone read this, so neither depends on how many customers have been recomputed
+ * yet (the daily refresh reads the customers' stored figures instead, buyersFromStoredState). `freeOrders` also keeps
  * orders of amount 0 that have no refund (the model's purchases, modelPurchases in
  * domain/facts/metrics.orders.ts); net is floored at 0 as in the domain.
  */
-export const countedOrdersAsOf = (now: Date, options: { freeOrders?: boolean } = {}) => sql`
+export const countedOrdersAsOf = (now: Date, options: { freeOrders?: boolean; customers?: SQL } = {}) => {
+  // `customers`: a query of the customer ids whose orders are wanted (all of them when absent).
+  const of = options.customers ? sql`and customer_id in (${options.customers})` : sql``;
+  return sql`
   with orders as (
     select customer_id, order_id, occurred_at, (data ->> 'amount')::numeric as amount
-    from events where type = 'order' and occurred_at <= ${now}
+    from events where type = 'order' and occurred_at <= ${now} ${of}
   ), refunds as (
     select customer_id, order_id, coalesce(sum((data ->> 'amount')::numeric), 0) as refunded,
       bool_or(coalesce((data ->> 'whole_order')::boolean, false)) as whole_order
-    from events where type = 'refund' and occurred_at <= ${now}
+    from events where type = 'refund' and occurred_at <= ${now} ${of}
     group by 1, 2
   )
   select o.customer_id, o.occurred_at, greatest(o.amount - coalesce(r.refunded, 0), 0) as net
@@ -35,17 +39,42 @@ export const countedOrdersAsOf = (now: Date, options: { freeOrders?: boolean } =
     and r.whole_order is not true
     and not exists (
       select 1 from events c
-      where c.type = 'order_cancelled' and c.customer_id = o.customer_id
+      where c.type = 'order_cancelled' and c.customer_id = o.customer_id ${of}
         and c.order_id = o.order_id and c.occurred_at <= ${now})`;
+};
 
-/** Per-buyer order count, net revenue and last order. */
-const buyersAsOf = (now: Date) => sql`
-  with counted as (${countedOrdersAsOf(now)})
-  select customer_id, count(*)::int as order_count, sum(net) as net_revenue, max(occurred_at) as last_order_at
+/** Per-buyer order count, net revenue and last order, from the events (of `customers` only, if given). */
+const buyersFromEvents = (now: Date, customers?: SQL) => sql`
+  with counted as (${countedOrdersAsOf(now, { customers })})
+  select customer_id, count(*)::int as order_count, sum(net) as net_revenue,
+    -- in whole milliseconds, as the domain (and so the customers table) holds instants
+    date_trunc('milliseconds', max(occurred_at)) as last_order_at
   from counted group by customer_id`;
 
-/** Computes RFM breakpoints (percentile_cont) and ABC cut-offs over buyers and stores them as a new version. */
-export async function refreshPopulationStats(db: DbOrTx, now: Date): Promise<PopulationStats> {
+/**
+ * The same figures from the customers table where the stored state is current at `now`: derived,
+ * and not due for review (a review falls at the latest when a stored event comes of age, so until
+ * then the stored order count, net revenue and last order are what the events give). Only the
+ * customers never derived or due are read from their events. Reads narrow columns of the
+ * customers table instead of every event: the daily refresh costs a scan of the customers.
+ */
+const buyersFromStoredState = (now: Date) => {
+  const current = sql`${customers.computedAt} is not null and (${customers.nextReviewAt} is null or ${customers.nextReviewAt} > ${now})`;
+  return sql`
+  select ${customers.id} as customer_id, ${customers.orderCount} as order_count, ${customers.netRevenue} as net_revenue, ${customers.lastOrderAt} as last_order_at
+  from ${customers} where ${current} and ${customers.orderCount} > 0
+  union all
+  (${buyersFromEvents(now, sql`select ${customers.id} from ${customers} where not (${current})`)})`;
+};
+
+/**
+ * Computes RFM breakpoints (percentile_cont) and ABC cut-offs over buyers and stores them as a new
+ * version. `from: 'stored'` (the daily refresh) takes each buyer's figures from its stored state
+ * where that is current (buyersFromStoredState); otherwise (a rescore of everyone, an import) from
+ * the events, so they do not depend on how many customers have been derived yet.
+ */
+export async function refreshPopulationStats(db: DbOrTx, now: Date, options: { from?: 'events' | 'stored' } = {}): Promise<PopulationStats> {
+  const buyersAsOf = options.from === 'stored' ? buyersFromStoredState : buyersFromEvents;
   const result = await db.execute<{
     buyers: number;
     recency: number[] | null;
@@ -100,10 +129,10 @@ export async function refreshPopulationStats(db: DbOrTx, now: Date): Promise<Pop
 const STATS_LOCK = 0x7469_6572;
 
 /** refreshPopulationStats under a transaction-level advisory lock: concurrent refreshes queue instead of racing for a version. */
-export async function refreshPopulationStatsLocked(db: DbOrTx, now: Date): Promise<PopulationStats> {
+export async function refreshPopulationStatsLocked(db: DbOrTx, now: Date, options: { from?: 'events' | 'stored' } = {}): Promise<PopulationStats> {
   return db.transaction(async (tx) => {
     await tx.execute(sql`select pg_advisory_xact_lock(${STATS_LOCK})`);
-    return refreshPopulationStats(tx, now);
+    return refreshPopulationStats(tx, now, options);
   });
 }
 

@@ -8,7 +8,7 @@ import { processMaintenance } from './maintenance.worker.ts';
 import { declareSchedules } from '../queues/schedules.ts';
 import { relayOnce } from '../services/relay.service.ts';
 import { createDeliverer } from '../services/delivery.service.ts';
-import { QUEUE_NAMES, type JobPayloads, type QueueName } from '../queues/queues.ts';
+import { cappedBackoff, QUEUE_NAMES, type JobPayloads, type QueueName } from '../queues/queues.ts';
 
 export interface Workers {
   close(): Promise<void>;
@@ -31,6 +31,7 @@ export async function startWorkers(apiDeps: Deps, queues: readonly QueueName[] =
       lockDuration: config.JOB_LOCK_MS,
       stalledInterval: config.JOB_LOCK_MS,
       maxStalledCount: 10,
+      settings: { backoffStrategy: cappedBackoff },
     });
     worker.on('error', (err) => logger.error({ err, queue: name }, 'worker error'));
     worker.on('failed', (job, err) =>

@@ -104,6 +104,14 @@ describe('mapMessage: Segment spec messages to our events', () => {
     expect(eventOf(mapMessage(untyped, ctx, 'track'))).toMatchObject({ type: 'interaction', kind: 'email_open' });
   });
 
+  it('skips a message, or one whose batch context, nests deeper than JSON bodies may, without walking it', () => {
+    const deep = (levels: number) => JSON.parse(`${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}`) as Record<string, unknown>;
+    const nested = track('Email Opened', deep(10_000));
+    expect(mapMessage(nested, ctx)).toMatchObject({ kind: 'skip', reason: 'malformed', detail: expect.stringMatching(/nest at most 64 levels/) });
+    expect(mapMessage(track('Email Opened'), { ...ctx, context: deep(10_000) })).toMatchObject({ kind: 'skip', reason: 'malformed' });
+    expect(mapMessage(track('Email Opened', deep(20)), ctx)).toMatchObject({ kind: 'event' });
+  });
+
   it('uses a content hash as the id when there is no messageId, so a resent copy dedupes', () => {
     const { messageId: _id, ...anonymousId } = track('Email Opened');
     const a = eventOf(mapMessage(anonymousId, ctx));

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { INTERACTION_KINDS } from '../../domain/events/events.schemas.ts';
 import { anonymousId as anonymousProfile } from '../../domain/identity/identity.ts';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../../domain/text.ts';
 import { currencyOf, discountOf, itemsOf, keepFittingOrder, orderAmountOf, orderChannelOf, refundAmountOf } from './segment.commerce.ts';
 import { MAX_MESSAGE_BYTES, MESSAGE_TYPES, messageSchema, type MessageType, type SegmentMessage } from './segment.schemas.ts';
 import { correctTimestamp } from './segment.time.ts';
@@ -57,6 +58,8 @@ export function mapMessage(raw: unknown, ctx: MapContext, pathType?: MessageType
   const skip = (reason: SkipReason, detail: string): Mapped => ({ kind: 'skip', type: type ?? 'unknown', reason, detail });
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return skip('malformed', 'a message must be an object');
   if (type === undefined) return skip('malformed', `type must be one of ${MESSAGE_TYPES.join(', ')}`);
+  // Before anything walks it: a message of a few thousand nested brackets would exhaust the stack.
+  if (nestsDeeperThan(raw) || nestsDeeperThan(ctx.context)) return skip('malformed', `a message and its batch context may nest at most ${MAX_JSON_DEPTH} levels`);
   if (Buffer.byteLength(JSON.stringify(raw)) > MAX_MESSAGE_BYTES) return skip('malformed', 'a message may be at most 32 KB');
   if (type !== 'track' && type !== 'identify' && type !== 'alias') return skip('not_stored', `${type} messages are accepted and counted, not stored`);
   const parsed = messageSchema.safeParse(raw);
