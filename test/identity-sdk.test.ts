@@ -15,7 +15,7 @@ async function listening(config: Parameters<typeof startService>[0] = {}) {
   return { svc, base, writeKey: res.json().key as string };
 }
 
-function helpers(svc: TestService) {
+function customerReads(svc: TestService) {
   const get = (id: string) => svc.app.inject({ method: 'GET', url: `/v1/customers/${encodeURIComponent(id)}`, headers: auth() });
   return {
     get,
@@ -35,10 +35,10 @@ describe('merges through the real SDKs', () => {
   let svc: TestService;
   let base: string;
   let writeKey: string;
-  let h: ReturnType<typeof helpers>;
+  let h: ReturnType<typeof customerReads>;
   beforeAll(async () => {
     ({ svc, base, writeKey } = await listening());
-    h = helpers(svc);
+    h = customerReads(svc);
   });
   afterAll(async () => svc?.close());
   const segment = () => new SegmentAnalytics({ writeKey, host: base, path: '/compat/segment/v1/batch', flushAt: 100, flushInterval: 60_000, maxRetries: 0 });
@@ -129,10 +129,10 @@ describe('merge by email (IDENTITY_MERGE_TRAITS=email)', () => {
   let svc: TestService;
   let base: string;
   let writeKey: string;
-  let h: ReturnType<typeof helpers>;
+  let h: ReturnType<typeof customerReads>;
   beforeAll(async () => {
     ({ svc, base, writeKey } = await listening({ config: { IDENTITY_MERGE_TRAITS: ['email'] } }));
-    h = helpers(svc);
+    h = customerReads(svc);
   });
   afterAll(async () => svc?.close());
 
