@@ -17,10 +17,15 @@ export interface SweepResult {
   countSeconds: number;
 }
 
-/** Makes `share` of the customers due one minute ago, then sweeps. */
+/**
+ * Makes `share` of the customers due one minute ago, then sweeps. The rows' state fingerprints are
+ * cleared with them: a recompute writes a row only when its derived state differs from the stored
+ * fingerprint, and the review instant put in the past here is not in the fingerprint, so without
+ * that those customers would stay due and be derived again by every later daily refresh.
+ */
 export async function measureSweep(deps: Deps, share: number): Promise<SweepResult> {
   const now = deps.clock.now();
-  await deps.db.execute(sql`update customers set next_review_at = ${new Date(now.getTime() - 60_000)}
+  await deps.db.execute(sql`update customers set next_review_at = ${new Date(now.getTime() - 60_000)}, state_hash = null
     where ('x' || substr(md5(id), 1, 8))::bit(32)::bigint < ${Math.floor(share * 4294967296)}`);
   await deps.db.execute(sql`vacuum (analyze) customers`);
   const c0 = performance.now();
