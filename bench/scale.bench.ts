@@ -19,6 +19,7 @@ import { measureFirstPages, measureSweep } from './scale.sweep.ts';
 import { discardBacklog, measureAcceptance, measureEndToEnd, measureLatency } from './scale.ingest.ts';
 import { freePort, serviceEnv, spawnNoop, spawnService, spawnWorkers, waitReady, WORKER_LAYOUTS, type Child, type WorkerLayout } from './scale.processes.ts';
 import { measureImport, type ImportFigures } from './scale.import.ts';
+import { measureMerges, type MergeFigures } from './scale.merge.ts';
 import { writeResults, type DailyRun, type Figures } from './scale.results.ts';
 import { backendPids, compactedSizes, excludeFromCpu, cpuOf, cpuSince, dayLater, tableSizes, timeDailyRefresh } from './scale.daily.ts';
 
@@ -39,7 +40,7 @@ const RESCORE_RUNS = intEnv('BENCH_RESCORE_RUNS', RUNS);
 const RESCORE_CAP_S = intEnv('BENCH_RESCORE_CAP_S', 0, 0);
 /** Ingest loads spread over this many of the shop's customers, so their recomputes coalesce as a real shop's would. */
 const LOAD_CUSTOMERS = Math.min(CUSTOMERS, 20_000);
-const PARTS = ['rescore', 'daily', 'recompute', 'sweep', 'pages', 'ingest', 'e2e', 'latency', 'import'] as const;
+const PARTS = ['rescore', 'daily', 'recompute', 'sweep', 'pages', 'ingest', 'e2e', 'latency', 'import', 'merge'] as const;
 /** The figures to measure (default all); the others are reported as n/a. */
 const ONLY = new Set((process.env.BENCH_PARTS || PARTS.join(',')).split(',').map((p) => p.trim()));
 for (const part of ONLY) if (!PARTS.includes(part as (typeof PARTS)[number])) throw new Error(`BENCH_PARTS: unknown part "${part}"; choose from ${PARTS.join(', ')}`);
@@ -225,6 +226,7 @@ async function measure(deps: Deps): Promise<Figures> {
     notePeaks();
 
     const importFigures: ImportFigures | null = ONLY.has('import') ? await measureImport(RUNS, log) : null;
+    const mergeFigures: MergeFigures | null = ONLY.has('merge') ? await measureMerges(deps, RUNS, log) : null;
 
     return {
       scale: SCALE, customers: CUSTOMERS, orders: ORDERS, runs: RUNS, generateSeconds, first, daily, sizes, storedSizes: stored,
@@ -242,6 +244,7 @@ async function measure(deps: Deps): Promise<Figures> {
       },
       latency: { p50: median(latency.map((l) => l.p50).filter(Number.isFinite)), p99: median(latency.map((l) => l.p99).filter(Number.isFinite)), rate: median(latency.map((l) => l.backgroundEventsPerSec)) },
       import: importFigures,
+      merge: mergeFigures,
       rss: { api: peakRss.get(api.name)!, workers: [...peakRss].filter(([name]) => name !== api.name).map(([name, mib]) => ({ name, mib, recompute: name === 'worker' || name.includes('recompute') })) },
     };
   } finally {

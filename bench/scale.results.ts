@@ -7,6 +7,7 @@ import { sql } from 'drizzle-orm';
 import type { Deps } from '../src/deps.ts';
 import { dec, int, median, pct, table } from './support.ts';
 import type { ImportFigures } from './scale.import.ts';
+import type { MergeFigures } from './scale.merge.ts';
 import type { PageTimes } from './scale.sweep.ts';
 import type { Refresh, TableSize } from './scale.daily.ts';
 
@@ -54,6 +55,8 @@ export interface Figures {
   e2e: { storedPerSec: number; acceptedPerSec: number; customersRecomputedPerSec: number; cpuPerEvent: number };
   latency: { p50: number; p99: number; rate: number };
   import: ImportFigures | null;
+  /** Merges/s and ingest with merged ids routed, next to ingest without merges (bench/scale.merge.ts). */
+  merge: MergeFigures | null;
   /** Peak RSS (MiB) of the API and of each worker process (named by its command line). */
   rss: { api: number; workers: { name: string; mib: number; recompute: boolean }[] };
 }
@@ -173,6 +176,12 @@ export async function writeResults(f: Figures, deps: Deps, output?: string): Pro
       ? ['import', `${int(f.import.rowsPerSec)} rows/s`, `bare COPY ${int(f.import.bareCopyRowsPerSec)} rows/s`, dec(f.import.rowsPerSec / f.import.bareCopyRowsPerSec, 2), '≥ 0.8×', verdict(f.import.rowsPerSec / f.import.bareCopyRowsPerSec >= 0.8)]
       : ['import', 'n/a', 'bare COPY', '', '≥ 0.8×', 'n/a'],
     ['Online Retail file, imported and rescored', f.import?.onlineRetailSeconds != null ? `${dec(f.import.onlineRetailSeconds, 1)} s` : 'n/a', '', '', '< 10 s', f.import?.onlineRetailSeconds != null ? verdict(f.import.onlineRetailSeconds < 10) : 'n/a'],
+    f.merge
+      ? ['profile merges (runs of 500, one transaction each)', `${int(f.merge.mergesPerSec)} merges/s (${int(f.merge.pairs)} pairs, 3 orders each)`, '', '', '', '']
+      : ['profile merges (runs of 500, one transaction each)', 'n/a', '', '', '', 'n/a'],
+    f.merge
+      ? ['ingest with merged ids routed (storeEvents, 1,000-event jobs)', `${int(f.merge.routedEventsPerSec)} events/s routed; ${int(f.merge.mixedEventsPerSec)} events/s with 1% aliases in the stream`, `without merges ${int(f.merge.plainEventsPerSec)} events/s`, dec(f.merge.routedEventsPerSec / f.merge.plainEventsPerSec, 2), '≥ 0.8×', verdict(f.merge.routedEventsPerSec / f.merge.plainEventsPerSec >= 0.8)]
+      : ['ingest with merged ids routed (storeEvents, 1,000-event jobs)', 'n/a', 'without merges', '', '≥ 0.8×', 'n/a'],
     ['single-event ingest', `${int(f.ingest.single)} req/s (p99 ${dec(f.ingest.singleP99, 0)} ms)`, `bare Fastify no-op ${int(f.ingest.noop)} req/s`, dec(singleRatio, 2), '≥ 0.45×', verdict(singleRatio >= 0.45)],
     ['batch ingest (1,000 events/request)', `${int(f.ingest.batch)} events/s accepted`, `no-op ${int(f.ingest.noop)} req/s`, dec(f.ingest.batch / f.ingest.noop, 1), '≥ 100,000 events/s', verdict(f.ingest.batch >= 100_000)],
     ['end to end, sustained', `${int(f.e2e.storedPerSec)} events/s stored (${int(f.e2e.acceptedPerSec)}/s accepted; ${dec(f.e2e.cpuPerEvent * 1e6, 0)} CPU µs per event)`, `batch ingest ${int(f.ingest.batch)} events/s`, dec(f.e2e.storedPerSec / f.ingest.batch, 2), '≥ 20,000 events/s', verdict(f.e2e.storedPerSec >= 20_000)],

@@ -16,6 +16,16 @@ export const queueList = z
   })
   .transform((names) => names as QueueName[]);
 
+/** Traits whose equal values merge profiles (docs/architecture.md, "Identity"): empty (the default) or `email`. */
+export const MERGE_TRAITS = ['email'] as const;
+const mergeTraitList = z
+  .string()
+  .transform((v) => [...new Set(v.split(',').map((s) => s.trim()).filter((s) => s !== ''))])
+  .refine((names) => names.every((n) => MERGE_TRAITS.includes(n as (typeof MERGE_TRAITS)[number])), {
+    message: `must be empty or a comma-separated list of ${MERGE_TRAITS.join(', ')}`,
+  })
+  .transform((names) => names as (typeof MERGE_TRAITS)[number][]);
+
 /** The one schema over the process environment (README, Configuration). */
 export const configSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -60,6 +70,8 @@ export const configSchema = z.object({
   /** An idle keep-alive connection is closed after this long (above a load balancer's usual 60 s). */
   HTTP_KEEP_ALIVE_TIMEOUT_MS: positiveInt.default(72_000),
   INGEST_CONCURRENCY: positiveInt.default(4),
+  /** Merge profiles whose normalised trait matches; off by default. */
+  IDENTITY_MERGE_TRAITS: mergeTraitList.default([]),
   /** Recompute batches (up to 250 customers each) one worker process runs at once: its memory and CPU share. */
   RECOMPUTE_CONCURRENCY: positiveInt.default(3),
   WEBHOOK_CONCURRENCY: positiveInt.default(16),

@@ -82,6 +82,9 @@ describe('listing customers and reports', () => {
       select k, ${first}, now() from unnest(array['az', 'a_z', 'a0', 'a-z']) k`);
     await svc.deps.db.execute(sql`update customers set p_alive = 0.125, expected_orders_90d = null, clv_12m = 12.3400 where id = ${first}`);
     await svc.deps.db.execute(sql`update customers set p_alive = 1e-7, expected_orders_90d = 2.5, clv_12m = 0 where id = ${second}`);
+    // Ids merged into the first customer, listed in code point order.
+    await svc.deps.db.execute(sql`insert into customer_aliases (merged_id, survivor_id, merged_at, event_id)
+      values ('anon:b', ${first}, now(), 'x1'), ('Z-merged', ${first}, now(), 'x2')`);
     const { policy } = await currentPolicy(svc.deps.db);
     const rows = await svc.deps.db.select().from(customers).orderBy(customers.id);
     const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -121,6 +124,7 @@ describe('listing customers and reports', () => {
       at_risk: { flagged: row.atRisk, since: iso(row.atRiskSince), reasons: row.atRiskReasons },
       predictions: row.pAlive === null ? null : { p_alive: row.pAlive, expected_orders_90d: row.expectedOrders90d, clv_12m: row.clv12m && formatMoney(row.clv12m, 2) },
       segments: row.id === first ? ['a-z', 'a0', 'a_z', 'az'] : [],
+      merged_ids: row.id === first ? ['Z-merged', 'anon:b'] : [],
       playbook: policy.tiers.find((t) => t.key === row.tier)?.playbook ?? null,
       next_review_at: iso(row.nextReviewAt),
       computed_at: iso(row.computedAt),

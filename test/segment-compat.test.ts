@@ -65,8 +65,9 @@ describe('Segment/RudderStack-compatible source, driven by the real SDKs', () =>
     // A whole-order refund, sent before the order it refunds.
     segment.track({ userId: 'seg-2', event: 'Order Refunded', messageId: 'seg-2-r1', timestamp: ago(1), properties: { order_id: 'o9' } });
     segment.track({ userId: 'seg-2', event: 'Order Completed', messageId: 'seg-2-o1', timestamp: ago(2), properties: { order_id: 'o9', total: 80 } });
+    // Kept under anon:anon-1, merged into seg-1 by the alias below.
+    segment.track({ anonymousId: 'anon-1', event: 'Order Completed', messageId: 'anon-1-o1', properties: { order_id: 'anon', total: 5 } });
     // Counted and not stored.
-    segment.track({ anonymousId: 'anon-1', event: 'Order Completed', properties: { order_id: 'anon', total: 5 } });
     segment.page({ userId: 'seg-1', name: 'Home' });
     segment.screen({ userId: 'seg-1', name: 'Cart' });
     segment.group({ userId: 'seg-1', groupId: 'g1' });
@@ -100,9 +101,11 @@ describe('Segment/RudderStack-compatible source, driven by the real SDKs', () =>
 
     await settle(svc, 17);
 
+    await eventually(async () => ((await customer('seg-1')).metrics?.order_count === 3 ? true : undefined), 30_000, 'the anonymous order merged');
     const seg1 = await customer('seg-1');
     expect(seg1.traits).toMatchObject({ email: 'ada@example.com', name: 'Ada L', city: 'Lyon', country: 'FR', plan: 'gold' });
-    expect(seg1.metrics).toMatchObject({ order_count: 2, net_revenue: '130.50', interactions_90d: 3, satisfaction_avg: 5, distinct_categories: 2 });
+    expect(seg1.metrics).toMatchObject({ order_count: 3, net_revenue: '135.50', interactions_90d: 3, satisfaction_avg: 5, distinct_categories: 2 });
+    expect(seg1.merged_ids).toEqual(['anon-1', 'anon:anon-1']);
     expect(seg1.lifecycle_stage).toBe('active');
 
     const seg2 = await customer('seg-2');
@@ -120,8 +123,7 @@ describe('Segment/RudderStack-compatible source, driven by the real SDKs', () =>
     expect(rud2.metrics).toMatchObject({ order_count: 1, net_revenue: '40.00' });
     expect(rud2.lifecycle_stage).toBe('lapsed');
 
-    expect(await counter('segmentSkipped', { reason: 'anonymous' })).toBe(1);
-    expect(await counter('segmentSkipped', { reason: 'not_stored' })).toBe(4);
+    expect(await counter('segmentSkipped', { reason: 'not_stored' })).toBe(3);
     expect(await counter('segmentReceived', { type: 'track' })).toBe(16);
     expect(await counter('segmentReceived', { type: 'identify' })).toBe(2);
     expect((await svc.app.inject({ method: 'GET', url: '/v1/events/seg-1-w1', headers: auth() })).json()).toMatchObject({ type: 'interaction', kind: 'other', properties: { event: 'Wishlist Shared' } });
@@ -135,10 +137,11 @@ describe('Segment/RudderStack-compatible source, driven by the real SDKs', () =>
         { id: 'n-1', type: 'order', customer_id: 'native-seg-1', occurred_at: await at('seg-1-o1'), order_id: 'o1', amount: '100', items: [{ category: 'shoes', unit_price: '100', quantity: 1 }] },
         { id: 'n-2', type: 'order', customer_id: 'native-seg-1', occurred_at: await at('seg-1-o2'), order_id: 'o2', amount: '50.5', discount_amount: '5', items: [{ category: 'bags', unit_price: '50.5', quantity: 1 }] },
         { id: 'n-3', type: 'refund', customer_id: 'native-seg-1', occurred_at: await at('seg-1-r2'), order_id: 'o2', amount: '20' },
+        { id: 'n-4', type: 'order', customer_id: 'native-seg-1', occurred_at: await at('anon-1-o1'), order_id: 'anon', amount: '5' },
       ] },
     });
     expect(native.statusCode).toBe(202);
-    await settle(svc, 20);
+    await settle(svc, 22);
     // The population statistics, computed in SQL from the stored events, agree with the domain:
     // the order with a whole-order refund (seg-2) makes no buyer.
     expect((await refreshPopulationStats(svc.deps.db, new Date())).buyers).toBe(4);
@@ -159,13 +162,13 @@ describe('Segment/RudderStack-compatible source, driven by the real SDKs', () =>
     segment.track({ userId: 'seg-1', event: 'Order Completed', messageId: 'seg-1-o1', timestamp: ago(1), properties: { order_id: 'o1-again', total: 999 } });
     segment.identify({ userId: 'seg-1', messageId: 'seg-1-id', traits: { email: 'changed@example.com' } });
     await segment.closeAndFlush();
-    await settle(svc, 20);
+    await settle(svc, 22);
     expect(await counter('eventsDuplicate')).toBe(duplicates + 2);
     const after = await customer('seg-1');
     // Everything but the two figures that move with the clock itself.
     const steady = ({ recency_days: _r, tenure_days: _t, ...rest }: Record<string, unknown>) => rest;
     expect(steady(after.metrics)).toEqual(steady(before.metrics));
-    expect(after.metrics.net_revenue).toBe('130.50');
+    expect(after.metrics.net_revenue).toBe('135.50');
     expect(after.traits).toEqual(before.traits);
     expect([after.tier, after.lifecycle_stage]).toEqual([before.tier, before.lifecycle_stage]);
     const stored = await svc.app.inject({ method: 'GET', url: '/v1/events/seg-1-o1', headers: auth() });

@@ -1,4 +1,4 @@
-import type { ImportResult } from '../services/import.service.ts';
+import type { AliasImportResult, ImportResult } from '../services/import.service.ts';
 
 export interface ImportReport extends ImportResult {
   rescore: { stats_version: number; customers: number; changed: number; seconds: number } | null;
@@ -35,5 +35,27 @@ export function formatImportReport(r: ImportReport): string {
       : `${label('rescore')}skipped (--no-rescore): run \`tierwise rescore\` when done importing`,
   );
   lines.push(`${label('total')}${r.total_seconds.toFixed(1)} s`);
+  return lines.join('\n');
+}
+
+/** The report of an aliases import. */
+export function formatAliasReport(r: AliasImportResult): string {
+  const label = (s: string) => `  ${s.padEnd(20)}`;
+  const reasons = (byReason: Record<string, number>) => Object.entries(byReason).map(([reason, n]) => `    ${reason.padEnd(26)}${int(n).padStart(10)}`);
+  const lines = [
+    `Imported ${r.file} (aliases) in ${r.seconds.toFixed(1)} s, ${int(Math.round(r.merges_per_second))} merges/s`,
+    `${label('rows read')}${int(r.rows_read)}`,
+    `${label('rows accepted')}${int(r.rows_accepted)}`,
+    `${label('merged')}${int(r.merged)}`,
+    `${label('already one profile')}${int(r.already_merged)}`,
+    `${label('imported before')}${int(r.duplicates)}`,
+    `${label('refused')}${int(r.refused.total)}`,
+    ...reasons(r.refused.by_reason),
+    `${label('rows skipped')}${int(r.skipped.total)}`,
+    ...reasons(r.skipped.by_reason),
+  ];
+  if (r.blank_lines > 0) lines.push(`${label('blank lines')}${int(r.blank_lines)}`);
+  for (const p of r.problems) lines.push(`    line ${p.line}: ${p.reason}: ${p.message}`);
+  if (r.problems_omitted > 0) lines.push(`    … and ${int(r.problems_omitted)} more malformed rows`);
   return lines.join('\n');
 }

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { minorUnitDigits } from '../domain/money.ts';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -11,6 +11,7 @@ import { ABC_CLASSES, RFM_SEGMENTS } from '../domain/scoring/scores.ts';
 import { PRICE_SENSITIVITIES } from '../domain/facts/metrics.ts';
 import { MONEY_COLUMN_INTEGER_DIGITS, MONEY_SCALE } from '../domain/money.ts';
 import { listHistory } from '../store/history.repo.ts';
+import { survivorOf } from '../store/identity.repo.ts';
 import { currentPolicy } from '../store/policies.repo.ts';
 import { requireScope } from './auth.plugin.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
@@ -52,6 +53,13 @@ function sortKeyFits(sort: string, key: string): boolean {
 }
 
 const customerId = z.object({ id: z.string().min(1).max(128) });
+
+const mergedRedirect = z.null().describe('the id was merged into another customer (docs/architecture.md, Identity): Location names the survivor');
+
+/** 308, not 301: a client follows it with the same method (a DELETE erases the survivor's whole profile). */
+function redirectToSurvivor(reply: FastifyReply, survivor: string) {
+  return reply.code(308).header('location', `/v1/customers/${encodeURIComponent(survivor)}`).send(null);
+}
 const historyCursor = z.object({ at: instantString(), id: z.number().int() });
 
 async function currentPlaybooks(deps: Deps): Promise<Playbooks> {
@@ -103,10 +111,13 @@ export async function customerRoutes(app: FastifyInstance, { deps, keys }: { dep
       tags: ['customers'],
       summary: 'Erase a customer: its state, every stored event, its history and segment membership (right to erasure)',
       params: customerId,
-      response: { 204: z.null(), 401: problemSchema, 403: problemSchema, 404: problemSchema },
+      response: { 204: z.null(), 308: mergedRedirect, 401: problemSchema, 403: problemSchema, 404: problemSchema },
     },
     onRequest: requireScope(keys, 'admin'),
     handler: async (request, reply) => {
+      // A merged id is the survivor's profile now: erasing it means erasing the survivor, every merged identity with it.
+      const survivor = await survivorOf(deps.db, request.params.id);
+      if (survivor) return redirectToSurvivor(reply, survivor);
       if (!(await eraseCustomer(deps.db, request.params.id))) throw notFound(`Customer "${request.params.id}"`);
       return reply.code(204).send(null);
     },
@@ -118,10 +129,12 @@ export async function customerRoutes(app: FastifyInstance, { deps, keys }: { dep
       tags: ['customers'],
       summary: 'A customer: traits, metrics, scores, tier, lifecycle stage and churn warning',
       params: customerId,
-      response: { 200: customerSchema, 401: problemSchema, 403: problemSchema, 404: problemSchema },
+      response: { 200: customerSchema, 308: mergedRedirect, 401: problemSchema, 403: problemSchema, 404: problemSchema },
     },
     onRequest: canRead,
-    handler: async (request) => {
+    handler: async (request, reply) => {
+      const survivor = await survivorOf(deps.db, request.params.id);
+      if (survivor) return redirectToSurvivor(reply, survivor);
       const customer = await findCustomer(deps.db, request.params.id, deps.clock.now(), minorUnitDigits(deps.config.CURRENCY), await currentPlaybooks(deps));
       if (!customer) throw notFound(`Customer "${request.params.id}"`);
       return customer;
@@ -132,7 +145,7 @@ export async function customerRoutes(app: FastifyInstance, { deps, keys }: { dep
     schema: {
       operationId: 'getCustomerHistory',
       tags: ['customers'],
-      summary: 'Every tier, lifecycle stage and at-risk change of a customer, newest first',
+      summary: 'Every tier, lifecycle stage, at-risk and merge change of a customer, newest first; a merged id keeps its history from before the merge',
       params: customerId,
       querystring: z.object({
         limit: z.coerce.number().int().min(1).max(1000).default(100),

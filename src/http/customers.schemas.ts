@@ -38,6 +38,7 @@ export const customerSchema = z
       .nullable()
       .describe('null until a model is in force, and for a customer with no purchase the model counts (free orders count)'),
     segments: z.array(z.string()),
+    merged_ids: z.array(z.string()).describe('the customer ids merged into this one (docs/architecture.md, Identity); GET on any of them answers 308 here'),
     playbook: playbookSchema.nullable(),
     next_review_at: instant.nullable(),
     computed_at: instant.nullable(),

@@ -26,7 +26,7 @@ export function createMetrics() {
     segmentReceived: counter('tierwise_segment_messages_received_total', 'Segment/RudderStack messages received, by message type', ['type']),
     segmentSkipped: counter(
       'tierwise_segment_messages_skipped_total',
-      'Segment/RudderStack messages not stored, by type and reason (anonymous: only an anonymousId; malformed; not_stored: page, screen, group, alias)',
+      'Segment/RudderStack messages not stored, by type and reason (malformed; not_stored: page, screen, group)',
       ['type', 'reason'],
     ),
     recomputeDuration: new Histogram({

@@ -12,6 +12,8 @@ import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { pipeline as pipeStreams, Transform, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import { ALIAS_FORMAT, createAliasRowReader, readAliasHeader } from '../domain/import/import.aliases.ts';
+import { mergeProfiles, type IdentityDeps, type MergeRequest } from './identity.service.ts';
 
 export interface ImportOptions {
   file: string;
@@ -266,4 +268,97 @@ function tap(onChunk: (chunk: Buffer) => void): Transform {
       callback(null, chunk);
     },
   });
+}
+
+export interface AliasImportResult {
+  file: string;
+  format: typeof ALIAS_FORMAT;
+  rows_read: number;
+  rows_accepted: number;
+  merged: number;
+  /** both ids were one profile already */
+  already_merged: number;
+  /** rows imported before (the same pair) */
+  duplicates: number;
+  refused: { total: number; by_reason: Record<string, number> };
+  skipped: { total: number; by_reason: Record<string, number> };
+  problems: RowProblem[];
+  problems_omitted: number;
+  blank_lines: number;
+  seconds: number;
+  merges_per_second: number;
+}
+
+/** Rows merged between two progress reports; each merge is its own transaction (services/identity.service.ts). */
+const ALIAS_CHUNK = 500;
+
+/**
+ * `tierwise import FILE --format aliases`: each `customer_id,previous_id` row merges the profile
+ * `previous_id` into `customer_id`'s, in file order, exactly as an `alias` event (mergeProfiles):
+ * refusals are recorded and counted, and a row imported before is a duplicate.
+ */
+export async function importAliases(
+  deps: IdentityDeps,
+  options: Pick<ImportOptions, 'file' | 'maxProblems' | 'onProgress'>,
+): Promise<AliasImportResult> {
+  const started = performance.now();
+  const source = await openImportSource(options.file);
+  const tally = createSkipTally(options.maxProblems ?? 20);
+  const outcomes = { merged: 0, already_merged: 0, duplicates: 0, refused: new Map<string, number>() };
+  const counts = { rows: 0, accepted: 0, blank: 0 };
+  let read: ReturnType<typeof createAliasRowReader> | undefined;
+  let pending: MergeRequest[] = [];
+  const at = deps.clock.now();
+  const flush = async () => {
+    for (const result of await mergeProfiles(deps, pending)) {
+      if (result.outcome === 'refused') outcomes.refused.set(result.reason, (outcomes.refused.get(result.reason) ?? 0) + 1);
+      else if (result.outcome === 'duplicate') outcomes.duplicates++;
+      else outcomes[result.outcome]++;
+    }
+    pending = [];
+    options.onProgress?.({ phase: 'storing', bytesRead: source.bytesRead(), bytesTotal: source.size, rows: counts.rows });
+  };
+  const parser = source.stream.pipe(new Parser({ bom: true, relax_column_count: true, skip_records_with_error: true, info: true }));
+  parser.on('skip', (err: Error & { lines?: number }) => tally.add(err.lines ?? parser.info.lines, malformed('invalid_csv', err.message)));
+  for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+    if (isBlankRecord(record)) {
+      counts.blank++;
+      continue;
+    }
+    if (!read) {
+      const header = readAliasHeader(record);
+      if (!header.ok) throw new ImportFileError(`not an aliases file: ${header.message}`);
+      read = createAliasRowReader(header.header);
+      continue;
+    }
+    counts.rows++;
+    const row = read(record);
+    if (!row.ok) {
+      tally.add(info.lines, row);
+      continue;
+    }
+    counts.accepted++;
+    pending.push({ eventId: row.value.eventId, customerId: row.value.customerId, previousId: row.value.previousId, at });
+    if (pending.length >= ALIAS_CHUNK) await flush();
+  }
+  if (!read) throw new ImportFileError(`${options.file} has no header row`);
+  await flush();
+  const seconds = (performance.now() - started) / 1000;
+  const refusedTotal = [...outcomes.refused.values()].reduce((a, b) => a + b, 0);
+  return {
+    file: options.file,
+    format: ALIAS_FORMAT,
+    rows_read: counts.rows,
+    rows_accepted: counts.accepted,
+    merged: outcomes.merged,
+    already_merged: outcomes.already_merged,
+    duplicates: outcomes.duplicates,
+    refused: { total: refusedTotal, by_reason: Object.fromEntries(outcomes.refused) },
+    skipped: { total: tally.total(), by_reason: tally.byReason() },
+    problems: tally.problems(),
+    problems_omitted: tally.problemsOmitted(),
+    blank_lines: counts.blank,
+    seconds,
+    merges_per_second: seconds > 0 ? outcomes.merged / seconds : 0,
+  };
 }

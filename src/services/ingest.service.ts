@@ -9,6 +9,8 @@ import { insertEvents, mergeTraits } from '../store/events.repo.ts';
 import { enqueueRecomputes } from '../queues/queues.ts';
 import type { IngestEvent } from '../domain/events/events.types.ts';
 import { unavailable } from './errors.ts';
+import { lockIdentities, survivorsOf } from '../store/identity.repo.ts';
+import { aliasRequests, mergeByEmail, mergeProfiles } from './identity.service.ts';
 
 export type EnqueueIngest = (events: EventInput[], ctx: IngestContext) => Promise<number>;
 
@@ -75,17 +77,21 @@ function cachedWaitingCount(queue: Deps['queues']['ingest']) {
 }
 
 /**
- * One statement, plus the trait merge in the same transaction when there are `customer` events:
- * all of `events` or none. Duplicates (a retried job) are no-ops.
+ * Under the identity lock, shared (store/identity.repo.ts): events for a merged id are routed to
+ * its survivor, then stored in one statement, plus the trait merge when there are `customer`
+ * events: all of `events` or none. Duplicates (a retried job) are no-ops. `owners` collects the
+ * customers the events were stored under.
  */
-export async function storeAtomically(db: DbOrTx, events: IngestEvent[], receivedAt: Date): Promise<number> {
-  const store = async (tx: DbOrTx) => {
-    const batch = await insertEvents(tx, events, receivedAt);
+export async function storeAtomically(db: DbOrTx, events: IngestEvent[], receivedAt: Date, owners?: Set<string>): Promise<number> {
+  return db.transaction(async (tx) => {
+    await lockIdentities(tx, 'shared');
+    const survivors = await survivorsOf(tx, [...new Set(events.map((e) => e.customer_id))]);
+    const routed = survivors.size === 0 ? events : events.map((e) => (survivors.has(e.customer_id) ? { ...e, customer_id: survivors.get(e.customer_id)! } : e));
+    for (const e of routed) owners?.add(e.customer_id);
+    const batch = await insertEvents(tx, routed, receivedAt);
     await mergeTraits(tx, batch.withTraits);
     return batch.stored;
-  };
-  // Without traits to merge the statement commits on its own: no BEGIN and COMMIT round trips.
-  return events.some((e) => e.type === 'customer') ? db.transaction(store) : store(db);
+  });
 }
 
 interface Isolated {
@@ -107,9 +113,10 @@ const asQueued = (event: IngestEvent, receivedAt: Date): IngestEvent =>
  * in dead_letters with the reason. One bad event among n costs about 2·log2(n) statements. Any
  * other error (a lost connection, a restart) is thrown.
  */
-async function storeIsolating(deps: Pick<Deps, 'db' | 'clock'>, events: IngestEvent[], receivedAt: Date): Promise<Isolated> {
+async function storeIsolating(deps: Pick<Deps, 'db' | 'clock'>, events: IngestEvent[], receivedAt: Date, owners: Set<string>): Promise<Isolated> {
+  if (events.length === 0) return { stored: 0, parked: 0 };
   try {
-    return { stored: await storeAtomically(deps.db, events, receivedAt), parked: 0 };
+    return { stored: await storeAtomically(deps.db, events, receivedAt, owners), parked: 0 };
   } catch (err) {
     if (!isDataError(err)) throw err;
     const failure = dbFailureOf(err);
@@ -118,8 +125,8 @@ async function storeIsolating(deps: Pick<Deps, 'db' | 'clock'>, events: IngestEv
       return { stored: 0, parked: 1, failure };
     }
     const mid = Math.ceil(events.length / 2);
-    const first = await storeIsolating(deps, events.slice(0, mid), receivedAt);
-    const second = await storeIsolating(deps, events.slice(mid), receivedAt);
+    const first = await storeIsolating(deps, events.slice(0, mid), receivedAt, owners);
+    const second = await storeIsolating(deps, events.slice(mid), receivedAt, owners);
     return { stored: first.stored + second.stored, parked: first.parked + second.parked, failure: second.failure ?? first.failure };
   }
 }
@@ -136,22 +143,34 @@ export async function storeEvents(
   deps: Pick<Deps, 'db' | 'clock' | 'logger' | 'redis' | 'config' | 'queues' | 'metrics'>,
   job: { events: IngestEvent[]; receivedAt: string },
 ): Promise<{ stored: number; duplicates: number; parked: number }> {
-  const { events, receivedAt } = job;
-  const customerIds = new Set(events.map((e) => e.customer_id));
-  const outcome = await storeIsolating(deps, events, new Date(receivedAt)).catch((err: unknown) => {
+  const { receivedAt } = job;
+  // Alias events merge profiles after the job's other events are stored: whichever order they came
+  // in, every event ends under its final survivor (docs/architecture.md, "Identity").
+  const events = job.events.filter((e) => e.type !== 'alias');
+  const aliases = aliasRequests(job.events);
+  const owners = new Set<string>();
+  const outcome = await storeIsolating(deps, events, new Date(receivedAt), owners).catch((err: unknown) => {
     const { code, message } = dbFailureOf(err);
     throw new Error(`storing ${events.length} events failed${code ? ` (${code})` : ''}: ${message}`);
   });
-  const duplicates = events.length - outcome.stored - outcome.parked;
-  deps.metrics.eventsStored.inc(outcome.stored);
+  const merges = await mergeProfiles(deps, aliases);
+  const withTraits = events.filter((e) => e.type === 'customer').map((e) => e.customer_id);
+  await mergeByEmail(deps, withTraits, deps.clock.now());
+  // An alias is stored once its merge (or refusal) is recorded; a second copy is a duplicate.
+  const stored = outcome.stored + merges.filter((m) => m.outcome !== 'duplicate').length;
+  const duplicates = job.events.length - stored - outcome.parked;
+  deps.metrics.eventsStored.inc(stored);
   deps.metrics.eventsDuplicate.inc(duplicates);
   if (outcome.parked > 0) {
     deps.metrics.eventsDeadLettered.inc(outcome.parked);
     const { code, message: reason } = outcome.failure ?? {};
     deps.logger.warn({ events: events.length, stored: outcome.stored, parked: outcome.parked, code, reason }, 'events refused by Postgres parked in dead_letters');
   }
-  // Every customer of the job, not only those with new rows: if a previous attempt committed and
-  // died before this line, its recomputes would otherwise be lost. Recomputes are idempotent.
-  await enqueueRecomputes(deps, customerIds);
-  return { stored: outcome.stored, duplicates, parked: outcome.parked };
+  const refused = merges.flatMap((m, i) => (m.outcome === 'refused' ? [{ event_id: aliases[i]!.eventId, reason: m.reason }] : []));
+  if (refused.length > 0) deps.logger.info({ refused }, 'merges refused');
+  // Every customer the job's events were stored under (routed to survivors), not only those with
+  // new rows: if a previous attempt committed and died before this line, its recomputes would
+  // otherwise be lost. Recomputes are idempotent.
+  await enqueueRecomputes(deps, owners);
+  return { stored, duplicates, parked: outcome.parked };
 }

@@ -5,6 +5,7 @@ import type { DbOrTx } from './db.ts';
 import { customerHistory, customers, events, segmentMembers } from './schema.ts';
 import { moneyText } from './money.sql.ts';
 import { purgeUndeliveredMessages } from './webhooks.repo.ts';
+import { eraseMergedIdentities, lockIdentities } from './identity.repo.ts';
 
 /** Tier key → its playbook under the policy in force. */
 export type Playbooks = Record<string, Playbook | null>;
@@ -71,6 +72,8 @@ export function customerJson(playbooks: Playbooks, now: Date, minorDigits: numbe
       'clv_12m', ${moneyText(sql`"customers"."clv_12m"`, minorDigits)}) end,
   'segments', coalesce((select json_agg(m.segment_key order by m.segment_key collate "C") from segment_members m
     where m.customer_id = "customers"."id"), '[]'),
+  'merged_ids', coalesce((select json_agg(a.merged_id order by a.merged_id collate "C") from customer_aliases a
+    where a.survivor_id = "customers"."id"), '[]'),
   'playbook', ${JSON.stringify(playbooks)}::jsonb -> "customers"."tier",
   'next_review_at', ${iso('next_review_at')},
   'computed_at', ${iso('computed_at')},
@@ -85,16 +88,20 @@ export async function findCustomer(db: DbOrTx, id: string, now: Date, minorDigit
 /**
  * Erases a customer (right to erasure, README "Scores, tiers and lifecycle"): its row, every stored
  * event, its history, its segment membership and every webhook message about it not yet delivered
- * (purgeUndeliveredMessages), in one transaction; false when there is no such customer. Messages
- * already delivered are not recalled. An event for the id that arrives later starts a new customer.
+ * (purgeUndeliveredMessages), in one transaction; false when there is no such customer. Every
+ * identity merged into it goes too (eraseMergedIdentities), under the identity lock, so no merge
+ * moves a profile into it meanwhile. Messages already delivered are not recalled. An event for the
+ * id, or for an id merged into it, that arrives later starts a new customer.
  */
 export async function eraseCustomer(db: DbOrTx, id: string): Promise<boolean> {
   return db.transaction(async (tx) => {
+    await lockIdentities(tx, 'exclusive');
     const [row] = await tx.select({ id: customers.id }).from(customers).where(eq(customers.id, id)).for('update');
     if (!row) return false;
     await tx.delete(events).where(eq(events.customerId, id));
     await tx.delete(customerHistory).where(eq(customerHistory.customerId, id));
     await tx.delete(segmentMembers).where(eq(segmentMembers.customerId, id));
+    for (const merged of await eraseMergedIdentities(tx, id)) await purgeUndeliveredMessages(tx, merged);
     await purgeUndeliveredMessages(tx, id);
     await tx.delete(customers).where(eq(customers.id, id));
     return true;

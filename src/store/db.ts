@@ -29,6 +29,9 @@ export function createPool(url: string, max = 10, role?: string, waitMs = 0): pg
   // connection's next statement fails (so the job or request fails and is retried) and the pool
   // discards it on release.
   pool.on('connect', (client) => client.on('error', () => {}));
+  // The same for an idle connection: the pool discards it and re-emits the error on itself, where an
+  // unheard 'error' would end the process too. Processes log it with a listener of their own (deps.ts).
+  pool.on('error', () => {});
   return pool;
 }
 

@@ -100,9 +100,16 @@ export async function insertEvents(db: DbOrTx, batch: IngestEvent[], receivedAt:
 
 export type StoredBatch = { stored: number; withTraits: string[] };
 
-/** Rebuilds traits from every stored `customer` event: per key, the latest `occurred_at` wins. */
-export async function mergeTraits(db: DbOrTx, customerIds: string[]): Promise<void> {
+/**
+ * Rebuilds traits from every stored `customer` event: per key, the latest `occurred_at` wins. The
+ * rows are locked (in id order) by a statement of their own first: an UPDATE that waits for a row
+ * another job is updating re-reads the row but not its FROM list, so two jobs storing traits for
+ * one customer at once would each write only the events they saw, and the later would drop the
+ * other's. Called inside a transaction; `rowsLocked` when the caller holds the rows' locks already.
+ */
+export async function mergeTraits(db: DbOrTx, customerIds: string[], options: { rowsLocked?: boolean } = {}): Promise<void> {
   if (customerIds.length === 0) return;
+  if (!options.rowsLocked) await db.execute(sql`select id from customers where id = any(${sql.param(customerIds)}) order by id for update`);
   await db.execute(sql`
     update customers c set traits = t.traits
     from (

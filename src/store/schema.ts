@@ -292,3 +292,49 @@ export const deadLetters = pgTable('dead_letters', {
   lastFailedAt: instant('last_failed_at').notNull(),
   failures: integer('failures').notNull().default(1),
 });
+
+/**
+ * Identity merges (docs/architecture.md, "Identity"): each merged customer id and the survivor it
+ * now belongs to, always the final one (a chain a → b → c leaves a → c and b → c). Events stored
+ * for a merged id land under its survivor.
+ */
+export const customerAliases = pgTable(
+  'customer_aliases',
+  {
+    mergedId: text('merged_id').primaryKey(),
+    survivorId: text('survivor_id').notNull(),
+    mergedAt: instant('merged_at').notNull(),
+    /** the alias event (or the customer event of a trait merge) that merged it */
+    eventId: text('event_id').notNull(),
+  },
+  (t) => [index('customer_aliases_survivor_idx').on(t.survivorId, t.mergedId)],
+);
+
+/** Every merge asked for, by event id (the idempotency key): what was merged, or why it was refused. */
+export const customerMerges = pgTable(
+  'customer_merges',
+  {
+    eventId: text('event_id').primaryKey(),
+    customerId: text('customer_id').notNull(),
+    previousId: text('previous_id').notNull(),
+    /** merged, already_merged or refused */
+    outcome: text('outcome').$type<'merged' | 'already_merged' | 'refused'>().notNull(),
+    /** self_merge or cycle, for a refusal */
+    reason: text('reason'),
+    survivorId: text('survivor_id'),
+    mergedIds: text('merged_ids').array().notNull().default(sql`'{}'::text[]`),
+    occurredAt: instant('occurred_at').notNull(),
+    recordedAt: instant('recorded_at').notNull().defaultNow(),
+  },
+  (t) => [index('customer_merges_survivor_idx').on(t.survivorId), index('customer_merges_customer_idx').on(t.customerId)],
+);
+
+/** Normalised emails of customers, for the opt-in merge by trait (IDENTITY_MERGE_TRAITS=email). */
+export const customerEmails = pgTable(
+  'customer_emails',
+  {
+    email: text('email').notNull(),
+    customerId: text('customer_id').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.email, t.customerId] }), index('customer_emails_customer_idx').on(t.customerId)],
+);

@@ -7,6 +7,7 @@ export const WEBHOOK_EVENT_TYPES = [
   'customer.lifecycle_changed',
   'customer.at_risk',
   'customer.at_risk_cleared',
+  'customer.merged',
   'segment.entered',
   'segment.exited',
   'webhook.test',

@@ -21,6 +21,8 @@ export interface CustomerView {
   /** null until a model is in force, and for a customer with no purchase the model counts */
   predictions: { p_alive: number | null; expected_orders_90d: number | null; clv_12m: string | null } | null;
   segments: string[];
+  /** the customer ids merged into this one, in code point order */
+  merged_ids: string[];
   playbook: Playbook | null;
   next_review_at: string | null;
   computed_at: string | null;

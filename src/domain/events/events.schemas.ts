@@ -128,8 +128,16 @@ const traits = z
 
 const customerEvent = z.strictObject({ ...common, type: z.literal('customer'), traits });
 
+// Merges the profile `previous_id` into the one `customer_id` belongs to (docs/architecture.md, "Identity").
+const aliasEvent = z.strictObject({
+  ...common,
+  type: z.literal('alias'),
+  customer_id: id.describe('the customer that survives the merge'),
+  previous_id: id.describe('the customer merged into customer_id; its events, later ones included, count for customer_id'),
+});
+
 export const eventSchema = z
-  .discriminatedUnion('type', [orderEvent, refundEvent, orderCancelledEvent, interactionEvent, customerEvent])
+  .discriminatedUnion('type', [orderEvent, refundEvent, orderCancelledEvent, interactionEvent, customerEvent, aliasEvent])
   .meta({ id: 'Event' });
 
 export type EventInput = z.output<typeof eventSchema>;
@@ -160,3 +168,4 @@ export const storedEventSchema = z
 export const orderFields = orderEvent.shape;
 export const orderItemFields = orderItem.shape;
 export const reservedTraitFields = traits.shape;
+export const aliasFields = aliasEvent.shape;

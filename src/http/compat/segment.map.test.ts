@@ -8,7 +8,8 @@ const ctx = { receivedAt: RECEIVED };
 const track = (event: string, properties: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) => ({
   type: 'track', messageId: 'm-1', userId: 'u-1', event, properties, timestamp: '2026-06-01T11:00:00.000Z', ...extra,
 });
-const eventOf = (m: Mapped): Record<string, unknown> => (m.kind === 'event' ? m.event : m);
+const eventOf = (m: Mapped): Record<string, unknown> => (m.kind === 'event' ? m.events[0]! : m);
+const eventsOf = (m: Mapped): Record<string, unknown>[] => (m.kind === 'event' ? m.events : [m]);
 
 describe('mapMessage: Segment spec messages to our events', () => {
   const cases: [string, unknown, Record<string, unknown>][] = [
@@ -53,8 +54,8 @@ describe('mapMessage: Segment spec messages to our events', () => {
   });
 
   const skips: [string, unknown, string][] = [
-    ['only an anonymousId', { ...track('Order Completed', { order_id: 'o', total: 1 }), userId: undefined, anonymousId: 'a-1' }, 'anonymous'],
     ['no identity at all', { type: 'track', event: 'X', messageId: 'm' }, 'malformed'],
+    ['an alias without previousId', { type: 'alias', userId: 'u' }, 'malformed'],
     ['not an object', 'hello', 'malformed'],
     ['an unknown type', { type: 'purchase', userId: 'u' }, 'malformed'],
     ['a track without a name', { type: 'track', userId: 'u' }, 'malformed'],
@@ -64,11 +65,31 @@ describe('mapMessage: Segment spec messages to our events', () => {
     ['page', { type: 'page', userId: 'u', name: 'Home' }, 'not_stored'],
     ['screen', { type: 'screen', userId: 'u' }, 'not_stored'],
     ['group', { type: 'group', userId: 'u', groupId: 'g' }, 'not_stored'],
-    ['alias', { type: 'alias', userId: 'u', previousId: 'a' }, 'not_stored'],
   ];
   it.each(skips)('skips %s', (_name, raw, reason) => {
     const mapped = mapMessage(raw, ctx);
     expect(mapped.kind === 'skip' && mapped.reason).toBe(reason);
+  });
+
+  it('keeps an anonymous-only message under anon:<anonymousId>', () => {
+    const anonymous = { ...track('Order Completed', { order_id: 'o', total: 1 }), userId: undefined, anonymousId: 'a-1' };
+    expect(eventsOf(mapMessage(anonymous, ctx))).toEqual([expect.objectContaining({ id: 'm-1', type: 'order', customer_id: 'anon:a-1' })]);
+  });
+
+  it('links an anonymousId to the userId of the same message by one alias per pair', () => {
+    const [event, link] = eventsOf(mapMessage({ ...track('Email Opened'), anonymousId: 'a-1' }, ctx));
+    expect(event).toMatchObject({ id: 'm-1', customer_id: 'u-1', type: 'interaction' });
+    expect(link).toMatchObject({ type: 'alias', customer_id: 'u-1', previous_id: 'anon:a-1', occurred_at: '2026-06-01T11:00:00.000Z' });
+    const identify = { type: 'identify', messageId: 'm-2', userId: 'u-1', anonymousId: 'a-1', traits: { email: 'a@example.com' } };
+    expect(eventsOf(mapMessage(identify, ctx))[1]!.id).toBe(link!.id);
+  });
+
+  it('maps alias to merges of previousId, as a userId and as an anonymousId', () => {
+    const events = eventsOf(mapMessage({ type: 'alias', messageId: 'm-3', userId: 'u-1', previousId: 'old-1', timestamp: '2026-06-01T11:00:00.000Z' }, ctx));
+    expect(events).toEqual([
+      expect.objectContaining({ id: 'm-3', type: 'alias', customer_id: 'u-1', previous_id: 'old-1' }),
+      expect.objectContaining({ type: 'alias', customer_id: 'u-1', previous_id: 'anon:old-1' }),
+    ]);
   });
 
   it("extends each message's context with the batch's", () => {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { INTERACTION_KINDS } from '../../domain/events/events.schemas.ts';
+import { anonymousId as anonymousProfile } from '../../domain/identity/identity.ts';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '../../domain/text.ts';
 import { currencyOf, discountOf, itemsOf, keepFittingOrder, orderAmountOf, orderChannelOf, refundAmountOf } from './segment.commerce.ts';
 import { MAX_MESSAGE_BYTES, MESSAGE_TYPES, messageSchema, type MessageType, type SegmentMessage } from './segment.schemas.ts';
@@ -8,11 +9,15 @@ import { mapTraits } from './segment.traits.ts';
 import { isRecord, type Props } from './segment.values.ts';
 
 type InteractionKind = (typeof INTERACTION_KINDS)[number];
-export type SkipReason = 'anonymous' | 'malformed' | 'not_stored';
+export type SkipReason = 'malformed' | 'not_stored';
 
-/** One message's fate: one of our events (still to be validated by our event schema), or a skip. */
+/**
+ * One message's fate: our events (still to be validated by our event schema), or a skip. An
+ * `alias`, and an identify or track that names both a userId and an anonymousId, give `alias`
+ * events (docs/architecture.md, "Identity").
+ */
 export type Mapped =
-  | { kind: 'event'; type: MessageType; event: Props }
+  | { kind: 'event'; type: MessageType; events: Props[] }
   | { kind: 'skip'; type: MessageType | 'unknown'; reason: SkipReason; detail: string };
 
 export interface MapContext {
@@ -56,28 +61,49 @@ export function mapMessage(raw: unknown, ctx: MapContext, pathType?: MessageType
   // Before anything walks it: a message of a few thousand nested brackets would exhaust the stack.
   if (nestsDeeperThan(raw) || nestsDeeperThan(ctx.context)) return skip('malformed', `a message and its batch context may nest at most ${MAX_JSON_DEPTH} levels`);
   if (Buffer.byteLength(JSON.stringify(raw)) > MAX_MESSAGE_BYTES) return skip('malformed', 'a message may be at most 32 KB');
-  if (type !== 'track' && type !== 'identify') return skip('not_stored', `${type} messages are accepted and counted, not stored`);
+  if (type !== 'track' && type !== 'identify' && type !== 'alias') return skip('not_stored', `${type} messages are accepted and counted, not stored`);
   const parsed = messageSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     return skip('malformed', `${issue.path.join('.') || 'message'}: ${issue.message}`);
   }
   const message = ctx.context ? { ...parsed.data, context: { ...ctx.context, ...parsed.data.context } } : parsed.data;
-  const userId = message.userId === null || message.userId === undefined ? '' : String(message.userId).trim();
-  if (userId === '') {
-    const anonymous = message.anonymousId !== null && message.anonymousId !== undefined && String(message.anonymousId) !== '';
-    return anonymous ? skip('anonymous', 'only an anonymousId: no customer to attribute it to') : skip('malformed', 'userId is required');
-  }
+  const userId = idOf(message.userId);
+  const anonymous = idOf(message.anonymousId);
+  if (userId === '' && anonymous === '') return skip('malformed', 'userId or anonymousId is required');
   const occurredAt = correctTimestamp(message, ctx.sentAt, ctx.receivedAt);
   if (occurredAt === null) return skip('malformed', 'timestamp, originalTimestamp, sentAt and receivedAt must be ISO 8601 instants, and the corrected time a date');
-  const common = { id: message.messageId ?? contentId(raw), customer_id: userId, occurred_at: occurredAt.toISOString() };
+  const id = message.messageId ?? contentId(raw);
+  // Anonymous-only messages are kept under the visible id anon:<anonymousId>, merged into the
+  // customer once a message links the two.
+  const common = { id, customer_id: userId === '' ? anonymousProfile(anonymous) : userId, occurred_at: occurredAt.toISOString() };
+  const alias = (eventId: string, previousId: string) => ({ id: eventId, type: 'alias', customer_id: userId, previous_id: previousId, occurred_at: common.occurred_at });
+  const links = userId !== '' && anonymous !== '' ? [alias(linkId(userId, anonymousProfile(anonymous)), anonymousProfile(anonymous))] : [];
+  if (type === 'alias') {
+    // previousId is, as Segment defines it, the previous userId or anonymousId: both are merged.
+    const previous = idOf((message as { previousId?: unknown }).previousId);
+    if (userId === '' || previous === '') return skip('malformed', 'alias needs userId and previousId');
+    const previousAnonymous = anonymousProfile(previous);
+    return { kind: 'event', type, events: [alias(id, previous), alias(linkId(userId, previousAnonymous), previousAnonymous), ...links] };
+  }
   if (type === 'identify') {
     const contextTraits = message.context?.traits;
     const traits = message.traits ?? (isRecord(contextTraits) ? contextTraits : {});
-    return { kind: 'event', type, event: { ...common, type: 'customer', traits: mapTraits(traits) } };
+    return { kind: 'event', type, events: [{ ...common, type: 'customer', traits: mapTraits(traits) }, ...links] };
   }
   if (message.event === undefined || message.event.trim() === '') return skip('malformed', 'event (the track name) is required');
-  return { kind: 'event', type, event: { ...common, ...mapTrack(message, message.event.trim()) } };
+  return { kind: 'event', type, events: [{ ...common, ...mapTrack(message, message.event.trim()) }, ...links] };
+}
+
+const idOf = (value: unknown): string => (value === null || value === undefined ? '' : String(value).trim());
+
+/**
+ * The id of the alias that links a userId to an anonymous profile: the same for every message
+ * naming the pair, so a browser that sends both on every message merges once and the rest are
+ * duplicates.
+ */
+function linkId(userId: string, previousId: string): string {
+  return `segment-alias-${createHash('sha256').update(`${userId}\u0000${previousId}`).digest('hex').slice(0, 40)}`;
 }
 
 function mapTrack(message: SegmentMessage, name: string): Props {

@@ -29,8 +29,8 @@ export function prepareMessages(messages: readonly unknown[], ctx: MapContext & 
   const prepared: Prepared = { events: [], outcomes: [] };
   for (const raw of messages) {
     try {
-      const { outcome, event } = prepareMessage(raw, ctx, ingest, pathType);
-      if (event) prepared.events.push(event);
+      const { outcome, events } = prepareMessage(raw, ctx, ingest, pathType);
+      if (events) prepared.events.push(...events);
       prepared.outcomes.push(outcome);
     } catch (error) {
       // One message must never fail the request: the SDK would retry, then drop the whole batch.
@@ -41,16 +41,21 @@ export function prepareMessages(messages: readonly unknown[], ctx: MapContext & 
   return prepared;
 }
 
-function prepareMessage(raw: unknown, ctx: MapContext, ingest: IngestContext, pathType: MessageType | undefined): { outcome: Outcome; event?: EventInput } {
+/** A message's events are kept or skipped together: a link (alias) never goes without its event. */
+function prepareMessage(raw: unknown, ctx: MapContext, ingest: IngestContext, pathType: MessageType | undefined): { outcome: Outcome; events?: EventInput[] } {
   const mapped = mapMessage(raw, ctx, pathType);
   if (mapped.kind === 'skip') return { outcome: { type: mapped.type, skipped: mapped.reason, detail: mapped.detail } };
-  const parsed = eventSchema.safeParse(mapped.event);
-  const problems = parsed.success
-    ? semanticProblems([mapped.event], ingest)
-    : parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message }));
-  if (!parsed.success || problems.length > 0) {
-    const detail = problems.map((p) => `${p.path || 'event'} ${p.message}`).join('; ');
-    return { outcome: { type: mapped.type, skipped: 'malformed', detail } };
+  const events: EventInput[] = [];
+  for (const event of mapped.events) {
+    const parsed = eventSchema.safeParse(event);
+    const problems = parsed.success
+      ? semanticProblems([event], ingest)
+      : parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message }));
+    if (!parsed.success || problems.length > 0) {
+      const detail = problems.map((p) => `${p.path || 'event'} ${p.message}`).join('; ');
+      return { outcome: { type: mapped.type, skipped: 'malformed', detail } };
+    }
+    events.push(parsed.data);
   }
-  return { outcome: { type: mapped.type, skipped: null }, event: parsed.data };
+  return { outcome: { type: mapped.type, skipped: null }, events };
 }

@@ -66,7 +66,7 @@ export async function segmentCompatRoutes(app: FastifyInstance, { deps, keys }: 
       summary: 'Segment/RudderStack batch (≤ 500 KB, ≤ 32 KB per message; gzip accepted)',
       description:
         'Each message is mapped to a Tierwise event and validated like POST /v1/events/batch; a message that does not ' +
-        'fit (or has only an anonymousId) is skipped and counted, the rest are queued. 200 once queued.',
+        'fit is skipped and counted, the rest are queued (anonymous-only ones under anon:<anonymousId>). 200 once queued.',
       security,
       body: batchBodySchema,
       response: responses,

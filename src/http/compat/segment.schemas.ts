@@ -20,7 +20,7 @@ export const messageSchema = z
     type: z.enum(MESSAGE_TYPES).optional().describe('implied by the path for /v1/track, /v1/identify, …; required in a batch'),
     messageId: z.string().min(1).max(128).optional().describe('the event id: a resent messageId changes nothing'),
     userId: z.union([z.string().max(128), z.number()]).nullish().describe('the customer id'),
-    anonymousId: z.union([z.string(), z.number()]).nullish().describe('messages with only an anonymousId are counted and skipped'),
+    anonymousId: z.union([z.string(), z.number()]).nullish().describe('without a userId, the message is kept under the customer anon:<anonymousId>; with one, the two are merged'),
     event: z.string().max(200).optional().describe('track: the event name, e.g. "Order Completed"'),
     properties: record.optional(),
     traits: record.optional(),
