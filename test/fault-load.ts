@@ -1,5 +1,7 @@
 import { sql } from 'drizzle-orm';
-import { auth, eventually, type TestService } from './harness.ts';
+import { expect } from 'vitest';
+import { auth, eventually, startService, type Servers, type TestService } from './harness.ts';
+import { startReceiver } from './receiver.ts';
 
 /**
  * Clients for the fault tests: each sends order events (single and in batches) over HTTP until
@@ -206,4 +208,65 @@ export async function undeliveredMessages(svc: TestService): Promise<number> {
     select count(*)::int as n from webhook_messages m
     where not exists (select 1 from webhook_deliveries d where d.message_id = m.id and d.status = 'succeeded')`);
   return r.rows[0]!.n;
+}
+
+/**
+ * The service under a fault test: the API (listening) and the workers in this process, pointed at
+ * a private server, with a webhook receiving every change. It must recover without a restart.
+ */
+export async function startFaultService(servers: Partial<Servers>) {
+  const receiver = await startReceiver();
+  const svc = await startService({
+    servers,
+    config: { WEBHOOK_ALLOW_PRIVATE_TARGETS: true, WEBHOOK_RELAY_INTERVAL_MS: 200, JOB_LOCK_MS: 5_000 },
+  });
+  const baseUrl = await svc.app.listen({ port: 0, host: '127.0.0.1' });
+  const created = await fetch(`${baseUrl}/v1/webhooks`, {
+    method: 'POST',
+    headers: { ...auth(), 'content-type': 'application/json' },
+    body: JSON.stringify({ url: receiver.url('/all'), events: ['*'] }),
+  });
+  if (created.status !== 201) throw new Error(`webhook not created: ${created.status}`);
+  return { svc, receiver, baseUrl };
+}
+
+/**
+ * After the fault: every event answered 202 is stored exactly once, a new event is stored and
+ * recomputed, customer state and history agree with the events, every change is delivered once,
+ * nothing is left queued or failed, and no pool connection is left checked out.
+ */
+export async function expectRecovered(
+  { svc, receiver, baseUrl }: Awaited<ReturnType<typeof startFaultService>>,
+  accepted: string[],
+  tag: string,
+): Promise<StoredCounts> {
+  expect(new Set(accepted).size).toBe(accepted.length);
+  await eventually(async () => ((await missingIds(svc, accepted)).length === 0 ? true : undefined), 45_000, 'every accepted event to be stored');
+  const counts = await storedCounts(svc);
+  expect(counts).toEqual({ rows: accepted.length, distinct: accepted.length, duplicateIds: 0, duplicateOrders: 0 });
+
+  const fresh = { id: `${tag}-after`, type: 'order', customer_id: `${tag}-after-customer`, occurred_at: new Date().toISOString(), order_id: 'o-after', amount: '12.34' };
+  const post = await fetch(`${baseUrl}/v1/events`, { method: 'POST', headers: { ...auth(), 'content-type': 'application/json' }, body: JSON.stringify(fresh) });
+  expect(post.status).toBe(202);
+  const customer = await eventually(async () => {
+    const res = await fetch(`${baseUrl}/v1/customers/${tag}-after-customer`, { headers: auth() });
+    if (res.status !== 200) return undefined;
+    const body = (await res.json()) as { metrics?: { order_count?: number; net_revenue?: string } };
+    return body.metrics?.order_count === 1 ? body : undefined;
+  }, 30_000, 'the new event to be recomputed');
+  expect(customer.metrics?.net_revenue).toBe('12.34');
+
+  await eventually(async () => ((await stateMismatches(svc)).length === 0 ? true : undefined), 45_000, 'customer state to match the events');
+  expect(await historyBreaks(svc)).toEqual([]);
+  await eventually(async () => ((await undeliveredMessages(svc)) === 0 ? true : undefined), 45_000, 'every webhook message to be delivered');
+  // Changes were announced (the checks above are not about nothing), none of them twice.
+  expect(receiver.received.length).toBeGreaterThan(0);
+  expect(duplicateAnnouncements(receiver.received.map((r) => r.body))).toEqual([]);
+  await eventually(async () => {
+    const c = await svc.deps.queues.ingest.getJobCounts('failed', 'waiting', 'delayed', 'active');
+    return Object.values(c).every((n) => n === 0) ? true : undefined;
+  }, 30_000, 'the ingest queue to empty');
+  // No connection is left checked out by a statement the outage broke: the pools are whole again.
+  await eventually(async () => ([svc.deps.pool, svc.deps.workerPool].every((p) => p.totalCount === p.idleCount && p.waitingCount === 0) ? true : undefined), 30_000, 'every pool connection to be back');
+  return counts;
 }
