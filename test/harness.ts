@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { sql } from 'drizzle-orm';
@@ -128,6 +129,16 @@ export const freePort = () =>
   });
 
 const BIN = fileURLToPath(new URL('../bin/tierwise.js', import.meta.url));
+
+/** Runs `tierwise <args>` to its end, with `env` over this process's environment. */
+export function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  return once(child, 'exit').then(([code]) => ({ code: code as number | null, stdout, stderr }));
+}
 
 /** A `tierwise worker [args]` process against this service's database and queues, for tests that kill it. */
 export function spawnWorker(config: Config, env: Record<string, string> = {}, args: string[] = []): ChildProcess {

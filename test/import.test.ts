@@ -1,5 +1,3 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,9 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatMoney, money, moneyString, ZERO } from '../src/domain/money.ts';
 import { importFile } from '../src/services/import.service.ts';
 import { refreshAndRescore } from '../src/services/rescore.service.ts';
-import { auth, eventually, settle, startService, type TestService } from './harness.ts';
+import { auth, eventually, runCli, settle, startService, type TestService } from './harness.ts';
 
-const BIN = fileURLToPath(new URL('../bin/tierwise.js', import.meta.url));
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 const RETAIL = fixture('online-retail-excerpt.csv');
 const NATIVE = fixture('native-orders.csv');
@@ -31,15 +28,6 @@ async function expectedRetail() {
   const customers = new Map<string, ReturnType<typeof money>>();
   for (const { customer, amount } of invoices.values()) customers.set(customer, (customers.get(customer) ?? ZERO).plus(amount));
   return { rows: rows.length, invoices, customers };
-}
-
-function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  return once(child, 'exit').then(([code]) => ({ code: code as number | null, stdout, stderr }));
 }
 
 describe('tierwise import', () => {
