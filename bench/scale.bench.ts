@@ -87,8 +87,8 @@ async function measure(deps: Deps): Promise<Figures> {
     TIERWISE_ADMIN_KEY: ADMIN_KEY, PORT: String(port), RATE_LIMIT_MAX: '100000000', INGEST_MAX_WAITING: '1000000',
     SWEEP_INTERVAL_MS: '3600000', STATS_REFRESH_CRON: '0 0 1 1 *',
   });
-  const api = spawnService('api', env);
-  let workers = spawnWorkers(env, LAYOUT);
+  const api = await spawnService('api', env);
+  let workers = await spawnWorkers(env, LAYOUT);
   const children: Child[] = [api, ...workers];
   try {
     await waitReady(apiUrl);
@@ -187,7 +187,7 @@ async function measure(deps: Deps): Promise<Figures> {
         notePeaks();
         for (const worker of workers) worker.process.kill('SIGKILL');
         await deps.queues.maintenance.obliterate({ force: true });
-        workers = spawnWorkers(env, LAYOUT);
+        workers = await spawnWorkers(env, LAYOUT);
         children.push(...workers);
         log(`rescore stopped at ${(timed.progress * 100).toFixed(0)}% after ${RESCORE_CAP_S} s; time extrapolated`);
       }
