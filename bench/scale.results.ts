@@ -28,7 +28,7 @@ export interface Figures {
   generateSeconds: number;
   seed: 'rescore' | 'sql';
   /** The first rescore after the import (every customer new), once; null with `--seed sql`. */
-  first: { seconds: number; aggregate: number; cpuSeconds: number } | null;
+  first: { seconds: number; aggregate: number; cpuSeconds: number; bareInsert: number } | null;
   daily: DailyRun[];
   /** After the daily refreshes, the per-customer tables compacted (VACUUM FULL); `storedSizes` before that. */
   sizes: { perCustomer: TableSize[]; events: TableSize };
@@ -161,6 +161,9 @@ export async function writeResults(f: Figures, deps: Deps, output?: string): Pro
     f.first
       ? [at('first rescore after an import (every customer new)'), `${dec(f.first.seconds, 1)} s (${dec(f.first.cpuSeconds, 0)} CPU s, worker and Postgres)`, `bare aggregate ${dec(f.first.aggregate, 1)} s`, dec(f.first.seconds / f.first.aggregate, 2), '≤ 3×', verdict(f.first.seconds / f.first.aggregate <= 3)]
       : [at('first rescore after an import (every customer new)'), 'n/a (`--seed sql`)', 'bare aggregate', '', '≤ 3×', 'n/a'],
+    ...(f.first
+      ? [[at('writing every customer row once, with its indexes (the floor of a first rescore)'), `bare row insert ${dec(f.first.bareInsert, 1)} s`, `bare aggregate ${dec(f.first.aggregate, 1)} s`, dec(f.first.bareInsert / f.first.aggregate, 2), '', '']]
+      : []),
     daily
       ? [at('rescore where nothing changed (daily refresh right after one)'), `${dec(unchanged((r) => r.seconds), 2)} s (${int(unchanged((r) => r.derived))} derived, ${int(unchanged((r) => r.customersUpdated))} customer rows updated)`, `bare aggregate ${dec(dailyAggregate, 1)} s`, dec(unchangedRatio, 2), '≤ 1.0×', verdict(unchangedRatio <= 1)]
       : [at('rescore where nothing changed (daily refresh right after one)'), 'n/a', 'bare aggregate', '', '≤ 1.0×', 'n/a'],
