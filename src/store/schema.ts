@@ -82,15 +82,17 @@ export const customers = pgTable(
   },
   (t) => [
     index('customers_next_review_at_idx').on(t.nextReviewAt).where(sql`${t.nextReviewAt} is not null`),
-    index('customers_tier_idx').on(t.tier, t.id),
+    // Listings filter on one value, which is never null: the prospects' nulls (a tenth of the customers)
+    // are left out of the indexes on tier, rfm_segment, abc_class and the scores.
+    index('customers_tier_idx').on(t.tier, t.id).where(sql`${t.tier} is not null`),
     index('customers_lifecycle_idx').on(t.lifecycleStage, t.id),
     // A stage in one region pages in id order through this, instead of walking the stage (or the
     // primary key) and dropping the other regions.
     index('customers_lifecycle_region_idx').on(t.lifecycleStage, t.region, t.id),
-    index('customers_rfm_segment_idx').on(t.rfmSegment, t.id),
-    index('customers_abc_idx').on(t.abcClass, t.id),
+    index('customers_rfm_segment_idx').on(t.rfmSegment, t.id).where(sql`${t.rfmSegment} is not null`),
+    index('customers_abc_idx').on(t.abcClass, t.id).where(sql`${t.abcClass} is not null`),
     // An RFM grid cell pages through it biggest spenders first; the grid report counts the cells on it.
-    index('customers_rf_revenue_idx').on(t.rScore, t.fScore, t.netRevenue, t.id),
+    index('customers_rf_revenue_idx').on(t.rScore, t.fScore, t.netRevenue, t.id).where(sql`${t.rScore} is not null`),
     index('customers_region_idx').on(t.region, t.id),
     index('customers_at_risk_idx').on(t.id).where(sql`${t.atRisk}`),
     // The at-risk view pages its customers biggest spenders first; the top spenders are rarely at
