@@ -43,7 +43,8 @@ export interface CustomerStateRow {
   lifecycle_stage: string;
   at_risk: boolean;
   at_risk_since: string | null;
-  at_risk_reasons: unknown;
+  /** null for none, as top_categories */
+  at_risk_reasons: unknown[] | null;
   next_review_at: string | null;
   p_alive: number | null;
   expected_orders_90d: number | null;
@@ -96,7 +97,7 @@ export const STATE_COLUMNS = {
   expected_orders_90d: 'double precision',
   clv_12m: 'numeric',
   computed_at: 'timestamptz',
-  sequence: 'bigint',
+  sequence: 'integer',
   state_hash: 'text',
 } as const satisfies { [K in Exclude<keyof CustomerStateRow, 'id'>]: StateColumnType };
 
@@ -144,7 +145,7 @@ export function toStateRow(id: string, d: DerivedState, digest: CustomerDigest, 
     lifecycle_stage: d.lifecycle_stage,
     at_risk: d.at_risk.flagged,
     at_risk_since: iso(d.at_risk.since),
-    at_risk_reasons: d.at_risk.reasons,
+    at_risk_reasons: d.at_risk.reasons.length === 0 ? null : d.at_risk.reasons,
     next_review_at: iso(d.next_review_at),
     p_alive: d.predictions?.p_alive ?? null,
     expected_orders_90d: d.predictions?.expected_orders_90d ?? null,
