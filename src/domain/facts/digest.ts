@@ -103,23 +103,25 @@ function latestRegion(orders: ResolvedOrder[]): string | null {
 // The stored form: a compact JSON array, kept as text (jsonb would add an entry header per element),
 // read back by a rescore instead of the events; small because it is stored on every customer row
 // (docs/architecture.md, Storage). Positions instead of keys, and
-// the per-order and per-interaction lists as one string each: instants in base 36, each list's
-// first as epoch ms and every later one as the ms since the one before it (a few characters
-// fewer than an epoch), an order's net after a mark that also says whether it is counted. The
+// instants in base 36 (takenAt, validUntil and firstEventAt as epoch ms strings), the per-order and
+// per-interaction lists as one string each, each list's first instant as epoch ms and every later
+// one as the ms since the one before it (a few characters fewer than an epoch), an order's net
+// after a mark that also says whether it is counted. The
 // first element versions the shape: a digest of an unknown version is not used, and the customer
 // is derived from the events instead (which writes a current one). Version 2 (the same with every
-// instant in epoch ms) and version 1 (an object with one key per field) are still read.
+// instant as decimal or base-36 epoch ms) and version 1 (an object with one key per field) are still read.
 const DIGEST_VERSION = 3;
 
 /** [version, takenAt ms, validUntil ms, eventCount, orders, netRevenue, discounted, categories, top categories, channel, region, firstEventAt ms, interactions, complaints, satisfaction] */
-export type PackedDigestV3 = [v: 3, ...PackedFields];
+export type PackedDigestV3 = [v: 3, ...PackedFields<string>];
 
-/** The same fields, with the instants of the order and interaction lists as base-36 epoch ms each. */
-export type PackedDigestV2 = [v: 2, ...PackedFields];
+/** The same fields, with takenAt, validUntil and firstEventAt as numbers and the instants of the lists as base-36 epoch ms each. */
+export type PackedDigestV2 = [v: 2, ...PackedFields<number>];
 
-type PackedFields = [
-  t: number,
-  u: number | null,
+/** `Instant`: how takenAt, validUntil and firstEventAt are written, as epoch ms. */
+type PackedFields<Instant> = [
+  t: Instant,
+  u: Instant | null,
   n: number,
   o: string,
   r: string,
@@ -128,7 +130,7 @@ type PackedFields = [
   c: string[],
   ch: string | null,
   rg: string | null,
-  f: number | null,
+  f: Instant | null,
   i: string,
   x: string,
   /** [at ms, satisfaction] */
@@ -156,8 +158,10 @@ export interface PackedDigestV1 {
 
 export type PackedDigest = PackedDigestV3 | PackedDigestV2 | PackedDigestV1;
 
-const ms = (d: Date | null) => (d ? d.getTime() : null);
-const date = (t: number | null) => (t === null ? null : new Date(t));
+const ms36 = (d: Date | null) => (d ? d.getTime().toString(36) : null);
+/** An epoch ms as version 3 (base 36) or versions 1 and 2 (a number) write it. */
+const epoch = (t: string | number) => new Date(typeof t === 'string' ? parseInt(t, 36) : t);
+const date = (t: string | number | null) => (t === null ? null : epoch(t));
 
 // Money strings (domain/money.ts) hold digits, a point and perhaps an exponent sign, never these marks.
 const COUNTED = ':';
@@ -210,8 +214,8 @@ function unpackOrders(text: string, deltas: boolean): DigestOrder[] {
 export function packDigest(d: CustomerDigest): PackedDigestV3 {
   return [
     DIGEST_VERSION,
-    d.takenAt.getTime(),
-    ms(d.validUntil),
+    d.takenAt.getTime().toString(36),
+    ms36(d.validUntil),
     d.eventCount,
     packOrders(d.orders),
     d.netRevenue,
@@ -220,7 +224,7 @@ export function packDigest(d: CustomerDigest): PackedDigestV3 {
     d.topCategories,
     d.preferredChannel,
     d.orderRegion,
-    ms(d.firstEventAt),
+    ms36(d.firstEventAt),
     instants(d.interactions.interactions),
     instants(d.interactions.complaints),
     d.interactions.satisfaction.map((s) => [s.at.getTime(), s.value]),
@@ -266,7 +270,7 @@ export function unpackDigest(p: PackedDigest | null | undefined, text?: string):
     const deltas = p[0] === DIGEST_VERSION;
     const [, t, u, n, o, r, d, k, c, ch, rg, f, i, x, s] = p;
     const digest: CustomerDigest = {
-      takenAt: new Date(t),
+      takenAt: epoch(t),
       validUntil: date(u),
       eventCount: n,
       orders: unpackOrders(o, deltas),
