@@ -14,7 +14,7 @@ import { createDeps, type Deps } from '../src/deps.ts';
 import { migrateDb } from '../src/store/db.ts';
 import { benchConfig, checkInterrupted, cleanupStep, createDatabase, handleInterrupts, intEnv, machine, median, removeThrowaways, runMain, sleep } from './support.ts';
 import { generateShop, type Seed } from './scale.generate.ts';
-import { bareAggregateSeconds, bareRowUpdateSeconds, drainedRecomputeRate, naiveRecomputeRate, sampleCustomerIds, waitForRecomputes } from './scale.rescore.ts';
+import { bareAggregateSeconds, bareRowInsertSeconds, bareRowUpdateSeconds, drainedRecomputeRate, naiveRecomputeRate, sampleCustomerIds, waitForRecomputes } from './scale.rescore.ts';
 import { measureFirstPages, measureSweep } from './scale.sweep.ts';
 import { discardBacklog, measureAcceptance, measureEndToEnd, measureLatency } from './scale.ingest.ts';
 import { freePort, serviceEnv, spawnNoop, spawnService, spawnWorkers, waitReady, WORKER_LAYOUTS, type Child, type WorkerLayout } from './scale.processes.ts';
@@ -109,8 +109,9 @@ async function measure(deps: Deps): Promise<Figures> {
       const cpuBefore = cpuOf([recomputeWorker().process.pid!, ...(await backendPids(deps))]);
       const timed = await timeRescoreJob(apiUrl, 0);
       const cpu = cpuSince(cpuBefore, cpuOf([recomputeWorker().process.pid!, ...(await backendPids(deps))]));
-      first = { seconds: timed.seconds, aggregate: aggregateBefore, cpuSeconds: cpu };
-      log(`first rescore (every customer new) ${timed.seconds.toFixed(1)} s, ${cpu.toFixed(0)} CPU s; bare aggregate ${aggregateBefore.toFixed(1)} s`);
+      const insert = await bareRowInsertSeconds(deps);
+      first = { seconds: timed.seconds, aggregate: aggregateBefore, cpuSeconds: cpu, bareInsert: insert };
+      log(`first rescore (every customer new) ${timed.seconds.toFixed(1)} s, ${cpu.toFixed(0)} CPU s; bare aggregate ${aggregateBefore.toFixed(1)} s; bare row insert ${insert.toFixed(1)} s`);
     }
 
     const sample = Math.min(CUSTOMERS, Math.max(2_000, Math.round(20_000 * Math.sqrt(SCALE))));
