@@ -121,7 +121,7 @@ describe('listing customers and reports', () => {
       abc_class: row.abcClass,
       tier: row.tier,
       lifecycle_stage: row.lifecycleStage,
-      at_risk: { flagged: row.atRisk, since: iso(row.atRiskSince), reasons: row.atRiskReasons },
+      at_risk: { flagged: row.atRisk, since: iso(row.atRiskSince), reasons: row.atRiskReasons ?? [] },
       predictions: row.pAlive === null ? null : { p_alive: row.pAlive, expected_orders_90d: row.expectedOrders90d, clv_12m: row.clv12m && formatMoney(row.clv12m, 2) },
       segments: row.id === first ? ['a-z', 'a0', 'a_z', 'az'] : [],
       merged_ids: row.id === first ? ['Z-merged', 'anon:b'] : [],

@@ -66,7 +66,7 @@ export function customerJson(playbooks: Playbooks, now: Date, minorDigits: numbe
   'abc_class', "customers"."abc_class",
   'tier', "customers"."tier",
   'lifecycle_stage', "customers"."lifecycle_stage",
-  'at_risk', json_build_object('flagged', "customers"."at_risk", 'since', ${iso('at_risk_since')}, 'reasons', "customers"."at_risk_reasons"),
+  'at_risk', json_build_object('flagged', "customers"."at_risk", 'since', ${iso('at_risk_since')}, 'reasons', coalesce("customers"."at_risk_reasons", '[]')),
   'predictions', case when "customers"."p_alive" is not null or "customers"."expected_orders_90d" is not null or "customers"."clv_12m" is not null
     then json_build_object('p_alive', "customers"."p_alive", 'expected_orders_90d', "customers"."expected_orders_90d",
       'clv_12m', ${moneyText(sql`"customers"."clv_12m"`, minorDigits)}) end,

@@ -159,7 +159,8 @@ const storedColumns = {
   pendingSince: customers.pendingSince,
   lifecycleStage: customers.lifecycleStage,
   atRisk: customers.atRisk,
-  atRiskReasons: customers.atRiskReasons,
+  // null for none
+  atRiskReasons: sql<unknown[]>`coalesce(${customers.atRiskReasons}, '[]'::jsonb)`,
   nextReviewAt: customers.nextReviewAt,
   rScore: customers.rScore,
   fScore: customers.fScore,

@@ -20,78 +20,85 @@ const instant = (name: string) => timestamp(name, { withTimezone: true, mode: 'd
 // 24 digits before the point: a customer's total of a billion orders of the largest amount an event may carry (15 digits) still fits.
 const money = (name: string) => numeric(name, { precision: 28, scale: 4 });
 
-/** One row per customer: traits plus the derived state the recompute worker writes. */
+/**
+ * One row per customer: traits plus the derived state the recompute worker writes. The columns are
+ * in the order they are stored, widest alignment first (8-byte instants, floats and the sequence,
+ * then integers, smallints, the flag, then the variable-length values, the long digest last), so
+ * no row pads between them (docs/architecture.md, Storage).
+ * Derived state is null (or the default) until the first recompute (computed_at null). The metrics
+ * (domain/facts/metrics.ts) are one typed column each rather than a JSON object with its keys on
+ * every row; `recency_days` and `tenure_days` are not stored: the API and rules measure them up to now.
+ */
 export const customers = pgTable(
   'customers',
   {
-    id: text('id').primaryKey(),
-    traits: jsonb('traits').$type<Record<string, unknown>>().notNull().default({}),
     createdAt: instant('created_at').notNull().defaultNow(),
-    // Derived state: null (or the default) until the first recompute (computed_at null).
-    // The metrics (domain/facts/metrics.ts) not stored below with the listing columns, one typed column
-    // each rather than a JSON object with its keys on every row (docs/architecture.md, Storage).
-    // `recency_days` and `tenure_days` are not stored: the API and rules measure them up to now.
-    avgOrderValue: money('avg_order_value'),
+    computedAt: instant('computed_at'),
+    lastOrderAt: instant('last_order_at'),
     firstOrderAt: instant('first_order_at'),
     previousOrderAt: instant('previous_order_at'),
-    orders365d: integer('orders_365d').notNull().default(0),
-    revenue365d: money('revenue_365d').notNull().default('0'),
     firstEventAt: instant('first_event_at'),
+    lastInteractionAt: instant('last_interaction_at'),
+    nextReviewAt: instant('next_review_at'),
+    pendingSince: instant('pending_since'),
+    atRiskSince: instant('at_risk_since'),
     cadenceDays: doublePrecision('cadence_days'),
-    distinctCategories: integer('distinct_categories').notNull().default(0),
-    // null for none (most customers): an empty JSON array would take bytes on every row
-    topCategories: jsonb('top_categories').$type<string[]>(),
     discountOrderShare: doublePrecision('discount_order_share'),
+    satisfactionAvg: doublePrecision('satisfaction_avg'),
+    // BG/NBD + Gamma-Gamma predictions as of computed_at (with clv_12m); null until a model is in force and
+    // for customers without a model purchase (modelPurchases); a prospect whose only orders are free has them.
+    pAlive: doublePrecision('p_alive'),
+    expectedOrders90d: doublePrecision('expected_orders_90d'),
+    // Counts the customer's state changes: a 4-byte integer holds a change a second for 68 years.
+    sequence: integer('sequence').notNull().default(0),
+    orderCount: integer('order_count').notNull().default(0),
+    orders365d: integer('orders_365d').notNull().default(0),
+    distinctCategories: integer('distinct_categories').notNull().default(0),
     interactions90d: integer('interactions_90d').notNull().default(0),
     complaints90d: integer('complaints_90d').notNull().default(0),
-    lastInteractionAt: instant('last_interaction_at'),
-    satisfactionAvg: doublePrecision('satisfaction_avg'),
-    // The events reduced as of the last recompute (domain/facts/digest.ts, packed): a rescore derives from
-    // it instead of the events while it is current.
-    digest: text('digest'),
-    // Fingerprint of the stored state (domain/customer/customer-state.row.ts stateHash); null until the first recompute.
-    stateHash: text('state_hash'),
-    orderCount: integer('order_count').notNull().default(0),
-    netRevenue: money('net_revenue').notNull().default('0'),
-    lastOrderAt: instant('last_order_at'),
-    // Copied out of `metrics` so listings can filter on them through indexes.
-    region: text('region'),
-    preferredChannel: text('preferred_channel'),
-    priceSensitivity: text('price_sensitivity'),
     rScore: smallint('r_score'),
     fScore: smallint('f_score'),
     mScore: smallint('m_score'),
     valueScore: smallint('value_score'),
-    rfmSegment: text('rfm_segment'),
-    abcClass: text('abc_class'),
+    atRisk: boolean('at_risk').notNull().default(false),
+    id: text('id').primaryKey(),
+    // Fingerprint of the stored state (domain/customer/customer-state.row.ts stateHash); null until the first recompute.
+    stateHash: text('state_hash'),
+    netRevenue: money('net_revenue').notNull().default('0'),
+    revenue365d: money('revenue_365d').notNull().default('0'),
+    avgOrderValue: money('avg_order_value'),
+    clv12m: money('clv_12m'),
     tier: text('tier'),
     pendingTier: text('pending_tier'),
-    pendingSince: instant('pending_since'),
     lifecycleStage: text('lifecycle_stage'),
-    atRisk: boolean('at_risk').notNull().default(false),
-    atRiskSince: instant('at_risk_since'),
-    atRiskReasons: jsonb('at_risk_reasons').$type<unknown[]>().notNull().default([]),
-    nextReviewAt: instant('next_review_at'),
-    // BG/NBD + Gamma-Gamma predictions as of computed_at; null until a model is in force and for customers
-    // without a model purchase (modelPurchases); a prospect whose only orders are free has them.
-    pAlive: doublePrecision('p_alive'),
-    expectedOrders90d: doublePrecision('expected_orders_90d'),
-    clv12m: money('clv_12m'),
-    computedAt: instant('computed_at'),
-    sequence: bigint('sequence', { mode: 'number' }).notNull().default(0),
+    rfmSegment: text('rfm_segment'),
+    abcClass: text('abc_class'),
+    // Copied out of the metrics so listings can filter on them through indexes.
+    region: text('region'),
+    preferredChannel: text('preferred_channel'),
+    priceSensitivity: text('price_sensitivity'),
+    traits: jsonb('traits').$type<Record<string, unknown>>().notNull().default({}),
+    // null for none (most customers): an empty JSON array would take bytes on every row
+    atRiskReasons: jsonb('at_risk_reasons').$type<unknown[]>(),
+    topCategories: jsonb('top_categories').$type<string[]>(),
+    // The events reduced as of the last recompute (domain/facts/digest.ts, packed): a rescore derives from
+    // it instead of the events while it is current.
+    digest: text('digest'),
   },
   (t) => [
     index('customers_next_review_at_idx').on(t.nextReviewAt).where(sql`${t.nextReviewAt} is not null`),
-    index('customers_tier_idx').on(t.tier, t.id),
+    // Listings filter on one value, which is never null: the prospects' nulls (a tenth of the customers)
+    // are left out of the indexes on tier, rfm_segment, abc_class, region and the scores.
+    index('customers_tier_idx').on(t.tier, t.id).where(sql`${t.tier} is not null`),
     index('customers_lifecycle_idx').on(t.lifecycleStage, t.id),
     // A stage in one region pages in id order through this, instead of walking the stage (or the
     // primary key) and dropping the other regions.
-    index('customers_lifecycle_region_idx').on(t.lifecycleStage, t.region, t.id),
-    index('customers_rfm_segment_idx').on(t.rfmSegment, t.id),
-    index('customers_abc_idx').on(t.abcClass, t.id),
+    index('customers_lifecycle_region_idx').on(t.lifecycleStage, t.region, t.id).where(sql`${t.region} is not null`),
+    index('customers_rfm_segment_idx').on(t.rfmSegment, t.id).where(sql`${t.rfmSegment} is not null`),
+    index('customers_abc_idx').on(t.abcClass, t.id).where(sql`${t.abcClass} is not null`),
     // An RFM grid cell pages through it biggest spenders first; the grid report counts the cells on it.
-    index('customers_rf_revenue_idx').on(t.rScore, t.fScore, t.netRevenue, t.id),
-    index('customers_region_idx').on(t.region, t.id),
+    index('customers_rf_revenue_idx').on(t.rScore, t.fScore, t.netRevenue, t.id).where(sql`${t.rScore} is not null`),
+    index('customers_region_idx').on(t.region, t.id).where(sql`${t.region} is not null`),
     index('customers_at_risk_idx').on(t.id).where(sql`${t.atRisk}`),
     // The at-risk view pages its customers biggest spenders first; the top spenders are rarely at
     // risk, so walking customers_net_revenue_idx reads most buyers before it fills a page.

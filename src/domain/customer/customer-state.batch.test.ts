@@ -23,7 +23,7 @@ function storedAfter(plan: CustomerPlan, segments: string[]): StoredCustomer {
   return {
     id: r.id, traits: {}, stateHash: r.state_hash, sequence: r.sequence, computedAt: new Date(r.computed_at), tier: r.tier,
     pendingTier: r.pending_tier, pendingSince: r.pending_since ? new Date(r.pending_since) : null, lifecycleStage: r.lifecycle_stage,
-    atRisk: r.at_risk, atRiskReasons: JSON.parse(JSON.stringify(r.at_risk_reasons)) as unknown[], nextReviewAt: r.next_review_at ? new Date(r.next_review_at) : null,
+    atRisk: r.at_risk, atRiskReasons: JSON.parse(JSON.stringify(r.at_risk_reasons ?? [])) as unknown[], nextReviewAt: r.next_review_at ? new Date(r.next_review_at) : null,
     rScore: r.r_score, fScore: r.f_score, mScore: r.m_score, valueScore: r.value_score, rfmSegment: r.rfm_segment, abcClass: r.abc_class, segments,
   };
 }

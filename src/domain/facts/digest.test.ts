@@ -126,7 +126,29 @@ describe('a stored digest', () => {
     // Stored again in the current version's form, not as the old text.
     expect(serializeDigest(read)).toBe(JSON.stringify(packDigest(read)));
     expect(read.orders).toEqual([{ occurredAt: day(10), net: '5.5', counted: true }, { occurredAt: day(11), net: '0', counted: false }]);
-    expect(packDigest(read)).toEqual([2, day(20).getTime(), null, 3, `${day(10).getTime().toString(36)}:5.5,${day(11).getTime().toString(36)}!0`, '5.5', 1, 2, ['shoes'], 'web', 'EU', day(9).getTime(), day(9).getTime().toString(36), '', [[day(9).getTime(), 4]]]);
+    const at = (d: number) => day(d).getTime().toString(36);
+    expect(packDigest(read)).toEqual([3, at(20), null, 3, `${at(10)}:5.5,${DAY_MS.toString(36)}!0`, '5.5', 1, 2, ['shoes'], 'web', 'EU', at(9), at(9), '', [[day(9).getTime(), 4]]]);
+  });
+
+  it('of version 2 (instants as epoch ms) is still read, and stored again in version 3', () => {
+    const at = (d: number) => day(d).getTime().toString(36);
+    const v2 = [2, day(20).getTime(), null, 4, `${at(10)}:5.5,${at(12)}!0`, '5.5', 0, 0, [], null, null, day(9).getTime(), `${at(9)},${at(11)}`, at(11), []];
+    const text = JSON.stringify(v2);
+    expect(packedEventCount(parseDigest(text))).toBe(4);
+    const read = unpackDigest(parseDigest(text), text)!;
+    expect(read.orders).toEqual([{ occurredAt: day(10), net: '5.5', counted: true }, { occurredAt: day(12), net: '0', counted: false }]);
+    expect(read.interactions).toEqual({ interactions: [day(9), day(11)], complaints: [day(11)], satisfaction: [] });
+    const days = (n: number) => (n * DAY_MS).toString(36);
+    expect(serializeDigest(read)).toBe(JSON.stringify([3, at(20), null, 4, `${at(10)}:5.5,${days(2)}!0`, '5.5', 0, 0, [], null, null, at(9), `${at(9)},${days(2)}`, at(11), []]));
+  });
+
+  it('keeps instants out of order (a difference below zero) and equal ones', () => {
+    const d: CustomerDigest = {
+      ...digestEvents([], day(30)),
+      orders: [{ occurredAt: day(5), net: '1', counted: true }, { occurredAt: day(5), net: '2', counted: false }],
+      interactions: { interactions: [day(8), new Date(day(3).getTime() + 7)], complaints: [], satisfaction: [] },
+    };
+    expect(unpackDigest(parseDigest(serializeDigest(d)))).toEqual(d);
   });
 
   it('counts its events, so a rescore can tell that another arrived', () => {

@@ -103,17 +103,25 @@ function latestRegion(orders: ResolvedOrder[]): string | null {
 // The stored form: a compact JSON array, kept as text (jsonb would add an entry header per element),
 // read back by a rescore instead of the events; small because it is stored on every customer row
 // (docs/architecture.md, Storage). Positions instead of keys, and
-// the per-order and per-interaction lists as one string each: instants as base-36 epoch ms, an
-// order's net after a mark that also says whether it is counted. The first element versions the
-// shape: a digest of an unknown version is not used, and the customer is derived from the events
-// instead (which writes a current one). Version 1 (an object with one key per field) is still read.
-const DIGEST_VERSION = 2;
+// instants in base 36 (takenAt, validUntil and firstEventAt as epoch ms strings), the per-order and
+// per-interaction lists as one string each, each list's first instant as epoch ms and every later
+// one as the ms since the one before it (a few characters fewer than an epoch), an order's net
+// after a mark that also says whether it is counted. The
+// first element versions the shape: a digest of an unknown version is not used, and the customer
+// is derived from the events instead (which writes a current one). Version 2 (the same with every
+// instant as decimal or base-36 epoch ms) and version 1 (an object with one key per field) are still read.
+const DIGEST_VERSION = 3;
 
 /** [version, takenAt ms, validUntil ms, eventCount, orders, netRevenue, discounted, categories, top categories, channel, region, firstEventAt ms, interactions, complaints, satisfaction] */
-export type PackedDigestV2 = [
-  v: 2,
-  t: number,
-  u: number | null,
+export type PackedDigestV3 = [v: 3, ...PackedFields<string>];
+
+/** The same fields, with takenAt, validUntil and firstEventAt as numbers and the instants of the lists as base-36 epoch ms each. */
+export type PackedDigestV2 = [v: 2, ...PackedFields<number>];
+
+/** `Instant`: how takenAt, validUntil and firstEventAt are written, as epoch ms. */
+type PackedFields<Instant> = [
+  t: Instant,
+  u: Instant | null,
   n: number,
   o: string,
   r: string,
@@ -122,7 +130,7 @@ export type PackedDigestV2 = [
   c: string[],
   ch: string | null,
   rg: string | null,
-  f: number | null,
+  f: Instant | null,
   i: string,
   x: string,
   /** [at ms, satisfaction] */
@@ -148,34 +156,66 @@ export interface PackedDigestV1 {
   s: [number, number][];
 }
 
-export type PackedDigest = PackedDigestV2 | PackedDigestV1;
+export type PackedDigest = PackedDigestV3 | PackedDigestV2 | PackedDigestV1;
 
-const ms = (d: Date | null) => (d ? d.getTime() : null);
-const date = (t: number | null) => (t === null ? null : new Date(t));
+const ms36 = (d: Date | null) => (d ? d.getTime().toString(36) : null);
+/** An epoch ms as version 3 (base 36) or versions 1 and 2 (a number) write it. */
+const epoch = (t: string | number) => new Date(typeof t === 'string' ? parseInt(t, 36) : t);
+const date = (t: string | number | null) => (t === null ? null : epoch(t));
 
 // Money strings (domain/money.ts) hold digits, a point and perhaps an exponent sign, never these marks.
 const COUNTED = ':';
 const FREE = '!';
-const instants = (list: Date[]) => list.map((at) => at.getTime().toString(36)).join(',');
-const readInstants = (text: string) => (text === '' ? [] : text.split(',').map((t) => new Date(parseInt(t, 36))));
 
-function packOrders(orders: DigestOrder[]): string {
-  return orders.map((o) => `${o.occurredAt.getTime().toString(36)}${o.counted ? COUNTED : FREE}${o.net}`).join(',');
-}
-
-function unpackOrders(text: string): DigestOrder[] {
-  if (text === '') return [];
-  return text.split(',').map((entry) => {
-    const mark = entry.search(/[:!]/);
-    return { occurredAt: new Date(parseInt(entry.slice(0, mark), 36)), net: entry.slice(mark + 1), counted: entry[mark] === COUNTED };
+/**
+ * A list's instants in base 36: the first as epoch ms, each later one as the ms since the one
+ * before it (negative, with a minus sign, for a list out of order), `deltas` false for version 2's
+ * epoch ms throughout. `read` turns them back into epoch ms in order.
+ */
+function instantCodes(list: Date[]): string[] {
+  let previous = 0;
+  return list.map((at) => {
+    const code = (at.getTime() - previous).toString(36);
+    previous = at.getTime();
+    return code;
   });
 }
 
-export function packDigest(d: CustomerDigest): PackedDigestV2 {
+function instantReader(deltas: boolean): (code: string) => Date {
+  let previous = 0;
+  return (code) => {
+    const t = parseInt(code, 36) + previous;
+    if (deltas) previous = t;
+    return new Date(t);
+  };
+}
+
+const instants = (list: Date[]) => instantCodes(list).join(',');
+
+function readInstants(text: string, deltas: boolean): Date[] {
+  return text === '' ? [] : text.split(',').map(instantReader(deltas));
+}
+
+function packOrders(orders: DigestOrder[]): string {
+  const codes = instantCodes(orders.map((o) => o.occurredAt));
+  return orders.map((o, i) => `${codes[i]}${o.counted ? COUNTED : FREE}${o.net}`).join(',');
+}
+
+function unpackOrders(text: string, deltas: boolean): DigestOrder[] {
+  if (text === '') return [];
+  const read = instantReader(deltas);
+  return text.split(',').map((entry) => {
+    // The instant may start with a minus sign, never with a mark.
+    const mark = entry.search(/[:!]/);
+    return { occurredAt: read(entry.slice(0, mark)), net: entry.slice(mark + 1), counted: entry[mark] === COUNTED };
+  });
+}
+
+export function packDigest(d: CustomerDigest): PackedDigestV3 {
   return [
     DIGEST_VERSION,
-    d.takenAt.getTime(),
-    ms(d.validUntil),
+    d.takenAt.getTime().toString(36),
+    ms36(d.validUntil),
     d.eventCount,
     packOrders(d.orders),
     d.netRevenue,
@@ -184,7 +224,7 @@ export function packDigest(d: CustomerDigest): PackedDigestV2 {
     d.topCategories,
     d.preferredChannel,
     d.orderRegion,
-    ms(d.firstEventAt),
+    ms36(d.firstEventAt),
     instants(d.interactions.interactions),
     instants(d.interactions.complaints),
     d.interactions.satisfaction.map((s) => [s.at.getTime(), s.value]),
@@ -216,7 +256,7 @@ export function parseDigest(text: string | null | undefined): PackedDigest | nul
 
 /** How many events a stored digest was taken from (null for no digest of a known version): checked before unpacking. */
 export function packedEventCount(p: PackedDigest | null | undefined): number | null {
-  if (Array.isArray(p)) return p[0] === DIGEST_VERSION ? p[3] : null;
+  if (Array.isArray(p)) return p[0] === DIGEST_VERSION || p[0] === 2 ? p[3] : null;
   return p && p.v === 1 ? p.n : null;
 }
 
@@ -226,13 +266,14 @@ export function packedEventCount(p: PackedDigest | null | undefined): number | n
  */
 export function unpackDigest(p: PackedDigest | null | undefined, text?: string): CustomerDigest | null {
   if (Array.isArray(p)) {
-    if (p[0] !== DIGEST_VERSION) return null;
+    if (p[0] !== DIGEST_VERSION && p[0] !== 2) return null;
+    const deltas = p[0] === DIGEST_VERSION;
     const [, t, u, n, o, r, d, k, c, ch, rg, f, i, x, s] = p;
     const digest: CustomerDigest = {
-      takenAt: new Date(t),
+      takenAt: epoch(t),
       validUntil: date(u),
       eventCount: n,
-      orders: unpackOrders(o),
+      orders: unpackOrders(o, deltas),
       netRevenue: r,
       discountedOrders: d,
       distinctCategories: k,
@@ -240,9 +281,10 @@ export function unpackDigest(p: PackedDigest | null | undefined, text?: string):
       preferredChannel: ch,
       orderRegion: rg,
       firstEventAt: date(f),
-      interactions: { interactions: readInstants(i), complaints: readInstants(x), satisfaction: s.map(([at, value]) => ({ at: new Date(at), value })) },
+      interactions: { interactions: readInstants(i, deltas), complaints: readInstants(x, deltas), satisfaction: s.map(([at, value]) => ({ at: new Date(at), value })) },
     };
-    if (text !== undefined) storedText.set(digest, text);
+    // Only the current version's text is what packing it gives back.
+    if (text !== undefined && deltas) storedText.set(digest, text);
     return digest;
   }
   if (!p || p.v !== 1) return null;
