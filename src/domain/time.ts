@@ -19,22 +19,23 @@ export function isWithinDays(at: Date, now: Date, days: number): boolean {
 
 // First whole-ms instant at which ageDays(base, t) > days (strict thresholds).
 export function instantAgeExceeds(base: Date, days: number): Date {
-  return firstInstant(base, days, (age) => age > days);
+  return new Date(firstInstantMs(base.getTime(), days, true));
 }
 
 // First whole-ms instant at which ageDays(base, t) >= days (inclusive thresholds).
 export function instantAgeReaches(base: Date, days: number): Date {
-  return firstInstant(base, days, (age) => age >= days);
+  return new Date(firstInstantMs(base.getTime(), days, false));
 }
 
-function firstInstant(base: Date, days: number, holds: (age: number) => boolean): Date {
-  const start = base.getTime();
+/** instantAgeExceeds (`strict`) or instantAgeReaches as epoch ms, for callers that compare instants as numbers. */
+export function firstInstantMs(start: number, days: number, strict: boolean): number {
+  const holds = (t: number) => (strict ? (t - start) / DAY_MS > days : (t - start) / DAY_MS >= days);
   // days * DAY_MS can be off by a rounding step for fractional breakpoints, so nudge until the
   // exact predicate used by the metrics flips between t - 1 and t (bounded: the error is tiny).
   let t = start + Math.ceil(days * DAY_MS);
-  for (let i = 0; i < 4 && !holds((t - start) / DAY_MS); i++) t++;
-  for (let i = 0; i < 4 && holds((t - 1 - start) / DAY_MS); i++) t--;
-  return new Date(t);
+  for (let i = 0; i < 4 && !holds(t); i++) t++;
+  for (let i = 0; i < 4 && holds(t - 1); i++) t--;
+  return t;
 }
 
 // Deterministic event order everywhere: occurredAt, then id.

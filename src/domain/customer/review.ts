@@ -4,7 +4,7 @@ import { INTERACTION_WINDOW_DAYS, ORDER_WINDOW_DAYS, type Metrics } from '../fac
 import type { TierPolicy } from '../policy/policy.ts';
 import type { Rule } from '../rules/rules.ts';
 import type { Breakpoints } from '../scoring/scores.ts';
-import { addDays, DAY_MS, instantAgeExceeds, instantAgeReaches, minDate } from '../time.ts';
+import { addDays, DAY_MS, firstInstantMs } from '../time.ts';
 
 export interface NextReviewInput {
   digest: CustomerDigest;
@@ -32,70 +32,81 @@ export interface NextReviewInput {
 export function nextReviewAt(input: NextReviewInput): Date | null {
   const { digest, metrics, policy, atRisk, now } = input;
   const lc = policy.lifecycle;
-  const candidates: (Date | null)[] = [];
+  // Candidates as epoch ms; the earliest one after now wins.
+  const nowMs = now.getTime();
+  let best = Infinity;
+  const consider = (t: number | null | undefined) => {
+    if (t !== null && t !== undefined && t > nowMs && t < best) best = t;
+  };
   const last = metrics.last_order_at;
 
   if (metrics.order_count > 0 && last) {
-    candidates.push(instantAgeExceeds(last, lc.lapsed_after_days));
+    const lastMs = last.getTime();
+    consider(firstInstantMs(lastMs, lc.lapsed_after_days, true));
     // Past the lapse threshold a customer cannot be at risk, so later at-risk thresholds are moot.
-    const atRiskThresholds = [
-      overdueThresholdDays(metrics, policy.at_risk),
-      metrics.order_count === 1 ? policy.at_risk.one_time_buyer_days : null,
-    ];
-    for (const days of atRiskThresholds) {
-      if (days !== null && days <= lc.lapsed_after_days) candidates.push(instantAgeExceeds(last, days));
-    }
+    const overdue = overdueThresholdDays(metrics, policy.at_risk);
+    if (overdue !== null && overdue <= lc.lapsed_after_days) consider(firstInstantMs(lastMs, overdue, true));
+    const oneTime = metrics.order_count === 1 ? policy.at_risk.one_time_buyer_days : null;
+    if (oneTime !== null && oneTime <= lc.lapsed_after_days) consider(firstInstantMs(lastMs, oneTime, true));
     const stage = lifecycleStage(metrics, atRisk.flagged, lc, now);
     if (stage === 'reactivated') {
-      candidates.push(instantAgeExceeds(last, lc.reactivated_window_days));
+      consider(firstInstantMs(lastMs, lc.reactivated_window_days, true));
     }
     if (stage === 'active' && metrics.first_order_at && metrics.order_count >= lc.loyal_min_orders) {
-      candidates.push(instantAgeReaches(metrics.first_order_at, lc.loyal_min_tenure_days));
+      consider(firstInstantMs(metrics.first_order_at.getTime(), lc.loyal_min_tenure_days, false));
     }
   }
 
-  candidates.push(nextWindowExit(digest, now), digest.validUntil, input.pAliveBelowAt ?? null);
+  consider(nextWindowExit(digest, nowMs));
+  consider(digest.validUntil?.getTime());
+  consider(input.pAliveBelowAt?.getTime());
   if (input.pendingDowngrade) {
-    candidates.push(addDays(input.pendingDowngrade.pendingSince, input.pendingDowngrade.graceDays));
+    consider(addDays(input.pendingDowngrade.pendingSince, input.pendingDowngrade.graceDays).getTime());
   }
-  const rules = [...policy.tiers.flatMap((t) => (t.rule ? [t.rule] : [])), ...(input.rules ?? [])];
-  for (const rule of rules) candidates.push(...ruleCrossings(rule, metrics));
+  for (const tier of policy.tiers) if (tier.rule) ruleCrossings(tier.rule, metrics, consider);
+  for (const rule of input.rules ?? []) ruleCrossings(rule, metrics, consider);
 
-  return minDate(candidates.filter((c) => c !== null && c.getTime() > now.getTime()));
+  return best === Infinity ? null : new Date(best);
 }
 
-/** the next instant a counted order leaves the 365-day window or an interaction the 90-day one */
-function nextWindowExit(digest: CustomerDigest, now: Date): Date | null {
-  const exits = [
-    ...digest.orders.filter((o) => o.counted).map((o) => o.occurredAt.getTime() + ORDER_WINDOW_DAYS * DAY_MS),
-    ...digest.interactions.interactions.map((at) => at.getTime() + INTERACTION_WINDOW_DAYS * DAY_MS),
-  ];
-  return minDate(exits.filter((t) => t > now.getTime()).map((t) => new Date(t)));
+/** the next instant (ms) a counted order leaves the 365-day window or an interaction the 90-day one */
+function nextWindowExit(digest: CustomerDigest, nowMs: number): number | null {
+  let best: number | null = null;
+  const consider = (t: number) => {
+    if (t > nowMs && (best === null || t < best)) best = t;
+  };
+  for (const o of digest.orders) if (o.counted) consider(o.occurredAt.getTime() + ORDER_WINDOW_DAYS * DAY_MS);
+  for (const at of digest.interactions.interactions) consider(at.getTime() + INTERACTION_WINDOW_DAYS * DAY_MS);
+  return best;
 }
 
 // Rules may compare the two metrics that grow with time; each threshold they use is a potential
-// flip. Strict comparisons flip 1 ms after base + days, inclusive ones at it.
-function ruleCrossings(rule: Rule, metrics: Metrics): Date[] {
-  if ('all' in rule) return rule.all.flatMap((r) => ruleCrossings(r, metrics));
-  if ('any' in rule) return rule.any.flatMap((r) => ruleCrossings(r, metrics));
-  if ('not' in rule) return ruleCrossings(rule.not, metrics);
+// flip, handed to `consider` as epoch ms. Strict comparisons flip 1 ms after base + days, inclusive ones at it.
+function ruleCrossings(rule: Rule, metrics: Metrics, consider: (t: number) => void): void {
+  if ('all' in rule) return rule.all.forEach((r) => ruleCrossings(r, metrics, consider));
+  if ('any' in rule) return rule.any.forEach((r) => ruleCrossings(r, metrics, consider));
+  if ('not' in rule) return ruleCrossings(rule.not, metrics, consider);
   const base = rule.field === 'recency_days' ? metrics.last_order_at : rule.field === 'tenure_days' ? metrics.first_event_at : null;
-  if (!base) return [];
+  if (!base) return;
+  const start = base.getTime();
   const values = (Array.isArray(rule.value) ? rule.value : [rule.value]).filter((v): v is number => typeof v === 'number');
-  const strict = (days: number) => instantAgeExceeds(base, days);
-  const inclusive = (days: number) => instantAgeReaches(base, days);
+  const strict = (days: number) => consider(firstInstantMs(start, days, true));
+  const inclusive = (days: number) => consider(firstInstantMs(start, days, false));
   switch (rule.op) {
     case 'gt':
     case 'lte':
-      return values.map(strict);
+      return values.forEach(strict);
     case 'gte':
     case 'lt':
-      return values.map(inclusive);
+      return values.forEach(inclusive);
     case 'between':
-      return [values[0] === undefined ? null : inclusive(values[0]), values[1] === undefined ? null : strict(values[1])].filter(
-        (d): d is Date => d !== null,
-      );
+      if (values[0] !== undefined) inclusive(values[0]);
+      if (values[1] !== undefined) strict(values[1]);
+      return;
     default:
-      return values.flatMap((v) => [inclusive(v), strict(v)]);
+      for (const v of values) {
+        inclusive(v);
+        strict(v);
+      }
   }
 }
