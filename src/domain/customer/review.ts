@@ -32,81 +32,87 @@ export interface NextReviewInput {
 export function nextReviewAt(input: NextReviewInput): Date | null {
   const { digest, metrics, policy, atRisk, now } = input;
   const lc = policy.lifecycle;
-  // Candidates as epoch ms; the earliest one after now wins.
-  const nowMs = now.getTime();
-  let best = Infinity;
-  const consider = (t: number | null | undefined) => {
-    if (t !== null && t !== undefined && t > nowMs && t < best) best = t;
-  };
+  const next: Earliest = { nowMs: now.getTime(), best: Infinity };
   const last = metrics.last_order_at;
 
   if (metrics.order_count > 0 && last) {
     const lastMs = last.getTime();
-    consider(firstInstantMs(lastMs, lc.lapsed_after_days, true));
+    consider(next, firstInstantMs(lastMs, lc.lapsed_after_days, true));
     // Past the lapse threshold a customer cannot be at risk, so later at-risk thresholds are moot.
     const overdue = overdueThresholdDays(metrics, policy.at_risk);
-    if (overdue !== null && overdue <= lc.lapsed_after_days) consider(firstInstantMs(lastMs, overdue, true));
+    if (overdue !== null && overdue <= lc.lapsed_after_days) consider(next, firstInstantMs(lastMs, overdue, true));
     const oneTime = metrics.order_count === 1 ? policy.at_risk.one_time_buyer_days : null;
-    if (oneTime !== null && oneTime <= lc.lapsed_after_days) consider(firstInstantMs(lastMs, oneTime, true));
+    if (oneTime !== null && oneTime <= lc.lapsed_after_days) consider(next, firstInstantMs(lastMs, oneTime, true));
     const stage = lifecycleStage(metrics, atRisk.flagged, lc, now);
     if (stage === 'reactivated') {
-      consider(firstInstantMs(lastMs, lc.reactivated_window_days, true));
+      consider(next, firstInstantMs(lastMs, lc.reactivated_window_days, true));
     }
     if (stage === 'active' && metrics.first_order_at && metrics.order_count >= lc.loyal_min_orders) {
-      consider(firstInstantMs(metrics.first_order_at.getTime(), lc.loyal_min_tenure_days, false));
+      consider(next, firstInstantMs(metrics.first_order_at.getTime(), lc.loyal_min_tenure_days, false));
     }
   }
 
-  consider(nextWindowExit(digest, nowMs));
-  consider(digest.validUntil?.getTime());
-  consider(input.pAliveBelowAt?.getTime());
+  windowExits(digest, next);
+  consider(next, digest.validUntil?.getTime());
+  consider(next, input.pAliveBelowAt?.getTime());
   if (input.pendingDowngrade) {
-    consider(addDays(input.pendingDowngrade.pendingSince, input.pendingDowngrade.graceDays).getTime());
+    consider(next, addDays(input.pendingDowngrade.pendingSince, input.pendingDowngrade.graceDays).getTime());
   }
-  for (const tier of policy.tiers) if (tier.rule) ruleCrossings(tier.rule, metrics, consider);
-  for (const rule of input.rules ?? []) ruleCrossings(rule, metrics, consider);
+  for (const tier of policy.tiers) if (tier.rule) ruleCrossings(tier.rule, metrics, next);
+  for (const rule of input.rules ?? []) ruleCrossings(rule, metrics, next);
 
-  return best === Infinity ? null : new Date(best);
+  return next.best === Infinity ? null : new Date(next.best);
 }
 
-/** the next instant (ms) a counted order leaves the 365-day window or an interaction the 90-day one */
-function nextWindowExit(digest: CustomerDigest, nowMs: number): number | null {
-  let best: number | null = null;
-  const consider = (t: number) => {
-    if (t > nowMs && (best === null || t < best)) best = t;
-  };
-  for (const o of digest.orders) if (o.counted) consider(o.occurredAt.getTime() + ORDER_WINDOW_DAYS * DAY_MS);
-  for (const at of digest.interactions.interactions) consider(at.getTime() + INTERACTION_WINDOW_DAYS * DAY_MS);
-  return best;
+/** The earliest candidate instant after now seen so far, as epoch ms (Infinity: none yet). */
+interface Earliest {
+  nowMs: number;
+  best: number;
+}
+
+function consider(next: Earliest, t: number | null | undefined): void {
+  if (t !== null && t !== undefined && t > next.nowMs && t < next.best) next.best = t;
+}
+
+/** the instants a counted order leaves the 365-day window and an interaction the 90-day one */
+function windowExits(digest: CustomerDigest, next: Earliest): void {
+  for (const o of digest.orders) if (o.counted) consider(next, o.occurredAt.getTime() + ORDER_WINDOW_DAYS * DAY_MS);
+  for (const at of digest.interactions.interactions) consider(next, at.getTime() + INTERACTION_WINDOW_DAYS * DAY_MS);
 }
 
 // Rules may compare the two metrics that grow with time; each threshold they use is a potential
-// flip, handed to `consider` as epoch ms. Strict comparisons flip 1 ms after base + days, inclusive ones at it.
-function ruleCrossings(rule: Rule, metrics: Metrics, consider: (t: number) => void): void {
-  if ('all' in rule) return rule.all.forEach((r) => ruleCrossings(r, metrics, consider));
-  if ('any' in rule) return rule.any.forEach((r) => ruleCrossings(r, metrics, consider));
-  if ('not' in rule) return ruleCrossings(rule.not, metrics, consider);
+// flip. Strict comparisons flip 1 ms after base + days, inclusive ones at it.
+function ruleCrossings(rule: Rule, metrics: Metrics, next: Earliest): void {
+  if ('all' in rule) {
+    for (const r of rule.all) ruleCrossings(r, metrics, next);
+    return;
+  }
+  if ('any' in rule) {
+    for (const r of rule.any) ruleCrossings(r, metrics, next);
+    return;
+  }
+  if ('not' in rule) return ruleCrossings(rule.not, metrics, next);
   const base = rule.field === 'recency_days' ? metrics.last_order_at : rule.field === 'tenure_days' ? metrics.first_event_at : null;
   if (!base) return;
   const start = base.getTime();
   const values = (Array.isArray(rule.value) ? rule.value : [rule.value]).filter((v): v is number => typeof v === 'number');
-  const strict = (days: number) => consider(firstInstantMs(start, days, true));
-  const inclusive = (days: number) => consider(firstInstantMs(start, days, false));
   switch (rule.op) {
     case 'gt':
     case 'lte':
-      return values.forEach(strict);
+      for (const v of values) consider(next, firstInstantMs(start, v, true));
+      return;
     case 'gte':
     case 'lt':
-      return values.forEach(inclusive);
+      for (const v of values) consider(next, firstInstantMs(start, v, false));
+      return;
     case 'between':
-      if (values[0] !== undefined) inclusive(values[0]);
-      if (values[1] !== undefined) strict(values[1]);
+      if (values[0] !== undefined) consider(next, firstInstantMs(start, values[0], false));
+      if (values[1] !== undefined) consider(next, firstInstantMs(start, values[1], true));
       return;
     default:
       for (const v of values) {
-        inclusive(v);
-        strict(v);
+        consider(next, firstInstantMs(start, v, false));
+        consider(next, firstInstantMs(start, v, true));
       }
   }
 }

@@ -166,7 +166,9 @@ function packOrders(orders: DigestOrder[]): string {
 function unpackOrders(text: string): DigestOrder[] {
   if (text === '') return [];
   return text.split(',').map((entry) => {
-    const mark = entry.search(/[:!]/);
+    // An entry holds one mark, and neither the instant nor the amount holds either.
+    const counted = entry.indexOf(COUNTED);
+    const mark = counted >= 0 ? counted : entry.indexOf(FREE);
     return { occurredAt: new Date(parseInt(entry.slice(0, mark), 36)), net: entry.slice(mark + 1), counted: entry[mark] === COUNTED };
   });
 }

@@ -63,7 +63,6 @@ export function scoreRfm(metrics: Metrics, bp: Breakpoints): RfmScores | null {
 // Scores are whole numbers 1 to 5, so a policy's weights give at most 125 value scores: each is
 // computed once per weights object and then looked up.
 export function valueScore(r: number, f: number, m: number, weights: ValueWeights): number {
-  const isScore = (s: number) => Number.isInteger(s) && s >= 1 && s <= 5;
   if (!isScore(r) || !isScore(f) || !isScore(m)) return exactValueScore(r, f, m, weights);
   let known = valueScores.get(weights);
   if (!known) valueScores.set(weights, (known = new Map()));
@@ -71,6 +70,10 @@ export function valueScore(r: number, f: number, m: number, weights: ValueWeight
   let score = known.get(key);
   if (score === undefined) known.set(key, (score = exactValueScore(r, f, m, weights)));
   return score;
+}
+
+function isScore(s: number): boolean {
+  return Number.isInteger(s) && s >= 1 && s <= 5;
 }
 
 /** Value scores already computed, per weights object (a policy's weights are never changed once parsed). */
