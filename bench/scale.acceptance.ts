@@ -30,7 +30,7 @@ async function main(): Promise<number> {
     await migrateDb(deps.db);
     const port = await freePort();
     const env = serviceEnv(deps.config, { TIERWISE_ADMIN_KEY: ADMIN_KEY, PORT: String(port), RATE_LIMIT_MAX: '100000000', INGEST_MAX_WAITING: '1000000' });
-    const api = spawnService('api', env, { nodeArgs: (process.env.BENCH_API_NODE_ARGS ?? '').split(' ').filter(Boolean) });
+    const api = await spawnService('api', env, { nodeArgs: (process.env.BENCH_API_NODE_ARGS ?? '').split(' ').filter(Boolean) });
     children.push(api);
     const apiUrl = `http://127.0.0.1:${port}`;
     await waitReady(apiUrl);

@@ -14,7 +14,7 @@ import { createDeps, type Deps } from '../src/deps.ts';
 import { migrateDb } from '../src/store/db.ts';
 import { benchConfig, checkInterrupted, cleanupStep, createDatabase, handleInterrupts, intEnv, machine, median, removeThrowaways, runMain, sleep } from './support.ts';
 import { generateShop, type Seed } from './scale.generate.ts';
-import { bareAggregateSeconds, bareRowUpdateSeconds, drainedRecomputeRate, naiveRecomputeRate, sampleCustomerIds, waitForRecomputes } from './scale.rescore.ts';
+import { bareAggregateSeconds, bareRowInsertSeconds, bareRowUpdateSeconds, drainedRecomputeRate, naiveRecomputeRate, sampleCustomerIds, waitForRecomputes } from './scale.rescore.ts';
 import { measureFirstPages, measureSweep } from './scale.sweep.ts';
 import { discardBacklog, measureAcceptance, measureEndToEnd, measureLatency } from './scale.ingest.ts';
 import { freePort, serviceEnv, spawnNoop, spawnService, spawnWorkers, waitReady, WORKER_LAYOUTS, type Child, type WorkerLayout } from './scale.processes.ts';
@@ -87,8 +87,8 @@ async function measure(deps: Deps): Promise<Figures> {
     TIERWISE_ADMIN_KEY: ADMIN_KEY, PORT: String(port), RATE_LIMIT_MAX: '100000000', INGEST_MAX_WAITING: '1000000',
     SWEEP_INTERVAL_MS: '3600000', STATS_REFRESH_CRON: '0 0 1 1 *',
   });
-  const api = spawnService('api', env);
-  let workers = spawnWorkers(env, LAYOUT);
+  const api = await spawnService('api', env);
+  let workers = await spawnWorkers(env, LAYOUT);
   const children: Child[] = [api, ...workers];
   try {
     await waitReady(apiUrl);
@@ -109,8 +109,9 @@ async function measure(deps: Deps): Promise<Figures> {
       const cpuBefore = cpuOf([recomputeWorker().process.pid!, ...(await backendPids(deps))]);
       const timed = await timeRescoreJob(apiUrl, 0);
       const cpu = cpuSince(cpuBefore, cpuOf([recomputeWorker().process.pid!, ...(await backendPids(deps))]));
-      first = { seconds: timed.seconds, aggregate: aggregateBefore, cpuSeconds: cpu };
-      log(`first rescore (every customer new) ${timed.seconds.toFixed(1)} s, ${cpu.toFixed(0)} CPU s; bare aggregate ${aggregateBefore.toFixed(1)} s`);
+      const insert = await bareRowInsertSeconds(deps);
+      first = { seconds: timed.seconds, aggregate: aggregateBefore, cpuSeconds: cpu, bareInsert: insert };
+      log(`first rescore (every customer new) ${timed.seconds.toFixed(1)} s, ${cpu.toFixed(0)} CPU s; bare aggregate ${aggregateBefore.toFixed(1)} s; bare row insert ${insert.toFixed(1)} s`);
     }
 
     const sample = Math.min(CUSTOMERS, Math.max(2_000, Math.round(20_000 * Math.sqrt(SCALE))));
@@ -187,7 +188,7 @@ async function measure(deps: Deps): Promise<Figures> {
         notePeaks();
         for (const worker of workers) worker.process.kill('SIGKILL');
         await deps.queues.maintenance.obliterate({ force: true });
-        workers = spawnWorkers(env, LAYOUT);
+        workers = await spawnWorkers(env, LAYOUT);
         children.push(...workers);
         log(`rescore stopped at ${(timed.progress * 100).toFixed(0)}% after ${RESCORE_CAP_S} s; time extrapolated`);
       }

@@ -4,9 +4,9 @@ import { createServer } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../src/config.ts';
+import { buildDist } from '../scripts/build.ts';
 import { sleep } from './support.ts';
 
-const BIN = fileURLToPath(new URL('../bin/tierwise.js', import.meta.url));
 const NOOP = fileURLToPath(new URL('./scale.noop.ts', import.meta.url));
 
 export interface Child {
@@ -57,6 +57,16 @@ export function serviceEnv(config: Config, extra: Record<string, string>): NodeJ
   };
 }
 
+/**
+ * What `npm start`, `npm run api` and `npm run worker` run (package.json): the bundle
+ * `npm run build` writes, built once per benchmark from the code as it is.
+ */
+let bundle: string | undefined;
+async function entry(): Promise<string> {
+  bundle ??= await buildDist();
+  return bundle;
+}
+
 /** How `npm run api` (package.json) and the README run the API: under a V8 heap ceiling (README, "Memory"). */
 const API_NODE_ARGS = ['--max-old-space-size=512'];
 
@@ -67,13 +77,14 @@ const WORKER_NODE_ARGS = (process.env.BENCH_WORKER_NODE_ARGS ?? '--max-old-space
  * `tierwise api` or `tierwise worker [--queues …]`; `nodeArgs` go to node itself too (e.g.
  * `--cpu-prof`, not allowed in NODE_OPTIONS).
  */
-export function spawnService(
+export async function spawnService(
   command: 'api' | 'worker',
   env: NodeJS.ProcessEnv,
   options: { args?: string[]; name?: string; nodeArgs?: string[] } = {},
-): Child {
+): Promise<Child> {
   const nodeArgs = [...(command === 'api' ? API_NODE_ARGS : WORKER_NODE_ARGS), ...(options.nodeArgs ?? [])];
-  return track(options.name ?? command, spawn(process.execPath, [...nodeArgs, BIN, command, ...(options.args ?? [])], { env, stdio: ['ignore', 'ignore', 'pipe'] }));
+  const script = await entry();
+  return track(options.name ?? command, spawn(process.execPath, [...nodeArgs, script, command, ...(options.args ?? [])], { env, stdio: ['ignore', 'ignore', 'pipe'] }));
 }
 
 /**
@@ -87,9 +98,11 @@ export const WORKER_LAYOUTS = {
 
 export type WorkerLayout = keyof typeof WORKER_LAYOUTS;
 
-export function spawnWorkers(env: NodeJS.ProcessEnv, layout: WorkerLayout): Child[] {
-  return WORKER_LAYOUTS[layout].map((queues) =>
-    queues === undefined ? spawnService('worker', env) : spawnService('worker', env, { args: ['--queues', queues], name: `worker --queues ${queues}` }),
+export async function spawnWorkers(env: NodeJS.ProcessEnv, layout: WorkerLayout): Promise<Child[]> {
+  return Promise.all(
+    WORKER_LAYOUTS[layout].map((queues) =>
+      queues === undefined ? spawnService('worker', env) : spawnService('worker', env, { args: ['--queues', queues], name: `worker --queues ${queues}` }),
+    ),
   );
 }
 

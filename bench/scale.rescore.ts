@@ -46,6 +46,27 @@ export async function bareRowUpdateSeconds(deps: Deps): Promise<number> {
   return (performance.now() - t0) / 1000;
 }
 
+/**
+ * Seconds to write every customer row once with its indexes, the least any pass that creates every
+ * customer's state must do: one `INSERT … SELECT` of the rows as they stand into a copy of the
+ * table with the same indexes (`like customers including all`), dropped afterwards. No derivation,
+ * no JSON, no round trips: a floor for the first rescore after an import.
+ */
+export async function bareRowInsertSeconds(deps: Deps): Promise<number> {
+  const client = await deps.pool.connect();
+  try {
+    await client.query('drop table if exists bench_customers_copy');
+    await client.query('create table bench_customers_copy (like customers including all)');
+    const t0 = performance.now();
+    await client.query('insert into bench_customers_copy select * from customers');
+    const seconds = (performance.now() - t0) / 1000;
+    await client.query('drop table bench_customers_copy');
+    return seconds;
+  } finally {
+    client.release();
+  }
+}
+
 export async function rescoreSeconds(deps: Deps): Promise<{ seconds: number; customers: number; changed: number }> {
   const t0 = performance.now();
   const result = await refreshAndRescore(deps);

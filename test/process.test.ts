@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, createIsolatedEnv, eventually, freePort } from './harness.ts';
 import type { Config } from '../src/config.ts';
+import { buildDist } from '../scripts/build.ts';
 
 const BIN = fileURLToPath(new URL('../bin/tierwise.js', import.meta.url));
 
@@ -57,8 +58,26 @@ describe('the tierwise process', () => {
   });
 
   it('migrates, serves, and stops gracefully on SIGTERM', async () => {
+    await startServeStop(BIN);
+  });
+
+  // What `npm start`, `npm run api` and the image run: its migrations and dashboard files are found
+  // from the bundle's place (scripts/build.ts).
+  it('runs the same from the bundle npm run build writes, dashboard included', async () => {
+    await startServeStop(await buildDist(), async (base) => {
+      const page = await fetch(`${base}/dashboard`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('<html');
+      const echarts = await fetch(`${base}/dashboard/vendor/echarts.esm.min.mjs`);
+      expect(echarts.status).toBe(200);
+      expect((await echarts.arrayBuffer()).byteLength).toBeGreaterThan(0);
+    });
+  });
+
+  /** `start`s the service from `script`, checks it serves (and `also`), then stops it with SIGTERM. */
+  async function startServeStop(script: string, also: (base: string) => Promise<void> = async () => {}) {
     const port = await freePort();
-    const child: ChildProcess = spawn(process.execPath, [BIN, 'start'], {
+    const child: ChildProcess = spawn(process.execPath, [script, 'start'], {
       env: { ...process.env, ...env(), PORT: String(port), TIERWISE_ADMIN_KEY: ADMIN_KEY },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -73,10 +92,11 @@ describe('the tierwise process', () => {
     const res = await fetch(`http://127.0.0.1:${port}/v1/customers/nobody`, { headers: { authorization: `Bearer ${ADMIN_KEY}`, 'x-request-id': 'req-abc' } });
     expect(res.status).toBe(404);
     expect(res.headers.get('x-request-id')).toBe('req-abc');
+    await also(`http://127.0.0.1:${port}`);
     child.kill('SIGTERM');
     const [code] = await once(child, 'exit');
     expect(code).toBe(0);
     expect(output).toContain('shutting down');
     expect(output).not.toContain(ADMIN_KEY);
-  });
+  }
 });

@@ -185,7 +185,8 @@ async function digestsAsOf(db: DbOrTx, customers: StoredCustomerWithDigest[], no
   for (const customer of customers) {
     // The count is checked on the packed form first: after new events no digest is unpacked.
     const packed = parseDigest(customer.digest);
-    const stored = packedEventCount(packed) === customer.eventCount ? unpackDigest(packed, customer.digest!) : null;
+    const count = packedEventCount(packed);
+    const stored = count !== null && count === customer.eventCount ? unpackDigest(packed, customer.digest!) : null;
     if (stored && digestHoldsAt(stored, now)) digests.set(customer.id, stored);
     else stale.push(customer.id);
   }

@@ -169,16 +169,20 @@ const storedColumns = {
   abcClass: customers.abcClass,
 };
 
-export type StoredCustomerWithDigest = StoredCustomer & { digest: string | null; eventCount: number };
+export type StoredCustomerWithDigest = StoredCustomer & { digest: string | null; eventCount: number | null };
 
-/** Customers with what a recompute reads of them: the stored state and digest, how many events are stored, and their saved segments. */
+/**
+ * Customers with what a recompute reads of them: the stored state and digest, how many events are
+ * stored (only where there is a digest to check against them: a customer never derived, as every
+ * customer after an import, is derived from the events anyway), and their saved segments.
+ */
 export async function readStoredCustomers(db: DbOrTx, within: CustomerScope | readonly string[]): Promise<StoredCustomerWithDigest[]> {
   const where = Array.isArray(within) ? idIn(within) : (within as CustomerScope);
   return db
     .select({
       ...storedColumns,
       // Spelled out: drizzle renders a column of the outer table unqualified, which here would be events.id.
-      eventCount: sql<number>`(select count(*)::int from events e where e.customer_id = customers.id)`,
+      eventCount: sql<number | null>`case when customers.digest is not null then (select count(*)::int from events e where e.customer_id = customers.id) end`,
       segments: sql<string[]>`array(select m.segment_key from segment_members m where m.customer_id = customers.id)`,
     })
     .from(customers)
