@@ -54,9 +54,18 @@ export function scoreRfm(metrics: Metrics, bp: Breakpoints): RfmScores | null {
   let m = 1;
   for (const p of bp.recency_days) if (recency > p) r--;
   for (const p of bp.order_count) if (metrics.order_count > p) f++;
-  for (const p of bp.net_revenue) if (compareMoney(metrics.net_revenue, p) > 0) m++;
+  for (const p of revenueBreakpoints(bp)) if (compareMoney(metrics.net_revenue, p) > 0) m++;
   return { r, f, m };
 }
+
+/** The revenue breakpoints as the decimal strings a Decimal would be made from, once per breakpoints object (never changed once read). */
+function revenueBreakpoints(bp: Breakpoints): readonly string[] {
+  let texts = revenueTexts.get(bp);
+  if (!texts) revenueTexts.set(bp, (texts = bp.net_revenue.map((p) => String(p))));
+  return texts;
+}
+
+const revenueTexts = new WeakMap<Breakpoints, string[]>();
 
 // Computed in exact decimal so fractional weights cannot turn 70 into 69.999…; exact halves
 // round up (Math.round semantics: the score is never negative, so half-up is the same thing).
