@@ -164,6 +164,21 @@ describe('tierwise import', () => {
     expect((await importFile(svc.deps, { file, format: 'native', batchBytes: 500 })).orders_imported).toBe(0);
   });
 
+  it('stages the batch that meets an order stored already and every batch after it, storing the rest', async () => {
+    const earlier = join(dir, 'midway-earlier.csv');
+    await writeFile(earlier, 'customer_id,order_id,occurred_at,amount\nmidway,M-12,2025-01-01T00:00:00Z,999\n');
+    expect(await importFile(svc.deps, { file: earlier, format: 'native' })).toMatchObject({ orders_imported: 1, customers_created: 1 });
+    const file = join(dir, 'midway.csv');
+    const rows = Array.from({ length: 40 }, (_, i) => `midway,M-${i},2025-01-01T00:00:${String(i).padStart(2, '0')}Z,${i + 1}`);
+    await writeFile(file, ['customer_id,order_id,occurred_at,amount', ...rows, 'midway-late,L-1,2025-03-01T00:00:00Z,7'].join('\n'));
+    const report = await importFile(svc.deps, { file, format: 'native', batchBytes: 500 });
+    expect(report).toMatchObject({ rows_read: 41, orders: 41, orders_imported: 40, duplicates: 1, customers_created: 1 });
+    const { rows: stored } = await svc.deps.db.execute<{ n: number; amount: string }>(
+      sql`select count(*)::int as n, min(data ->> 'amount') filter (where order_id = 'M-12') as amount from events where customer_id like 'midway%'`,
+    );
+    expect(stored[0]).toEqual({ n: 41, amount: '999' });
+  });
+
   it('keeps the first copy when the API stores the same order while the import is storing it', async () => {
     const file = join(dir, 'race.csv');
     await writeFile(file, 'customer_id,order_id,occurred_at,amount\nracer,R-1,2025-01-01T00:00:00Z,10\nracer,R-2,2025-01-02T00:00:00Z,20\n');

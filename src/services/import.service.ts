@@ -7,7 +7,7 @@ import { createRetailLineReader, readRetailHeader } from '../domain/import/impor
 import { createSkipTally, type RowProblem } from '../domain/import/import.report.ts';
 import { isBlankRecord, malformed, type ImportContext, type ImportFormat, type RowSkip } from '../domain/import/import.types.ts';
 import { nativeCopyLine, retailCopyLine } from '../store/import.repo.ts';
-import { createStagingWriter } from '../store/import.stager.repo.ts';
+import { createStagingWriter, type CopyChunk } from '../store/import.stager.repo.ts';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { pipeline as pipeStreams, Transform, type Readable } from 'node:stream';
@@ -66,7 +66,8 @@ const COPY_CHUNK = 64 * 1024;
 const BATCH_BYTES = 32 * 1024 * 1024;
 const PROGRESS_EVERY_MS = 200;
 
-type RowToCopy = (cells: string[], line: number) => string | RowSkip;
+/** A row as COPY text, with its customer, or why it is skipped. */
+type RowToCopy = (cells: string[], line: number) => { text: string; customerId: string } | RowSkip;
 
 /**
  * csv-parse's stream, with each record handed to `onRecord` as the parser pushes it, with the line
@@ -74,7 +75,7 @@ type RowToCopy = (cells: string[], line: number) => string | RowSkip;
  * parser's own on_record hook would build a context object per record, a sixth of the import's CPU.
  */
 class RecordParser extends Parser {
-  constructor(options: Options, private readonly onRecord: (record: string[], endLine: number) => string | null) {
+  constructor(options: Options, private readonly onRecord: (record: string[], endLine: number) => CopyChunk | null) {
     super(options);
   }
 
@@ -95,11 +96,12 @@ function rowReader(format: ImportFormat, headerCells: string[], ctx: ImportConte
     const h = readNativeHeader(headerCells);
     if (!h.ok) throw new ImportFileError(`not a native import file: ${h.message}`);
     const read = createNativeRowReader(h.header, ctx);
+    const receivedAt = ctx.now.toISOString();
     return {
       ignored: h.header.ignored,
-      toCopy: (cells, line) => {
+      toCopy: (cells) => {
         const r = read(cells);
-        return r.ok ? nativeCopyLine(line, r.value) : r;
+        return r.ok ? { text: nativeCopyLine(r.value, receivedAt), customerId: r.value.customerId } : r;
       },
     };
   }
@@ -110,7 +112,7 @@ function rowReader(format: ImportFormat, headerCells: string[], ctx: ImportConte
     ignored: h.header.ignored,
     toCopy: (cells, line) => {
       const r = read(cells);
-      return r.ok ? retailCopyLine(line, r.value) : r;
+      return r.ok ? { text: retailCopyLine(line, r.value), customerId: r.value.customerId } : r;
     },
   };
 }
@@ -134,10 +136,11 @@ export async function importFile(deps: Pick<Deps, 'pool' | 'clock' | 'config'>, 
     options.onProgress?.({ phase: 'reading', bytesRead: source.bytesRead(), bytesTotal: source.size, rows: counts.rows });
 
   // Rows are handled as the parser pushes them, synchronously as each is parsed, and leave it as
-  // COPY text in 64 KB chunks: no per-row stream, promise or context object, and the parser's
-  // `skip` events (text it cannot read) arrive in line order with the records.
+  // COPY text in 64 KB chunks with their customers: no per-row stream, promise or context object,
+  // and the parser's `skip` events (text it cannot read) arrive in line order with the records.
   let toCopy: RowToCopy | undefined;
   let buffer = '';
+  let customerIds: string[] = [];
   const batchBytes = options.format === 'native' ? (options.batchBytes ?? BATCH_BYTES) : null;
   const chunkBytes = Math.min(COPY_CHUNK, batchBytes ?? COPY_CHUNK);
   const skipLines = (gap: LineGap | undefined) => {
@@ -146,7 +149,7 @@ export async function importFile(deps: Pick<Deps, 'pool' | 'clock' | 'config'>, 
     counts.rows += rows;
     tally.add(gap.from, malformed('invalid_csv', gap.message), rows);
   };
-  const onRecord = (record: string[], endLine: number): string | null => {
+  const onRecord = (record: string[], endLine: number): CopyChunk | null => {
     const extra = extraLines(record);
     skipLines(ledger.record(endLine, extra));
     if (isBlankRecord(record)) {
@@ -159,26 +162,28 @@ export async function importFile(deps: Pick<Deps, 'pool' | 'clock' | 'config'>, 
     }
     counts.rows++;
     const out = toCopy(record, endLine - extra);
-    if (typeof out !== 'string') {
+    if ('ok' in out) {
       tally.add(endLine - extra, out);
       return null;
     }
     counts.accepted++;
-    buffer += out;
+    buffer += out.text;
+    customerIds.push(out.customerId);
     if (buffer.length < chunkBytes) return null;
-    const chunk = buffer;
+    const chunk = { text: buffer, customerIds };
     buffer = '';
+    customerIds = [];
     return chunk;
   };
   const parser = new RecordParser({ bom: true, relax_column_count: true, skip_records_with_error: true }, onRecord);
   parser.on('skip', (err: Error & { lines?: number }) => ledger.noteError(err.lines ?? parser.info.lines, err.message));
   let readSeconds = 0;
   const ticker = setInterval(report, PROGRESS_EVERY_MS);
-  async function* thenRest(chunks: AsyncIterable<string>): AsyncGenerator<string> {
+  async function* thenRest(chunks: AsyncIterable<CopyChunk>): AsyncGenerator<CopyChunk> {
     yield* chunks;
     skipLines(ledger.finish(parser.info.lines - (source.endsWithNewline() ? 1 : 0)));
     if (!toCopy) throw new ImportFileError(`${options.file} has no header row`);
-    if (buffer) yield buffer;
+    if (buffer) yield { text: buffer, customerIds };
     readSeconds = (performance.now() - started) / 1000;
     clearInterval(ticker);
     report();

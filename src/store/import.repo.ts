@@ -7,17 +7,21 @@ import type { RetailLine } from '../domain/import/import.online-retail.ts';
 
 // Imports go through a session-local staging table: COPY fills it at full speed without touching
 // the live tables, then one transaction moves its rows into `events` set-based. Temporary tables
-// vanish with the connection, so an import that dies leaves nothing behind.
-const STAGING: Record<ImportFormat, { table: string; columns: string }> = {
+// vanish with the connection, so an import that dies leaves nothing behind. Native rows are COPY
+// text in the columns of `events` (nativeCopyLine), so the same text can go straight into `events`
+// (openEventsCopy); their staging table numbers them in file order as they arrive.
+const STAGING: Record<ImportFormat, { table: string; columns: string; copied: string }> = {
   native: {
     table: 'import_orders',
-    columns: `line int not null, event_id text not null, customer_id text not null, order_id text not null,
-      occurred_at timestamptz not null, data jsonb not null`,
+    columns: `event_id text not null, customer_id text not null, type text not null, occurred_at timestamptz not null,
+      received_at timestamptz not null, order_id text not null, data jsonb not null, line int generated always as identity`,
+    copied: '(event_id, customer_id, type, occurred_at, received_at, order_id, data)',
   },
   'online-retail': {
     table: 'import_lines',
     columns: `line int not null, event_id text not null, customer_id text not null, invoice_no text not null,
       occurred_at timestamptz not null, sku text, quantity int not null, unit_price text not null, region text`,
+    copied: '',
   },
 };
 
@@ -31,7 +35,13 @@ export async function createStaging(client: pg.ClientBase, format: ImportFormat)
 }
 
 export function openStagingCopy(client: pg.ClientBase, format: ImportFormat): Writable {
-  return client.query(copyFrom(`copy pg_temp.${STAGING[format].table} from stdin`));
+  const { table, copied } = STAGING[format];
+  return client.query(copyFrom(`copy pg_temp.${table} ${copied} from stdin`));
+}
+
+/** COPY of native rows (nativeCopyLine) straight into `events`; its `rowCount` is set once it has finished. */
+export function openEventsCopy(client: pg.ClientBase): Writable & { rowCount: number } {
+  return client.query(copyFrom('copy events (id, customer_id, type, occurred_at, received_at, order_id, data) from stdin'));
 }
 
 // COPY text format: tab-separated, \N for null, backslash escapes.
@@ -42,8 +52,9 @@ function copyText(value: string | null): string {
   return SPECIAL.test(value) ? value.replace(/[\\\t\n\r]/g, (c) => ESCAPES[c]!) : value;
 }
 
-export function nativeCopyLine(line: number, o: ImportedOrder): string {
-  return `${line}\t${copyText(o.eventId)}\t${copyText(o.customerId)}\t${copyText(o.orderId)}\t${o.occurredAt}\t${copyText(JSON.stringify(o.data))}\n`;
+/** A native row as `events` stores it: id, customer_id, type, occurred_at, received_at (`receivedAt`, ISO 8601), order_id, data. */
+export function nativeCopyLine(o: ImportedOrder, receivedAt: string): string {
+  return `${copyText(o.eventId)}\t${copyText(o.customerId)}\torder\t${o.occurredAt}\t${receivedAt}\t${copyText(o.orderId)}\t${copyText(JSON.stringify(o.data))}\n`;
 }
 
 export function retailCopyLine(line: number, l: RetailLine): string {
@@ -104,6 +115,29 @@ const customersInsert = (table: string, onConflict: string) => `
   select distinct customer_id from pg_temp.${table} s
   where not exists (select 1 from customers c where c.id = s.customer_id)
   order by 1 ${onConflict}`;
+
+/**
+ * Creates the customers among `ids` (distinct) not stored yet, in the open transaction, and
+ * returns how many; one the API stores meanwhile is left alone.
+ */
+export async function createCustomers(client: pg.ClientBase, ids: string[]): Promise<number> {
+  const insert = (onConflict: string) =>
+    client.query(
+      `insert into customers (id)
+      select id from unnest($1::text[]) as t(id)
+      where not exists (select 1 from customers c where c.id = t.id)
+      order by 1 ${onConflict}`,
+      [ids],
+    );
+  await client.query('savepoint customers');
+  try {
+    return (await insert('')).rowCount ?? 0;
+  } catch (err) {
+    if ((err as { code?: string }).code !== '23505') throw err;
+    await client.query('rollback to savepoint customers');
+    return (await insert('on conflict do nothing')).rowCount ?? 0;
+  }
+}
 
 /**
  * Moves the staged rows into `customers` and `events` in one transaction, as the ingest worker
