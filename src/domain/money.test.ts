@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Money, fitsMoneyColumn, formatMoney, isExactNumber, minorUnitDigits, money, significantDigits, sumMoney } from './money.ts';
+import { Decimal } from 'decimal.js';
+import { Money, compareMoney, divideMoney, fitsMoneyColumn, formatMoney, isExactNumber, minorUnitDigits, money, moneyString, significantDigits, sumMoney, sumMoneyString } from './money.ts';
 
 describe('significantDigits', () => {
   it.each<[string, number]>([
@@ -98,6 +99,64 @@ describe('sumMoney: exact, as one Decimal addition per term would give', () => {
         return `${next() % 4 === 0 ? '-' : ''}${digits}${fraction ? `.${fraction}` : ''}`;
       });
       expect(sumMoney(values).toString()).toBe(byDecimal(values));
+    }
+  });
+});
+
+describe('sumMoneyString, divideMoney and compareMoney: what the Decimal forms give', () => {
+  let seed = 11;
+  const next = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31);
+  const amount = () => {
+    const digits = String(next() % 10 ** (next() % 16));
+    const fraction = String(next() % 1_000_000).padStart(6, '0').slice(0, next() % 7);
+    return `${next() % 5 === 0 ? '-' : ''}${next() % 9 === 0 ? '0' : ''}${digits}${fraction ? `.${fraction}` : ''}`;
+  };
+
+  it.each<[string[], string]>([
+    [[], '0'],
+    [['-0'], '0'],
+    [['1.10', '2.2000'], '3.3'],
+    [['-5.25', '2.0001', '3'], '-0.2499'],
+    [['99999999999.9999', '0.0001'], '100000000000'],
+    [['999999999999999.9999', '0.0001'], '1000000000000000'],
+    [['0.00001', '1'], '1.00001'],
+    [['1e2', '2'], '102'],
+  ])('sums %j to %s', (values, expected) => expect(sumMoneyString(values)).toBe(expected));
+
+  it.each<[string, number, string]>([
+    ['10', 3, '3.3333'],
+    ['20', 3, '6.6667'],
+    ['0.0001', 2, '0.0001'],
+    ['0.0001', 3, '0'],
+    ['-0.0001', 2, '-0.0001'],
+    ['1234.5678', 1, '1234.5678'],
+    ['99999999999.9999', 7, '14285714285.7143'],
+    ['123456789012345.1234', 9, '13717421001371.6804'],
+    ['1.00001', 2, '0.5'],
+  ])('divides %s by %i to %s', (total, count, expected) => expect(divideMoney(total, count)).toBe(expected));
+
+  it.each<[string, string | number, number]>([
+    ['10', '10.000', 0],
+    ['-0', '0.0', 0],
+    ['0.5', 0.49, 1],
+    ['-0.5', '-0.49', -1],
+    ['007.10', '7.1', 0],
+    ['100', 1e21, -1],
+    ['0', 1e-7, -1],
+    ['12.3456789', 12.3456788, 1],
+  ])('compares %s with %s as %i', (a, b, expected) => expect(compareMoney(a, b)).toBe(expected));
+
+  it('match Decimal over random amounts', () => {
+    for (let round = 0; round < 2000; round++) {
+      const values = Array.from({ length: next() % 6 }, amount);
+      expect(sumMoneyString(values)).toBe(moneyString(sumMoney(values)));
+      const total = amount();
+      const count = 1 + (next() % (round % 2 === 0 ? 7 : 5000));
+      expect(divideMoney(total, count)).toBe(moneyString(money(total).div(count).toDecimalPlaces(4, Decimal.ROUND_HALF_UP)));
+      const [a, b] = [amount(), round % 3 === 0 ? total : amount()];
+      expect(compareMoney(a, b)).toBe(money(a).cmp(b));
+      const n = Number(b);
+      expect(compareMoney(a, n)).toBe(money(a).cmp(n));
     }
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ageDays, instantAgeExceeds, instantAgeReaches, isWithinDays, parseTimestamp } from './time.ts';
+import { ageDays, instantAgeExceeds, instantAgeReaches, isoInstant, isWithinDays, parseTimestamp } from './time.ts';
 
 const BASE = new Date('2024-03-10T13:45:12.345Z');
 
@@ -47,5 +47,21 @@ describe('parseTimestamp', () => {
     ['9999-12-31T23:59:59-01:00', null],
   ])('%s', (input, expected) => {
     expect(parseTimestamp(input)).toBe(expected);
+  });
+});
+
+describe('isoInstant: what toISOString gives', () => {
+  it.each([
+    0, 1, 999, 86_399_999, 951_782_400_000 /* 2000-02-29 */, 4_107_542_400_000 /* 2100-03-01 */, -1, -62_135_596_800_000,
+    253_402_300_799_999, 253_402_300_800_000, 8.64e15,
+  ])('%i', (ms) => expect(isoInstant(new Date(ms))).toBe(new Date(ms).toISOString()));
+
+  it('over random instants from 1970 to 9999', () => {
+    let seed = 3;
+    const next = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+    for (let i = 0; i < 20_000; i++) {
+      const ms = Math.floor(next() * next() * 253_402_300_800_000);
+      expect(isoInstant(new Date(ms))).toBe(new Date(ms).toISOString());
+    }
   });
 });

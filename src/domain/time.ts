@@ -19,22 +19,57 @@ export function isWithinDays(at: Date, now: Date, days: number): boolean {
 
 // First whole-ms instant at which ageDays(base, t) > days (strict thresholds).
 export function instantAgeExceeds(base: Date, days: number): Date {
-  return firstInstant(base, days, (age) => age > days);
+  return new Date(firstInstantMs(base.getTime(), days, true));
 }
 
 // First whole-ms instant at which ageDays(base, t) >= days (inclusive thresholds).
 export function instantAgeReaches(base: Date, days: number): Date {
-  return firstInstant(base, days, (age) => age >= days);
+  return new Date(firstInstantMs(base.getTime(), days, false));
 }
 
-function firstInstant(base: Date, days: number, holds: (age: number) => boolean): Date {
-  const start = base.getTime();
+/** instantAgeExceeds (`strict`) or instantAgeReaches as epoch ms, for callers that compare instants as numbers. */
+export function firstInstantMs(start: number, days: number, strict: boolean): number {
   // days * DAY_MS can be off by a rounding step for fractional breakpoints, so nudge until the
   // exact predicate used by the metrics flips between t - 1 and t (bounded: the error is tiny).
   let t = start + Math.ceil(days * DAY_MS);
-  for (let i = 0; i < 4 && !holds((t - start) / DAY_MS); i++) t++;
-  for (let i = 0; i < 4 && holds((t - 1 - start) / DAY_MS); i++) t--;
-  return new Date(t);
+  for (let i = 0; i < 4 && !ageHolds(t - start, days, strict); i++) t++;
+  for (let i = 0; i < 4 && ageHolds(t - 1 - start, days, strict); i++) t--;
+  return t;
+}
+
+function ageHolds(ageMs: number, days: number, strict: boolean): boolean {
+  return strict ? ageMs / DAY_MS > days : ageMs / DAY_MS >= days;
+}
+
+/**
+ * `at.toISOString()` ("2026-05-17T08:30:00.000Z"), formatted from the epoch ms by arithmetic for
+ * years 1970 to 9999 (every stored row has several instants, and the native call costs several
+ * times as much); other instants by toISOString itself.
+ */
+export function isoInstant(at: Date): string {
+  const ms = at.getTime();
+  if (!(ms >= 0 && ms <= MAX_INSTANT_MS)) return at.toISOString();
+  const days = Math.floor(ms / DAY_MS);
+  const t = ms - days * DAY_MS;
+  // The proleptic Gregorian date of a day number (H. Hinnant, "chrono-Compatible Low-Level Date Algorithms").
+  const z = days + 719_468;
+  const era = Math.floor(z / 146_097);
+  const doe = z - era * 146_097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const month = mp < 10 ? mp + 3 : mp - 9;
+  const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  const hour = Math.floor(t / 3_600_000);
+  const minute = Math.floor(t / 60_000) % 60;
+  const second = Math.floor(t / 1000) % 60;
+  const milli = t % 1000;
+  return `${year}-${two(month)}-${two(day)}T${two(hour)}:${two(minute)}:${two(second)}.${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`;
+}
+
+function two(n: number): string {
+  return n < 10 ? `0${n}` : `${n}`;
 }
 
 // Deterministic event order everywhere: occurredAt, then id.

@@ -6,6 +6,7 @@ import { reasonSince } from '../lifecycle/lifecycle.at-risk.ts';
 import type { LifecycleStage } from '../lifecycle/lifecycle.types.ts';
 import { predictFromDigest, type FittedModel } from '../model/predictions.ts';
 import type { TierPolicy } from '../policy/policy.ts';
+import type { Rule } from '../rules/rules.ts';
 import { segmentMembership, type SegmentDefinition } from '../rules/segments.ts';
 import type { AbcCutoffs, Breakpoints } from '../scoring/scores.ts';
 
@@ -93,7 +94,13 @@ export function deriveBatch({ customers, digests, context }: {
 }
 
 /** The state a customer would have under `context` (a policy preview asks only for this). */
-export function deriveState(customer: StoredCustomer, digest: CustomerDigest, context: BatchContext, segments: readonly string[] = []): DerivedState {
+export function deriveState(
+  customer: StoredCustomer,
+  digest: CustomerDigest,
+  context: BatchContext,
+  segments: readonly string[] = [],
+  previous: PreviousState | null = previousState(customer),
+): DerivedState {
   // Predictions need the model in force; the P(alive) crossing becomes a review instant.
   const prediction = predictFromDigest(context.fit, digest, context.now, context.policy.at_risk.p_alive_below);
   return deriveCustomerState({
@@ -102,10 +109,10 @@ export function deriveState(customer: StoredCustomer, digest: CustomerDigest, co
     now: context.now,
     stats: { breakpoints: context.stats.breakpoints, abc: context.stats.abc },
     policy: context.policy,
-    previous: previousState(customer),
+    previous,
     segments: [...segments],
     // Time-based thresholds in segment rules get review instants too.
-    segmentRules: context.segments.map((d) => d.rule),
+    segmentRules: segmentRules(context.segments),
     inForceSince: { policy: context.policySince, stats: context.stats.computedAt },
     predictions: prediction?.predictions ?? null,
     pAliveBelowAt: prediction?.pAliveBelowAt ?? null,
@@ -113,10 +120,20 @@ export function deriveState(customer: StoredCustomer, digest: CustomerDigest, co
   });
 }
 
+/** The rules of the saved segments, made once per segment list (a batch context's list is never changed). */
+function segmentRules(segments: readonly SegmentDefinition[]): Rule[] {
+  let rules = rulesBySegments.get(segments);
+  if (!rules) rulesBySegments.set(segments, (rules = segments.map((d) => d.rule)));
+  return rules;
+}
+
+const rulesBySegments = new WeakMap<readonly SegmentDefinition[], Rule[]>();
+
 function planCustomer(customer: StoredCustomer, digest: CustomerDigest, context: BatchContext): CustomerPlan {
   const { now } = context;
   const before = [...customer.segments].sort();
-  const derived = deriveState(customer, digest, context, before);
+  const previous = previousState(customer);
+  const derived = deriveState(customer, digest, context, before, previous);
   // No saved segment, no membership: the record they are evaluated against is not built.
   const after =
     context.segments.length === 0 ? [] : segmentMembership(context.segments, ruleRecordOf(derived, { segments: [], predictions: derived.predictions, traits: customer.traits }));
@@ -133,7 +150,7 @@ function planCustomer(customer: StoredCustomer, digest: CustomerDigest, context:
     changedAt: change.changed_at,
     sequence,
   }));
-  const segmentsChangedAt = segmentChangedAt({ previous: previousState(customer), now }, derived.changes);
+  const segmentsChangedAt = segmentChangedAt({ previous, now }, derived.changes);
   for (const [key, member] of [...entered.map((k) => [k, true] as const), ...exited.map((k) => [k, false] as const)]) {
     history.push({
       customerId: customer.id,

@@ -53,24 +53,32 @@ export interface ChangeContext {
 // end) that is used, but never before that bound nor before the previous computation, so history
 // stays in order, and never after now. Nor before the policy or statistics that caused it: a
 // customer moved by a new policy moved when the policy was saved.
-export function reviewInstants(ctx: Pick<ChangeContext, 'previous' | 'now'>): {
-  dueOrNow: Date;
-  at: (t: Date, notBefore?: Date | null) => Date;
-} {
+export function reviewInstants(ctx: Pick<ChangeContext, 'previous' | 'now'>): ReviewInstants {
   const { previous, now } = ctx;
   const due = previous?.next_review_at && previous.next_review_at.getTime() <= now.getTime() ? previous.next_review_at : null;
   const floor = maxDate([previous?.computed_at, due ? new Date(due.getTime() - 1) : null]);
-  return {
-    dueOrNow: due ?? now,
-    at: (t, notBefore) => minDate([maxDate([t, floor, notBefore]), now]) ?? now,
-  };
+  return { dueOrNow: due ?? now, floor, now };
+}
+
+export interface ReviewInstants {
+  /** when the review fell due, else now */
+  dueOrNow: Date;
+  /** no change is dated before it (null: no bound) */
+  floor: Date | null;
+  now: Date;
+}
+
+/** When a change that became true at `t` is dated: not before the floor nor `notBefore`, never after now. */
+export function changeInstant(bounds: ReviewInstants, t: Date, notBefore?: Date | null): Date {
+  return minDate([maxDate([t, bounds.floor, notBefore]), bounds.now]) ?? bounds.now;
 }
 
 // One change per field that differs from the previous state; with no previous state, initial
 // assignments are changes from null, except a prospect's null tier and a false at-risk flag.
 export function detectChanges(ctx: ChangeContext): Change[] {
   const { previous, metrics, atRisk, stage, grace, policy } = ctx;
-  const { dueOrNow, at } = reviewInstants(ctx);
+  const bounds = reviewInstants(ctx);
+  const { dueOrNow } = bounds;
   const policySince = ctx.inForceSince?.policy ?? null;
   const tierSince = maxDate([policySince, ctx.inForceSince?.stats]);
   const changes: Change[] = [];
@@ -82,7 +90,7 @@ export function detectChanges(ctx: ChangeContext): Change[] {
       before: beforeTier,
       after: grace.tier,
       reasons: tierReasons(ctx),
-      changed_at: at(grace.graceEndedAt ?? dueOrNow, tierSince),
+      changed_at: changeInstant(bounds, grace.graceEndedAt ?? dueOrNow, tierSince),
     });
   }
 
@@ -93,7 +101,7 @@ export function detectChanges(ctx: ChangeContext): Change[] {
       before: beforeStage,
       after: stage,
       reasons: [stageReason(stage, metrics, atRisk, policy.lifecycle)],
-      changed_at: at(stageSince(stage, metrics, atRisk, policy.lifecycle, dueOrNow, ctx.countedOrderTimes), policySince),
+      changed_at: changeInstant(bounds, stageSince(stage, metrics, atRisk, policy.lifecycle, dueOrNow, ctx.countedOrderTimes), policySince),
     });
   }
 
@@ -104,7 +112,7 @@ export function detectChanges(ctx: ChangeContext): Change[] {
       before: beforeRisk,
       after: atRisk.flagged,
       reasons: atRisk.flagged ? atRisk.reasons.map(({ code, detail }) => ({ code, detail })) : [clearedReason(ctx)],
-      changed_at: at(atRisk.flagged ? (atRisk.since ?? dueOrNow) : dueOrNow, policySince),
+      changed_at: changeInstant(bounds, atRisk.flagged ? (atRisk.since ?? dueOrNow) : dueOrNow, policySince),
     });
   }
   return changes;
@@ -153,6 +161,6 @@ function clearedReason(ctx: ChangeContext): ChangeReason {
  * after now.
  */
 export function segmentChangedAt(ctx: Pick<ChangeContext, 'previous' | 'now'>, changes: readonly Pick<Change, 'changed_at'>[]): Date {
-  const { dueOrNow, at } = reviewInstants(ctx);
-  return at(maxDate(changes.map((c) => c.changed_at)) ?? dueOrNow);
+  const bounds = reviewInstants(ctx);
+  return changeInstant(bounds, maxDate(changes.map((c) => c.changed_at)) ?? bounds.dueOrNow);
 }

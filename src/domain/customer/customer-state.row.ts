@@ -1,6 +1,7 @@
 import { hash } from 'node:crypto';
 import type { DerivedState } from './customer-state.ts';
 import { serializeDigest, type CustomerDigest } from '../facts/digest.ts';
+import { isoInstant } from '../time.ts';
 
 /**
  * A customer's derived state as one row of the `customers` table: the one declaration of what a
@@ -106,11 +107,17 @@ type MissingColumns = Exclude<Exclude<keyof CustomerStateRow, 'id'>, keyof typeo
 const allColumnsDeclared: MissingColumns extends never ? true : never = true;
 void allColumnsDeclared;
 
-const iso = (d: Date | null) => (d ? d.toISOString() : null);
+/** A row while toStateRow builds it: computed_at and state_hash are set last. */
+type RowInProgress = Omit<CustomerStateRow, 'computed_at' | 'state_hash'> & { computed_at: string | null; state_hash: string | null };
+
+function iso(d: Date | null): string | null {
+  return d ? isoInstant(d) : null;
+}
 
 export function toStateRow(id: string, d: DerivedState, digest: CustomerDigest, now: Date, sequence: number): CustomerStateRow {
   const m = d.metrics;
-  const row: CustomerStateRow = {
+  // computed_at and state_hash are null while the fingerprint is taken (stateHash), then set.
+  const row: RowInProgress = {
     id,
     digest: serializeDigest(digest),
     avg_order_value: m.avg_order_value,
@@ -150,12 +157,14 @@ export function toStateRow(id: string, d: DerivedState, digest: CustomerDigest, 
     p_alive: d.predictions?.p_alive ?? null,
     expected_orders_90d: d.predictions?.expected_orders_90d ?? null,
     clv_12m: d.predictions?.clv_12m ?? null,
-    computed_at: now.toISOString(),
+    computed_at: null,
     sequence,
-    state_hash: '',
+    state_hash: null,
   };
-  row.state_hash = stateHash(row);
-  return row;
+  const state_hash = stateHash(row);
+  row.computed_at = isoInstant(now);
+  row.state_hash = state_hash;
+  return row as CustomerStateRow;
 }
 
 /**
@@ -164,13 +173,9 @@ export function toStateRow(id: string, d: DerivedState, digest: CustomerDigest, 
  * the request. A recompute whose fingerprint equals the stored one would store nothing new, so it
  * writes nothing.
  */
-function stateHash(row: CustomerStateRow): string {
-  // The row's own JSON with those two fields nulled in place (the same text as a copy's, without
-  // copying some 45 fields per customer), then restored.
-  const { computed_at, state_hash } = row;
-  Object.assign(row, { computed_at: null, state_hash: null });
+function stateHash(row: RowInProgress): string {
+  // The row's own JSON, taken while those two fields are still null.
   const text = JSON.stringify(row);
-  Object.assign(row, { computed_at, state_hash });
   // It only tells one customer's stored state from the state derived next, so 66 bits (11 base64url
   // characters: a chance below 10⁻¹⁹ per write of taking a changed state for the stored one) are
   // plenty, and the fingerprint is stored on every row.

@@ -1,6 +1,6 @@
 import { detectChanges, reviewInstants, type Change, type ScoreSet } from './customer-state.changes.ts';
 import type { CustomerDigest } from '../facts/digest.ts';
-import { atRiskStatus, lifecycleStage, type AtRiskStatus, type LifecycleStage } from '../lifecycle/lifecycle.ts';
+import { atRiskStatus, lifecycleStage, type AtRiskInput, type AtRiskStatus, type LifecycleStage } from '../lifecycle/lifecycle.ts';
 import { metricsFromDigest, type Metrics } from '../facts/metrics.ts';
 import { applyDowngradeGrace, findTier, matchTier, tierKeys, type Playbook, type TierPolicy } from '../policy/policy.ts';
 import { nextReviewAt } from './review.ts';
@@ -96,6 +96,18 @@ export function ruleRecordOf(state: DerivedState, input: Pick<CustomerStateInput
   return buildRuleRecord(Object.assign({}, state, { at_risk: state.at_risk.flagged }, input));
 }
 
+/** What every derivation under a policy reads from it, made once per policy object (a parsed policy is never changed). */
+function policyParts(policy: TierPolicy): { atRiskParams: AtRiskInput; tiers: string[] } {
+  let parts = partsByPolicy.get(policy);
+  if (!parts) {
+    parts = { atRiskParams: { ...policy.at_risk, lapsed_after_days: policy.lifecycle.lapsed_after_days }, tiers: tierKeys(policy) };
+    partsByPolicy.set(policy, parts);
+  }
+  return parts;
+}
+
+const partsByPolicy = new WeakMap<TierPolicy, { atRiskParams: AtRiskInput; tiers: string[] }>();
+
 export function deriveCustomerState(input: CustomerStateInput): DerivedState {
   const { digest, traits, now, stats, policy, previous, segments, predictions } = input;
   const metrics = metricsFromDigest(digest, traits, now);
@@ -108,9 +120,10 @@ export function deriveCustomerState(input: CustomerStateInput): DerivedState {
   };
   const rfm_segment = rfm ? rfmSegment(rfm.r, rfm.f) : null;
   const abc_class = metrics.order_count > 0 && stats.abc ? abcClass(metrics.net_revenue, stats.abc) : null;
+  const { atRiskParams, tiers } = policyParts(policy);
   const atRisk = atRiskStatus(
     metrics,
-    { ...policy.at_risk, lapsed_after_days: policy.lifecycle.lapsed_after_days },
+    atRiskParams,
     predictions?.p_alive ?? null,
     now,
     digest.interactions,
@@ -129,7 +142,7 @@ export function deriveCustomerState(input: CustomerStateInput): DerivedState {
     pendingTier: previous?.pending_tier ?? null,
     pendingSince: previous?.pending_since ?? null,
     qualifiedTier: match?.key ?? null,
-    tiers: tierKeys(policy),
+    tiers,
     graceDays: policy.downgrade_grace_days,
     now,
     qualifiedSince: reviewInstants({ previous, now }).dueOrNow,
@@ -152,7 +165,8 @@ export function deriveCustomerState(input: CustomerStateInput): DerivedState {
     now,
     policy,
     metrics,
-    countedOrderTimes: digest.orders.filter((o) => o.counted).map((o) => o.occurredAt),
+    // Only a stage change reads them (the start of a loyal stage), and most derivations change no stage.
+    countedOrderTimes: stage === (previous?.lifecycle_stage ?? null) ? [] : digest.orders.filter((o) => o.counted).map((o) => o.occurredAt),
     scores,
     match,
     grace,

@@ -4,7 +4,7 @@ import { INTERACTION_WINDOW_DAYS, ORDER_WINDOW_DAYS, type Metrics } from '../fac
 import type { TierPolicy } from '../policy/policy.ts';
 import type { Rule } from '../rules/rules.ts';
 import type { Breakpoints } from '../scoring/scores.ts';
-import { addDays, DAY_MS, instantAgeExceeds, instantAgeReaches, minDate } from '../time.ts';
+import { addDays, DAY_MS, firstInstantMs } from '../time.ts';
 
 export interface NextReviewInput {
   digest: CustomerDigest;
@@ -32,70 +32,87 @@ export interface NextReviewInput {
 export function nextReviewAt(input: NextReviewInput): Date | null {
   const { digest, metrics, policy, atRisk, now } = input;
   const lc = policy.lifecycle;
-  const candidates: (Date | null)[] = [];
+  const next: Earliest = { nowMs: now.getTime(), best: Infinity };
   const last = metrics.last_order_at;
 
   if (metrics.order_count > 0 && last) {
-    candidates.push(instantAgeExceeds(last, lc.lapsed_after_days));
+    const lastMs = last.getTime();
+    consider(next, firstInstantMs(lastMs, lc.lapsed_after_days, true));
     // Past the lapse threshold a customer cannot be at risk, so later at-risk thresholds are moot.
-    const atRiskThresholds = [
-      overdueThresholdDays(metrics, policy.at_risk),
-      metrics.order_count === 1 ? policy.at_risk.one_time_buyer_days : null,
-    ];
-    for (const days of atRiskThresholds) {
-      if (days !== null && days <= lc.lapsed_after_days) candidates.push(instantAgeExceeds(last, days));
-    }
+    const overdue = overdueThresholdDays(metrics, policy.at_risk);
+    if (overdue !== null && overdue <= lc.lapsed_after_days) consider(next, firstInstantMs(lastMs, overdue, true));
+    const oneTime = metrics.order_count === 1 ? policy.at_risk.one_time_buyer_days : null;
+    if (oneTime !== null && oneTime <= lc.lapsed_after_days) consider(next, firstInstantMs(lastMs, oneTime, true));
     const stage = lifecycleStage(metrics, atRisk.flagged, lc, now);
     if (stage === 'reactivated') {
-      candidates.push(instantAgeExceeds(last, lc.reactivated_window_days));
+      consider(next, firstInstantMs(lastMs, lc.reactivated_window_days, true));
     }
     if (stage === 'active' && metrics.first_order_at && metrics.order_count >= lc.loyal_min_orders) {
-      candidates.push(instantAgeReaches(metrics.first_order_at, lc.loyal_min_tenure_days));
+      consider(next, firstInstantMs(metrics.first_order_at.getTime(), lc.loyal_min_tenure_days, false));
     }
   }
 
-  candidates.push(nextWindowExit(digest, now), digest.validUntil, input.pAliveBelowAt ?? null);
+  windowExits(digest, next);
+  consider(next, digest.validUntil?.getTime());
+  consider(next, input.pAliveBelowAt?.getTime());
   if (input.pendingDowngrade) {
-    candidates.push(addDays(input.pendingDowngrade.pendingSince, input.pendingDowngrade.graceDays));
+    consider(next, addDays(input.pendingDowngrade.pendingSince, input.pendingDowngrade.graceDays).getTime());
   }
-  const rules = [...policy.tiers.flatMap((t) => (t.rule ? [t.rule] : [])), ...(input.rules ?? [])];
-  for (const rule of rules) candidates.push(...ruleCrossings(rule, metrics));
+  for (const tier of policy.tiers) if (tier.rule) ruleCrossings(tier.rule, metrics, next);
+  for (const rule of input.rules ?? []) ruleCrossings(rule, metrics, next);
 
-  return minDate(candidates.filter((c) => c !== null && c.getTime() > now.getTime()));
+  return next.best === Infinity ? null : new Date(next.best);
 }
 
-/** the next instant a counted order leaves the 365-day window or an interaction the 90-day one */
-function nextWindowExit(digest: CustomerDigest, now: Date): Date | null {
-  const exits = [
-    ...digest.orders.filter((o) => o.counted).map((o) => o.occurredAt.getTime() + ORDER_WINDOW_DAYS * DAY_MS),
-    ...digest.interactions.interactions.map((at) => at.getTime() + INTERACTION_WINDOW_DAYS * DAY_MS),
-  ];
-  return minDate(exits.filter((t) => t > now.getTime()).map((t) => new Date(t)));
+/** The earliest candidate instant after now seen so far, as epoch ms (Infinity: none yet). */
+interface Earliest {
+  nowMs: number;
+  best: number;
+}
+
+function consider(next: Earliest, t: number | null | undefined): void {
+  if (t !== null && t !== undefined && t > next.nowMs && t < next.best) next.best = t;
+}
+
+/** the instants a counted order leaves the 365-day window and an interaction the 90-day one */
+function windowExits(digest: CustomerDigest, next: Earliest): void {
+  for (const o of digest.orders) if (o.counted) consider(next, o.occurredAt.getTime() + ORDER_WINDOW_DAYS * DAY_MS);
+  for (const at of digest.interactions.interactions) consider(next, at.getTime() + INTERACTION_WINDOW_DAYS * DAY_MS);
 }
 
 // Rules may compare the two metrics that grow with time; each threshold they use is a potential
 // flip. Strict comparisons flip 1 ms after base + days, inclusive ones at it.
-function ruleCrossings(rule: Rule, metrics: Metrics): Date[] {
-  if ('all' in rule) return rule.all.flatMap((r) => ruleCrossings(r, metrics));
-  if ('any' in rule) return rule.any.flatMap((r) => ruleCrossings(r, metrics));
-  if ('not' in rule) return ruleCrossings(rule.not, metrics);
+function ruleCrossings(rule: Rule, metrics: Metrics, next: Earliest): void {
+  if ('all' in rule) {
+    for (const r of rule.all) ruleCrossings(r, metrics, next);
+    return;
+  }
+  if ('any' in rule) {
+    for (const r of rule.any) ruleCrossings(r, metrics, next);
+    return;
+  }
+  if ('not' in rule) return ruleCrossings(rule.not, metrics, next);
   const base = rule.field === 'recency_days' ? metrics.last_order_at : rule.field === 'tenure_days' ? metrics.first_event_at : null;
-  if (!base) return [];
+  if (!base) return;
+  const start = base.getTime();
   const values = (Array.isArray(rule.value) ? rule.value : [rule.value]).filter((v): v is number => typeof v === 'number');
-  const strict = (days: number) => instantAgeExceeds(base, days);
-  const inclusive = (days: number) => instantAgeReaches(base, days);
   switch (rule.op) {
     case 'gt':
     case 'lte':
-      return values.map(strict);
+      for (const v of values) consider(next, firstInstantMs(start, v, true));
+      return;
     case 'gte':
     case 'lt':
-      return values.map(inclusive);
+      for (const v of values) consider(next, firstInstantMs(start, v, false));
+      return;
     case 'between':
-      return [values[0] === undefined ? null : inclusive(values[0]), values[1] === undefined ? null : strict(values[1])].filter(
-        (d): d is Date => d !== null,
-      );
+      if (values[0] !== undefined) consider(next, firstInstantMs(start, values[0], false));
+      if (values[1] !== undefined) consider(next, firstInstantMs(start, values[1], true));
+      return;
     default:
-      return values.flatMap((v) => [inclusive(v), strict(v)]);
+      for (const v of values) {
+        consider(next, firstInstantMs(start, v, false));
+        consider(next, firstInstantMs(start, v, true));
+      }
   }
 }

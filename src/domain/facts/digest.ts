@@ -205,8 +205,9 @@ function unpackOrders(text: string, deltas: boolean): DigestOrder[] {
   if (text === '') return [];
   const read = instantReader(deltas);
   return text.split(',').map((entry) => {
-    // The instant may start with a minus sign, never with a mark.
-    const mark = entry.search(/[:!]/);
+    // An entry holds one mark; the instant (perhaps with a minus sign) and the amount hold neither.
+    const counted = entry.indexOf(COUNTED);
+    const mark = counted >= 0 ? counted : entry.indexOf(FREE);
     return { occurredAt: read(entry.slice(0, mark)), net: entry.slice(mark + 1), counted: entry[mark] === COUNTED };
   });
 }

@@ -1,8 +1,7 @@
-import { Decimal } from 'decimal.js';
 import type { StoredEvent } from '../events/events.types.ts';
-import { digestEvents, type CustomerDigest } from './digest.ts';
-import { money, moneyString, sumMoney } from '../money.ts';
-import { ageDays, DAY_MS, isWithinDays } from '../time.ts';
+import { digestEvents, type CustomerDigest, type DigestOrder } from './digest.ts';
+import { divideMoney, sumMoneyString } from '../money.ts';
+import { ageDays, DAY_MS } from '../time.ts';
 
 export { interactionHistory, resolveOrders } from './metrics.orders.ts';
 export type { InteractionHistory, ResolvedOrder } from './metrics.orders.ts';
@@ -40,45 +39,54 @@ export interface Metrics {
 export const ORDER_WINDOW_DAYS = 365;
 export const INTERACTION_WINDOW_DAYS = 90;
 export const SATISFACTION_SAMPLE = 5;
-// avg_order_value is the only division of money: rounded half-up to the 4 decimals amounts carry.
-const AVG_DECIMALS = 4;
 
 /** The metrics of a customer's events as of now. */
 export function computeMetrics(events: StoredEvent[], traits: Record<string, unknown>, now: Date): Metrics {
   return metricsFromDigest(digestEvents(events, now), traits, now);
 }
 
-/** The metrics as of now from a digest that holds at now (digestHoldsAt). */
+/**
+ * The metrics as of now from a digest that holds at now (digestHoldsAt). Every recompute and
+ * rescore derives these, so it is one pass over the orders and the interactions, instants compared
+ * as ms and money summed and divided in scaled integers (domain/money.ts).
+ */
 export function metricsFromDigest(digest: CustomerDigest, traits: Record<string, unknown>, now: Date): Metrics {
-  const counted = digest.orders.filter((o) => o.counted);
+  const nowMs = now.getTime();
   const history = digest.interactions;
-  const first = counted[0] ?? null;
-  const last = counted.at(-1) ?? null;
-  const previous = counted.at(-2) ?? null;
-  const recent = counted.filter((o) => isWithinDays(o.occurredAt, now, ORDER_WINDOW_DAYS));
-  const discountShare = counted.length === 0 ? null : digest.discountedOrders / counted.length;
-  const interactions90 = history.interactions.filter((at) => isWithinDays(at, now, INTERACTION_WINDOW_DAYS));
-  const complaints90 = history.complaints.filter((at) => isWithinDays(at, now, INTERACTION_WINDOW_DAYS));
-  const lastSatisfaction = history.satisfaction.slice(-SATISFACTION_SAMPLE).map((s) => s.value);
+  let count = 0;
+  let first: DigestOrder | null = null;
+  let previous: DigestOrder | null = null;
+  let last: DigestOrder | null = null;
+  const recentNets: string[] = [];
+  for (const o of digest.orders) {
+    if (!o.counted) continue;
+    count++;
+    first ??= o;
+    previous = last;
+    last = o;
+    if (withinMs(o.occurredAt, nowMs, ORDER_WINDOW_MS)) recentNets.push(o.net);
+  }
+  const discountShare = count === 0 ? null : digest.discountedOrders / count;
+  const lastSatisfaction = history.satisfaction.slice(-SATISFACTION_SAMPLE);
+  let satisfactionSum = 0;
+  for (const s of lastSatisfaction) satisfactionSum += s.value;
 
   return {
-    order_count: counted.length,
+    order_count: count,
     net_revenue: digest.netRevenue,
-    avg_order_value:
-      counted.length === 0
-        ? null
-        : moneyString(money(digest.netRevenue).div(counted.length).toDecimalPlaces(AVG_DECIMALS, Decimal.ROUND_HALF_UP)),
+    // avg_order_value is the only division of money: rounded half-up to the 4 decimals amounts carry.
+    avg_order_value: count === 0 ? null : divideMoney(digest.netRevenue, count),
     first_order_at: first?.occurredAt ?? null,
     last_order_at: last?.occurredAt ?? null,
     previous_order_at: previous?.occurredAt ?? null,
-    orders_365d: recent.length,
-    revenue_365d: moneyString(sumMoney(recent.map((o) => o.net))),
+    orders_365d: recentNets.length,
+    revenue_365d: sumMoneyString(recentNets),
     recency_days: last ? ageDays(last.occurredAt, now) : null,
     tenure_days: digest.firstEventAt ? ageDays(digest.firstEventAt, now) : 0,
     first_event_at: digest.firstEventAt,
     cadence_days:
-      first && last && counted.length >= 2
-        ? (last.occurredAt.getTime() - first.occurredAt.getTime()) / DAY_MS / (counted.length - 1)
+      first && last && count >= 2
+        ? (last.occurredAt.getTime() - first.occurredAt.getTime()) / DAY_MS / (count - 1)
         : null,
     distinct_categories: digest.distinctCategories,
     top_categories: digest.topCategories,
@@ -86,12 +94,26 @@ export function metricsFromDigest(digest: CustomerDigest, traits: Record<string,
     price_sensitivity: priceSensitivity(discountShare),
     preferred_channel: digest.preferredChannel,
     region: pickRegion(traits, digest.orderRegion),
-    interactions_90d: interactions90.length,
-    complaints_90d: complaints90.length,
+    interactions_90d: countWithin(history.interactions, nowMs, INTERACTION_WINDOW_MS),
+    complaints_90d: countWithin(history.complaints, nowMs, INTERACTION_WINDOW_MS),
     last_interaction_at: history.interactions.at(-1) ?? null,
-    satisfaction_avg:
-      lastSatisfaction.length === 0 ? null : lastSatisfaction.reduce((a, b) => a + b, 0) / lastSatisfaction.length,
+    satisfaction_avg: lastSatisfaction.length === 0 ? null : satisfactionSum / lastSatisfaction.length,
   };
+}
+
+const ORDER_WINDOW_MS = ORDER_WINDOW_DAYS * DAY_MS;
+const INTERACTION_WINDOW_MS = INTERACTION_WINDOW_DAYS * DAY_MS;
+
+/** isWithinDays(at, now, window / DAY_MS) on ms. */
+function withinMs(at: Date, nowMs: number, windowMs: number): boolean {
+  const age = nowMs - at.getTime();
+  return age >= 0 && age < windowMs;
+}
+
+function countWithin(instants: readonly Date[], nowMs: number, windowMs: number): number {
+  let n = 0;
+  for (const at of instants) if (withinMs(at, nowMs, windowMs)) n++;
+  return n;
 }
 
 export function priceSensitivity(discountShare: number | null): PriceSensitivity | null {

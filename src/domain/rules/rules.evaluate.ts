@@ -20,26 +20,26 @@ function evaluateCondition(c: RuleCondition, record: RuleRecord): boolean {
   if (c.op === 'exists') return (actual !== null) === (c.value ?? true);
   if (actual === null) return c.op === 'neq' || c.op === 'nin';
   const values = Array.isArray(c.value) ? (c.value as unknown[]) : [];
-  const cmp = (expected: unknown) => compareActual(spec, actual, expected);
+  // Every derivation evaluates its tier rules: no closure per condition.
   switch (c.op) {
     case 'eq':
-      return cmp(c.value) === 0;
+      return compareActual(spec, actual, c.value) === 0;
     case 'neq':
-      return cmp(c.value) !== 0;
+      return compareActual(spec, actual, c.value) !== 0;
     case 'in':
-      return values.some((v) => cmp(v) === 0);
+      return values.some((v) => compareActual(spec, actual, v) === 0);
     case 'nin':
-      return !values.some((v) => cmp(v) === 0);
+      return !values.some((v) => compareActual(spec, actual, v) === 0);
     case 'gt':
-      return holds(cmp(c.value), (o) => o > 0);
+      return holds(compareActual(spec, actual, c.value), (o) => o > 0);
     case 'gte':
-      return holds(cmp(c.value), (o) => o >= 0);
+      return holds(compareActual(spec, actual, c.value), (o) => o >= 0);
     case 'lt':
-      return holds(cmp(c.value), (o) => o < 0);
+      return holds(compareActual(spec, actual, c.value), (o) => o < 0);
     case 'lte':
-      return holds(cmp(c.value), (o) => o <= 0);
+      return holds(compareActual(spec, actual, c.value), (o) => o <= 0);
     case 'between':
-      return holds(cmp(values[0]), (o) => o >= 0) && holds(cmp(values[1]), (o) => o <= 0);
+      return holds(compareActual(spec, actual, values[0]), (o) => o >= 0) && holds(compareActual(spec, actual, values[1]), (o) => o <= 0);
     case 'contains':
       return Array.isArray(actual) && actual.some((item) => item === c.value);
   }

@@ -1,6 +1,6 @@
 import { Decimal } from 'decimal.js';
 import type { Metrics } from '../facts/metrics.ts';
-import { money, moneyString, sumMoney, ZERO } from '../money.ts';
+import { compareMoney, money, moneyString, sumMoney, ZERO } from '../money.ts';
 
 type Quartet = [number, number, number, number];
 
@@ -49,17 +49,46 @@ export interface AbcCutoffs {
 export function scoreRfm(metrics: Metrics, bp: Breakpoints): RfmScores | null {
   if (metrics.order_count === 0 || metrics.recency_days === null) return null;
   const recency = metrics.recency_days;
-  const revenue = money(metrics.net_revenue);
-  return {
-    r: 5 - bp.recency_days.filter((p) => recency > p).length,
-    f: 1 + bp.order_count.filter((p) => metrics.order_count > p).length,
-    m: 1 + bp.net_revenue.filter((p) => revenue.gt(p)).length,
-  };
+  let r = 5;
+  let f = 1;
+  let m = 1;
+  for (const p of bp.recency_days) if (recency > p) r--;
+  for (const p of bp.order_count) if (metrics.order_count > p) f++;
+  for (const p of revenueBreakpoints(bp)) if (compareMoney(metrics.net_revenue, p) > 0) m++;
+  return { r, f, m };
 }
+
+/** The revenue breakpoints as the decimal strings a Decimal would be made from, once per breakpoints object (never changed once read). */
+function revenueBreakpoints(bp: Breakpoints): readonly string[] {
+  let texts = revenueTexts.get(bp);
+  if (!texts) revenueTexts.set(bp, (texts = bp.net_revenue.map((p) => String(p))));
+  return texts;
+}
+
+const revenueTexts = new WeakMap<Breakpoints, string[]>();
 
 // Computed in exact decimal so fractional weights cannot turn 70 into 69.999…; exact halves
 // round up (Math.round semantics: the score is never negative, so half-up is the same thing).
+// Scores are whole numbers 1 to 5, so a policy's weights give at most 125 value scores: each is
+// computed once per weights object and then looked up.
 export function valueScore(r: number, f: number, m: number, weights: ValueWeights): number {
+  if (!isScore(r) || !isScore(f) || !isScore(m)) return exactValueScore(r, f, m, weights);
+  let known = valueScores.get(weights);
+  if (!known) valueScores.set(weights, (known = new Map()));
+  const key = r * 100 + f * 10 + m;
+  let score = known.get(key);
+  if (score === undefined) known.set(key, (score = exactValueScore(r, f, m, weights)));
+  return score;
+}
+
+function isScore(s: number): boolean {
+  return Number.isInteger(s) && s >= 1 && s <= 5;
+}
+
+/** Value scores already computed, per weights object (a policy's weights are never changed once parsed). */
+const valueScores = new WeakMap<ValueWeights, Map<number, number>>();
+
+function exactValueScore(r: number, f: number, m: number, weights: ValueWeights): number {
   const w = { r: money(weights.r), f: money(weights.f), m: money(weights.m) };
   const total = w.r.plus(w.f).plus(w.m);
   if (total.lte(0)) return 0;
@@ -112,8 +141,7 @@ export function abcCutoffs(netRevenuesDescending: string[]): AbcCutoffs {
 
 // Without any cut-off there were no buyers in the statistics, so this one would be the first: A.
 export function abcClass(netRevenue: string, cutoffs: AbcCutoffs): AbcClass {
-  const revenue = money(netRevenue);
-  if (cutoffs.a_min === null || revenue.gte(cutoffs.a_min)) return 'A';
-  if (cutoffs.b_min !== null && revenue.gte(cutoffs.b_min)) return 'B';
+  if (cutoffs.a_min === null || compareMoney(netRevenue, cutoffs.a_min) >= 0) return 'A';
+  if (cutoffs.b_min !== null && compareMoney(netRevenue, cutoffs.b_min) >= 0) return 'B';
   return 'C';
 }
