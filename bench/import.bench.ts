@@ -18,6 +18,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { createDeps, type Deps } from '../src/deps.ts';
+import { mulberry32 } from '../test/seeded-random.ts';
 import { importFile, type ImportResult } from '../src/services/import.service.ts';
 import { refreshAndRescore } from '../src/services/rescore.service.ts';
 import { migrateDb } from '../src/store/db.ts';
@@ -39,17 +40,6 @@ export interface ImportBenchResult {
   online_retail: { seconds: number; import_seconds: number; rescore_seconds: number; rows: number; orders: number; customers: number } | null;
 }
 
-/** A seeded generator (mulberry32), so every run imports the same file. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * `rows` orders of `rows / 10` customers over three years, in time order (as a shop exports them),
  * as a native CSV and, for the baseline, as the COPY text of the very rows the import stores.
@@ -57,7 +47,7 @@ function random(seed: number): () => number {
 async function writeFiles(dir: string, rows: number): Promise<{ csv: string; copy: string }> {
   const csv = createWriteStream(join(dir, 'orders.csv'));
   const copy = createWriteStream(join(dir, 'orders.copy'));
-  const next = random(42);
+  const next = mulberry32(42);
   const start = Date.UTC(2023, 0, 1);
   const span = 3 * 365 * 86_400_000;
   const receivedAt = new Date().toISOString();

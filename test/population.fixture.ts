@@ -2,20 +2,9 @@
  * A deterministic population of buyers with known orders, refunds and cancellations, and an
  * independent, deliberately plain computation of what Tierwise must derive from it (docs/architecture.md, Metrics to At-risk flag).
  */
+import { mulberry32 } from './seeded-random.ts';
 
 const DAY = 86_400_000;
-
-/** mulberry32: a tiny seeded PRNG so the population is the same on every run. */
-function rng(seed: number) {
-  let a = seed;
-  return () => {
-    a |= 0;
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface PlannedOrder {
   orderId: string;
@@ -31,7 +20,7 @@ export interface PlannedCustomer {
 }
 
 export function planPopulation(count: number, now: Date, seed = 7): PlannedCustomer[] {
-  const random = rng(seed);
+  const random = mulberry32(seed);
   return Array.from({ length: count }, (_, c) => {
     const n = 1 + Math.floor(random() * random() * 14);
     const orders = Array.from({ length: n }, (_, i) => {

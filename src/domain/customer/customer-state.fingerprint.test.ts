@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { CDNOW_BGNBD, CDNOW_GAMMA_GAMMA } from '../../../test/fixtures/model.fixtures.ts';
+import { mulberry32 } from '../../../test/seeded-random.ts';
 import type { OrderItem, StoredEvent } from '../events/events.types.ts';
 import { digestEvents, parseDigest, serializeDigest, unpackDigest } from '../facts/digest.ts';
 import { parsePolicy, type TierPolicy } from '../policy/policy.ts';
@@ -14,17 +15,6 @@ import { deriveBatch, type BatchContext, type CustomerPlan, type StoredCustomer 
 
 const T0 = Date.parse('2025-01-01T00:00:00.000Z');
 const DAY = 86_400_000;
-
-/** mulberry32: a small deterministic generator, so the customers are the same on every run */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const AMOUNTS = ['0', '5', '19.9', '24.99', '100.00', '0.0001', '1234.5678', '7.125', '49.5', '250', '12.3400', '99999.99'];
 const KINDS = ['site_visit', 'email', 'support', 'complaint'];
@@ -116,7 +106,7 @@ const sha1 = (value: unknown) => createHash('sha1').update(JSON.stringify(value)
  * to what is written.
  */
 function derivePasses() {
-  const rand = random(16);
+  const rand = mulberry32(16);
   const events = Array.from({ length: 200 }, (_, i) => customerEvents(i, rand));
   let customers = events.map((list, i) => fresh(`c${String(i).padStart(3, '0')}`));
   const passes: CustomerPlan[][] = [];
