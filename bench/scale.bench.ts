@@ -172,7 +172,7 @@ async function measure(deps: Deps): Promise<Figures> {
       // Each round starts with the workers idle: earlier parts (and rounds) leave queued work behind.
       const drain = await waitDrained(deps);
       latencyDrain ??= drain;
-      log(`latency run ${run + 1}: waited ${drain.seconds.toFixed(1)} s for earlier work to drain (${drain.outbox} outbox messages pending at the start)`);
+      log(`latency run ${run + 1}: waited ${drain.seconds.toFixed(1)} s for earlier work to drain (${drain.steps}; ${drain.outbox} outbox messages pending at the start)`);
       latency.push(await measureLatency(deps, apiUrl, ADMIN_KEY, LOAD_CUSTOMERS, 1_000, SECONDS));
       const round = latency.at(-1)!;
       log(`latency run ${run + 1}: p50 ${round.p50.toFixed(0)} ms, p99 ${round.p99.toFixed(0)} ms (${round.seen}/${round.probes} probes; ${round.checkpoints} Postgres checkpoints began meanwhile)`);

@@ -161,14 +161,16 @@ const outboxPending = async (deps: Deps) =>
  * Waits until what earlier parts left for the workers is done, so a latency round measures its own
  * load only: ingest jobs, recomputes (queued and dirty), outbox messages the relay has not fanned
  * out (a rescore writes one or two per new customer, README "Webhooks"), webhook deliveries and
- * maintenance jobs. Returns the seconds waited and the outbox messages pending at the start.
+ * maintenance jobs. Returns the seconds waited (and on what) and the outbox messages pending at the start.
  */
-export async function waitDrained(deps: Deps, timeoutMs = 1_800_000): Promise<{ seconds: number; outbox: number }> {
+export async function waitDrained(deps: Deps, timeoutMs = 1_800_000): Promise<{ seconds: number; outbox: number; steps: string }> {
   const t0 = performance.now();
   const deadline = Date.now() + timeoutMs;
   const outbox = await outboxPending(deps);
   await waitIngestIdle(deps, timeoutMs);
+  const ingested = performance.now();
   await waitForRecomputes(deps, timeoutMs);
+  const recomputed = performance.now();
   for (;;) {
     const jobs = await Promise.all([deps.queues.webhooks, deps.queues.maintenance].map((q) => q.getJobCounts('waiting', 'active', 'prioritized')));
     if (jobs.every((counts) => Object.values(counts).every((n) => n === 0)) && (await outboxPending(deps)) === 0) break;
@@ -176,7 +178,9 @@ export async function waitDrained(deps: Deps, timeoutMs = 1_800_000): Promise<{ 
     checkInterrupted();
     await sleep(200);
   }
-  return { seconds: (performance.now() - t0) / 1000, outbox };
+  const end = performance.now();
+  const steps = `ingest ${((ingested - t0) / 1000).toFixed(1)} s, recomputes ${((recomputed - ingested) / 1000).toFixed(1)} s, outbox and webhook and maintenance jobs ${((end - recomputed) / 1000).toFixed(1)} s`;
+  return { seconds: (end - t0) / 1000, outbox, steps };
 }
 
 /** Checkpoints Postgres has begun so far (timed and requested), to tell a round that one landed in. */

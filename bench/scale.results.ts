@@ -57,7 +57,7 @@ export interface Figures {
    * p99Runs and checkpointRuns per round (Postgres checkpoints begun during it); drain: the wait for
    * earlier parts' queued work before the first round (seconds, outbox messages pending at its start).
    */
-  latency: { p50: number; p99: number; rate: number; p99Runs: number[]; checkpointRuns: number[]; drain: { seconds: number; outbox: number } | null };
+  latency: { p50: number; p99: number; rate: number; p99Runs: number[]; checkpointRuns: number[]; drain: { seconds: number; outbox: number; steps: string } | null };
   import: ImportFigures | null;
   /** Merges/s and ingest with merged ids routed, next to ingest without merges (bench/scale.merge.ts). */
   merge: MergeFigures | null;
