@@ -160,7 +160,7 @@ const outboxPending = async (deps: Deps) =>
 /**
  * Waits until what earlier parts left for the workers is done, so a latency round measures its own
  * load only: ingest jobs, recomputes (queued and dirty), outbox messages the relay has not fanned
- * out (a rescore writes one or two per new customer, README "Webhooks"), webhook deliveries and
+ * out (a recompute writes one per change, README "Scores, tiers and lifecycle"), webhook deliveries and
  * maintenance jobs. Returns the seconds waited (and on what) and the outbox messages pending at the start.
  */
 export async function waitDrained(deps: Deps, timeoutMs = 1_800_000): Promise<{ seconds: number; outbox: number; steps: string }> {
