@@ -16,7 +16,7 @@ import { benchConfig, checkInterrupted, cleanupStep, createDatabase, handleInter
 import { generateShop, type Seed } from './scale.generate.ts';
 import { bareAggregateSeconds, bareRowInsertSeconds, bareRowUpdateSeconds, drainedRecomputeRate, naiveRecomputeRate, sampleCustomerIds, waitForRecomputes } from './scale.rescore.ts';
 import { measureFirstPages, measureSweep } from './scale.sweep.ts';
-import { discardBacklog, measureAcceptance, measureEndToEnd, measureLatency } from './scale.ingest.ts';
+import { discardBacklog, measureAcceptance, measureEndToEnd, measureLatency, waitDrained } from './scale.ingest.ts';
 import { freePort, serviceEnv, spawnNoop, spawnService, spawnWorkers, waitReady, WORKER_LAYOUTS, type Child, type WorkerLayout } from './scale.processes.ts';
 import { measureImport, type ImportFigures } from './scale.import.ts';
 import { measureMerges, type MergeFigures } from './scale.merge.ts';
@@ -167,9 +167,15 @@ async function measure(deps: Deps): Promise<Figures> {
       await waitForRecomputes(deps, 120_000);
     }
     const latency = [];
+    let latencyDrain: Figures['latency']['drain'] = null;
     for (let run = 0; run < runsOf('latency'); run++) {
+      // Each round starts with the workers idle: earlier parts (and rounds) leave queued work behind.
+      const drain = await waitDrained(deps);
+      latencyDrain ??= drain;
+      log(`latency run ${run + 1}: waited ${drain.seconds.toFixed(1)} s for earlier work to drain (${drain.steps}; ${drain.outbox} outbox messages pending at the start)`);
       latency.push(await measureLatency(deps, apiUrl, ADMIN_KEY, LOAD_CUSTOMERS, 1_000, SECONDS));
-      log(`latency run ${run + 1}: p50 ${latency.at(-1)!.p50.toFixed(0)} ms, p99 ${latency.at(-1)!.p99.toFixed(0)} ms (${latency.at(-1)!.seen}/${latency.at(-1)!.probes} probes)`);
+      const round = latency.at(-1)!;
+      log(`latency run ${run + 1}: p50 ${round.p50.toFixed(0)} ms, p99 ${round.p99.toFixed(0)} ms (${round.seen}/${round.probes} probes; ${round.checkpoints} Postgres checkpoints began meanwhile)`);
     }
 
     // A full rescore on request (POST /v1/rescore: statistics refresh, every customer derived, none
@@ -243,7 +249,10 @@ async function measure(deps: Deps): Promise<Figures> {
         storedPerSec: median(e2e.map((e) => e.storedPerSec)), acceptedPerSec: median(e2e.map((e) => e.acceptedPerSec)),
         customersRecomputedPerSec: median(e2e.map((e) => e.customersRecomputedPerSec)), cpuPerEvent: median(e2eCpu),
       },
-      latency: { p50: median(latency.map((l) => l.p50).filter(Number.isFinite)), p99: median(latency.map((l) => l.p99).filter(Number.isFinite)), rate: median(latency.map((l) => l.backgroundEventsPerSec)) },
+      latency: {
+        p50: median(latency.map((l) => l.p50).filter(Number.isFinite)), p99: median(latency.map((l) => l.p99).filter(Number.isFinite)), rate: median(latency.map((l) => l.backgroundEventsPerSec)),
+        p99Runs: latency.map((l) => l.p99), checkpointRuns: latency.map((l) => l.checkpoints), drain: latencyDrain,
+      },
       import: importFigures,
       merge: mergeFigures,
       rss: { api: peakRss.get(api.name)!, workers: [...peakRss].filter(([name]) => name !== api.name).map(([name, mib]) => ({ name, mib, recompute: name === 'worker' || name.includes('recompute') })) },

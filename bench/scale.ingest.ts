@@ -6,6 +6,7 @@ import { sql } from 'drizzle-orm';
 import type { Deps } from '../src/deps.ts';
 import { checkInterrupted, median, sleep } from './support.ts';
 import { dirtyKeys, RECOMPUTE_SHARDS } from '../src/queues/recompute.dirty.ts';
+import { waitForRecomputes } from './scale.rescore.ts';
 
 const RUN = randomBytes(3).toString('hex');
 let seq = 0;
@@ -153,11 +154,45 @@ export async function discardBacklog(deps: Deps): Promise<void> {
   await deps.redis.del(...keys);
 }
 
+const outboxPending = async (deps: Deps) =>
+  (await deps.db.execute<{ n: number }>(sql`select count(*)::int as n from webhook_messages where fanned_out_at is null`)).rows[0]!.n;
+
+/**
+ * Waits until what earlier parts left for the workers is done, so a latency round measures its own
+ * load only: ingest jobs, recomputes (queued and dirty), outbox messages the relay has not fanned
+ * out (a recompute writes one per change, README "Scores, tiers and lifecycle"), webhook deliveries and
+ * maintenance jobs. Returns the seconds waited (and on what) and the outbox messages pending at the start.
+ */
+export async function waitDrained(deps: Deps, timeoutMs = 1_800_000): Promise<{ seconds: number; outbox: number; steps: string }> {
+  const t0 = performance.now();
+  const deadline = Date.now() + timeoutMs;
+  const outbox = await outboxPending(deps);
+  await waitIngestIdle(deps, timeoutMs);
+  const ingested = performance.now();
+  await waitForRecomputes(deps, timeoutMs);
+  const recomputed = performance.now();
+  for (;;) {
+    const jobs = await Promise.all([deps.queues.webhooks, deps.queues.maintenance].map((q) => q.getJobCounts('waiting', 'active', 'prioritized')));
+    if (jobs.every((counts) => Object.values(counts).every((n) => n === 0)) && (await outboxPending(deps)) === 0) break;
+    if (Date.now() > deadline) throw new Error('earlier parts\' queues did not drain in time');
+    checkInterrupted();
+    await sleep(200);
+  }
+  const end = performance.now();
+  const steps = `ingest ${((ingested - t0) / 1000).toFixed(1)} s, recomputes ${((recomputed - ingested) / 1000).toFixed(1)} s, outbox and webhook and maintenance jobs ${((end - recomputed) / 1000).toFixed(1)} s`;
+  return { seconds: (end - t0) / 1000, outbox, steps };
+}
+
+/** Checkpoints Postgres has begun so far (timed and requested), to tell a round that one landed in. */
+const checkpoints = async (deps: Deps) =>
+  (await deps.db.execute<{ n: number }>(sql`select (checkpoints_timed + checkpoints_req)::int as n from pg_stat_bgwriter`)).rows[0]!.n;
+
 /**
  * Event → state latency under a paced background load of `rate` events/s: probes POST one order
  * for a fresh customer every 50 ms and Postgres is polled until that customer's state is written.
  */
 export async function measureLatency(deps: Deps, url: string, key: string, customers: number, rate: number, seconds: number) {
+  const checkpointsBefore = await checkpoints(deps);
   const background = runLoad({
     url: `${url}/v1/events/batch`, key, seconds, connections: 4, overallRate: rate / 50,
     body: () => batchBody(customers, 50), eventsPerRequest: 50,
@@ -200,6 +235,7 @@ export async function measureLatency(deps: Deps, url: string, key: string, custo
     p50: median(latencies),
     p99: sorted[Math.min(sorted.length - 1, Math.ceil(0.99 * sorted.length) - 1)] ?? Number.NaN,
     backgroundEventsPerSec: load.eventsPerSec,
+    checkpoints: (await checkpoints(deps)) - checkpointsBefore,
   };
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_JSON_DEPTH, nestsDeeperThan, storableTextProblem, unstorableStrings } from './text.ts';
+import { isStorableText, MAX_JSON_DEPTH, nestsDeeperThan, storableTextProblem, unstorableStrings } from './text.ts';
 
 describe('storableTextProblem', () => {
   it.each([
@@ -14,6 +14,19 @@ describe('storableTextProblem', () => {
   ])('%j → %j', (value, expected) => {
     expect(storableTextProblem(value)).toBe(expected);
   });
+});
+
+describe('isStorableText', () => {
+  it.each<[string, boolean]>([
+    ['plain', true],
+    ['', true],
+    ['emoji 😀 (a surrogate pair)', true],
+    ['c\u0000x', false],
+    ['a\ud800b', false],
+    ['trailing high \ud83d', false],
+    ['\ude00 leading low', false],
+    ['reversed pair \ude00\ud83d', false],
+  ])('%j → %s', (s, expected) => expect(isStorableText(s)).toBe(expected));
 });
 
 describe('unstorableStrings', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { eventSchema } from './events.schemas.ts';
-import { semanticProblems, type IngestContext } from './events.checks.ts';
-import { isStorableText, unstorableTextProblems } from './storable.ts';
+import { semanticProblems, toIngestEvents, type IngestContext } from './events.checks.ts';
+import { unstorableTextProblems } from './storable.ts';
 import { formatPath } from './field-problem.ts';
 
 const NOW = new Date('2026-06-01T12:00:00Z');
@@ -18,19 +18,6 @@ function problemsOf(event: unknown, ctx: IngestContext = single): string[] {
   const schema = parsed.success ? [] : parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`);
   return [...schema, ...semanticProblems([event], ctx).map((p) => `${p.path}: ${p.message}`)];
 }
-
-describe('isStorableText', () => {
-  it.each<[string, boolean]>([
-    ['plain', true],
-    ['', true],
-    ['emoji 😀 (a surrogate pair)', true],
-    ['c\u0000x', false],
-    ['a\ud800b', false],
-    ['trailing high \ud83d', false],
-    ['\ude00 leading low', false],
-    ['reversed pair \ude00\ud83d', false],
-  ])('%j → %s', (s, expected) => expect(isStorableText(s)).toBe(expected));
-});
 
 describe('unstorableTextProblems', () => {
   it('names every bad string and key at its path, however deep', () => {
@@ -85,5 +72,19 @@ describe('the event contract refuses what Postgres cannot store', () => {
     expect(problems).toEqual([{ path: 'events[0].occurred_at', message: "is before 1970-01-01T00:00:00Z once corrected for the sender's clock (sent_at)" }]);
     // A sender whose clock is years ahead, with instants on the same clock, is corrected, not refused.
     expect(semanticProblems([order({ occurred_at: '2030-05-31T12:00:00Z' })], batch('2030-06-01T12:00:00Z'))).toEqual([]);
+  });
+});
+
+describe('toIngestEvents stores occurred_at as a UTC instant with milliseconds', () => {
+  it.each<[string, string, string | undefined, string]>([
+    ['already in the stored form', '2026-05-01T10:20:30.456Z', undefined, '2026-05-01T10:20:30.456Z'],
+    ['without milliseconds', '2026-05-01T10:20:30Z', undefined, '2026-05-01T10:20:30.000Z'],
+    ['with an offset', '2026-05-01T12:20:30.456+02:00', undefined, '2026-05-01T10:20:30.456Z'],
+    ['with more digits than milliseconds', '2026-05-01T10:20:30.4567Z', undefined, '2026-05-01T10:20:30.456Z'],
+    ['in the stored form, sender 1 hour ahead', '2026-05-01T10:20:30.456Z', '2026-06-01T13:00:00Z', '2026-05-01T09:20:30.456Z'],
+    ['in the stored form, sender on time', '2026-05-01T10:20:30.456Z', '2026-06-01T12:00:00Z', '2026-05-01T10:20:30.456Z'],
+  ])('%s: %s (sent_at %s) → %s', (_name, occurredAt, sentAt, expected) => {
+    const [event] = eventSchema.array().parse([order({ occurred_at: occurredAt })]);
+    expect(toIngestEvents([event!], sentAt ? batch(sentAt) : single)[0]!.occurred_at).toBe(expected);
   });
 });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { isExactNumber, MAX_EXACT_NUMBER_DIGITS, MONEY_INTEGER_DIGITS, MONEY_SCALE } from '../money.ts';
-import { isStorableText, MIN_EVENT_INSTANT, MIN_EVENT_INSTANT_MS, UNSTORABLE_TEXT_MESSAGE } from './storable.ts';
+import { isStorableText } from '../text.ts';
+import { MIN_EVENT_INSTANT, MIN_EVENT_INSTANT_MS, UNSTORABLE_TEXT_MESSAGE } from './storable.ts';
 
 const MAX_PROPERTIES_BYTES = 8 * 1024;
 

@@ -1,40 +1,16 @@
 import type { FieldProblem } from './field-problem.ts';
+import { allStorable, isStorableText } from '../text.ts';
 
-// What Postgres can hold, checked before anything is queued: a value that passes here is stored as
-// sent, one that does not is refused with a 400 naming its path (README: "Event limits").
-
-/** NUL (text and jsonb refuse it) or a UTF-16 surrogate without its pair (jsonb refuses it; as text it would turn into U+FFFD). */
-const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-/** NUL or any surrogate: a cheap first test, since almost every string has neither. */
-const SUSPECT = /[\u0000\ud800-\udfff]/;
+// What Postgres can hold (domain/text.ts), checked before anything is queued: a value that passes
+// here is stored as sent, one that does not is refused with a 400 naming its path (README: "Event limits").
 
 export const UNSTORABLE_TEXT_MESSAGE = 'must not contain NUL (U+0000) or an unpaired UTF-16 surrogate';
-
-/** A string Postgres stores unchanged in text and jsonb. */
-export function isStorableText(value: string): boolean {
-  return !SUSPECT.test(value) || !UNSTORABLE.test(value);
-}
 
 /** A key as it can be shown in a path: the characters that cannot be stored written as \uXXXX. */
 function printableKey(key: string): string {
   return key.replace(/\u0000|[\ud800-\udfff]/g, (c) =>
     isStorableText(c) ? c : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );
-}
-
-/** Whether every string in `value` (keys included) is storable, within `maxDepth` levels: no paths built, for the common case. */
-function allStorable(value: unknown, maxDepth: number): boolean {
-  if (typeof value === 'string') return isStorableText(value);
-  if (typeof value !== 'object' || value === null) return true;
-  if (maxDepth === 0) return false;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) if (!allStorable(value[i], maxDepth - 1)) return false;
-    return true;
-  }
-  for (const key in value) {
-    if (!isStorableText(key) || !allStorable((value as Record<string, unknown>)[key], maxDepth - 1)) return false;
-  }
-  return true;
 }
 
 /**
