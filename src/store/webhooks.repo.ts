@@ -144,6 +144,29 @@ async function subscribedTypes(db: DbOrTx): Promise<Set<string>> {
 }
 
 /**
+ * Retention of the outbox: messages fanned out before `before` whose deliveries are all finished
+ * (succeeded or failed, or none), deleted with those deliveries and their attempts in one
+ * statement; returns how many messages. Finds them by reading the outbox once: it runs daily.
+ */
+export async function purgeFannedOutMessages(db: DbOrTx, before: Date): Promise<number> {
+  const result = await db.execute<{ n: number }>(sql`
+    with old as (
+      select m.id from webhook_messages m
+      where m.fanned_out_at < ${before}
+        and not exists (select 1 from webhook_deliveries d where d.message_id = m.id and d.status = 'pending')
+      for update skip locked
+    ), deliveries as (
+      delete from webhook_deliveries d using old where d.message_id = old.id returning d.id
+    ), attempts as (
+      delete from webhook_attempts a using deliveries where a.delivery_id = deliveries.id
+    ), messages as (
+      delete from webhook_messages m using old where m.id = old.id returning 1
+    )
+    select count(*)::int as n from messages`);
+  return result.rows[0]!.n;
+}
+
+/**
  * Right to erasure, for the outbox: every message about `customerId` that has not been delivered
  * goes, with the data in it. Messages not yet fanned out are deleted; of those fanned out, every
  * delivery that did not succeed (pending or failed, so neither a retry nor a recovery can send it
