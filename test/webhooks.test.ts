@@ -4,6 +4,7 @@ import { eq } from 'drizzle-orm';
 import { auth, eventually, startService, type TestService } from './harness.ts';
 import { startReceiver, type Received } from './receiver.ts';
 import { webhookEndpoints, webhookMessages } from '../src/store/schema.ts';
+import { insertMessages } from '../src/store/webhooks.repo.ts';
 
 const day = (d: number) => new Date(Date.now() - d * 86_400_000).toISOString();
 let n = 0;
@@ -199,5 +200,26 @@ describe('the outbox holds subscribed types only', () => {
     expect(verify(endpoint.secret, got)).toMatchObject({ type: 'customer.tier_changed', data: { customer_id: 'sub-after', direction: 'initial', sequence: 1 } });
     // The lifecycle change is written for no one: its only subscriber is disabled.
     expect(await outboxTypes()).toEqual(['customer.tier_changed']);
+  });
+
+  it('saves an endpoint only once the outbox writes in flight have committed, so none of their changes slips past it', async () => {
+    let commit!: () => void;
+    let locked!: () => void;
+    const held = new Promise<void>((resolve) => (locked = resolve));
+    const writing = svc.deps.db.transaction(async (tx) => {
+      await insertMessages(tx, [{ id: 'evt_in_flight', type: 'customer.at_risk', body: '{}', createdAt: new Date() }]);
+      locked();
+      await new Promise<void>((resolve) => (commit = resolve));
+    });
+    await held;
+    let saved = false;
+    const saving = createEndpoint(svc, receiver.url('/risk'), ['customer.at_risk']).then(() => (saved = true));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(saved).toBe(false);
+    commit();
+    await writing;
+    await saving;
+    // The write read the subscriptions before the endpoint existed: its message was for no one.
+    expect(await outboxTypes()).not.toContain('customer.at_risk');
   });
 });
