@@ -74,7 +74,7 @@ describe('batched recompute and full rescore', () => {
     // The ingest asked for every customer; the real workers drain the shards in batches (the
     // outbox is compared as written, so nothing relays or delivers it).
     expect((await listDirty(batched.deps.redis, batched.config.QUEUE_PREFIX)).sort()).toEqual([...ids].sort());
-    const workers = await startWorkers(batched.deps, ['recompute']);
+    const workers = await startWorkers(batched.deps);
     await settle(batched, 0);
     await workers.close();
     expect(await listDirty(batched.deps.redis, batched.config.QUEUE_PREFIX)).toEqual([]);
