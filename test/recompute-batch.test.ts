@@ -71,8 +71,7 @@ describe('batched recompute and full rescore', () => {
 
   it('write the same state, history, membership and outbox rows as one recompute per customer', async () => {
     for (const id of ids) await recomputeCustomers(single.deps, [id]);
-    // The ingest asked for every customer; the real workers drain the shards in batches (the
-    // outbox is compared as written, so nothing relays or delivers it).
+    // The ingest asked for every customer; the real workers drain the shards in batches.
     expect((await listDirty(batched.deps.redis, batched.config.QUEUE_PREFIX)).sort()).toEqual([...ids].sort());
     const workers = await startWorkers(batched.deps);
     await settle(batched, 0);
