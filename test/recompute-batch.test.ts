@@ -133,26 +133,34 @@ describe('batched recompute and full rescore', () => {
     expect(await row()).toEqual({ state_hash: 'other', sequence: stored.sequence + 7 });
   });
 
-  it('a rescore batch that meets a concurrent write leaves that row alone and asks for the customer again', async () => {
+  // Each reads the row without a lock and waits for it only to write; the other writer commits first.
+  it.each([
+    {
+      name: 'a rescore batch',
+      index: 1,
+      run: async (deps: TestService['deps'], id: string) => rescoreBatch(deps, customerWithId(id), await loadRecomputeContext(deps, deps.clock.now())),
+      waits: '%update customers c set%',
+    },
+    { name: 'a recompute', index: 2, run: (deps: TestService['deps'], id: string) => recomputeCustomers(deps, [id]), waits: '%for update%' },
+  ])('$name that meets a concurrent write leaves that row alone and asks for the customer again', async ({ index, run, waits }) => {
     const { deps } = batched;
-    const id = ids[1]!;
+    const id = ids[index]!;
     const historyRows = async () => (await deps.db.execute<{ n: number }>(sql`select count(*)::int as n from customer_history where customer_id = ${id}`)).rows[0]!.n;
-    // A stored fingerprint no derivation gives, so the rescore means to write the row.
+    // A stored fingerprint no derivation gives, so the derivation means to write the row.
     await deps.db.execute(sql`update customers set state_hash = 'before' where id = ${id}`);
     const history = await historyRows();
     const other = await deps.pool.connect();
     try {
       await other.query('begin');
       await other.query('select id from customers where id = $1 for update', [id]);
-      const rescored = rescoreBatch(deps, customerWithId(id), await loadRecomputeContext(deps, deps.clock.now()));
-      // The rescore read the row without a lock and now waits to write it; the other writer commits first.
+      const derived = run(deps, id);
       await eventually(async () => {
-        const { rows } = await deps.pool.query(`select 1 from pg_stat_activity where wait_event_type = 'Lock' and query like '%update customers c set%'`);
+        const { rows } = await deps.pool.query(`select 1 from pg_stat_activity where wait_event_type = 'Lock' and query like $1`, [waits]);
         return rows.length > 0 ? true : undefined;
-      }, 10_000, 'the rescore to wait for the row lock');
+      }, 10_000, 'the write to wait for the row lock');
       await other.query(`update customers set state_hash = 'concurrent' where id = $1`, [id]);
       await other.query('commit');
-      expect(await rescored).toMatchObject({ customers: 1, changed: 0, history: 0, messages: 0 });
+      expect(await derived).toMatchObject({ customers: 1, written: 0, changed: 0, history: 0, messages: 0 });
     } finally {
       other.release();
     }

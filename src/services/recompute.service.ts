@@ -84,20 +84,24 @@ export const scoringStats = (stats: PopulationStats): BatchContext['stats'] => (
 });
 
 /**
- * Rebuilds customers from their digests (digestsAsOf) and writes state and history in one
- * transaction. Rows are locked in id order first, and read (and their events counted, and where
- * needed read) after the lock, so the last recompute sees every committed event. `preloaded` lets a
- * long run read the policy, statistics and segments once.
+ * Rebuilds customers from their digests (digestsAsOf) and writes what changed in one transaction.
+ * The rows are read without a lock, as a rescore reads them (rescoreBatch), and each write is
+ * guarded by the fingerprint its state was derived from: a customer another recompute wrote
+ * meanwhile is asked for again instead of overwritten, and since every event commits before its
+ * customer is asked for, the recompute after the last event sees it. Only the rows to be written
+ * are locked, in id order, as a run of merges locks its rows (lockProfiles), so the two never wait
+ * for each other in a cycle. Locking every row first cost as much Postgres time as reading them,
+ * and wrote the page of every row of a batch that writes nothing (bench/RESULTS.md, What the
+ * profiles showed). `preloaded` lets a long run read the policy, statistics and segments once.
  */
 export async function recomputeCustomers(deps: RecomputeDeps, customerIds: string[], preloaded?: RecomputeContext): Promise<RecomputeResult> {
-  const ids = [...new Set(customerIds)].sort();
-  if (ids.length === 0) return { customers: 0, written: 0, changed: 0, history: 0, messages: 0 };
+  if (customerIds.length === 0) return { customers: 0, written: 0, changed: 0, history: 0, messages: 0 };
   const stop = deps.metrics.recomputeDuration.startTimer();
   const now = deps.clock.now();
   const context = { now, ...(preloaded ?? (await loadRecomputeContext(deps, now))) };
+  const plans = await planBatch(deps, deps.db, await readStoredCustomers(deps.db, customerIds), context);
   const result = await deps.db.transaction(async (tx) => {
-    await lockCustomers(tx, ids);
-    const plans = await planBatch(deps, tx, await readStoredCustomers(tx, ids), context);
+    await lockCustomers(tx, plans.filter((p) => p.differs).map((p) => p.id));
     return writePlans(tx, plans, context);
   });
   stop();

@@ -137,8 +137,9 @@ export async function dueForReview(db: DbOrTx, now: Date, after: { at: Date; id:
  */
 const idIn = (ids: readonly string[]): SQL => sql`${customers.id} = any(${sql.param([...ids])}::text[])`;
 
-/** Locks the customers' rows in id order, so recomputes of one customer never interleave and batches never deadlock. */
+/** Locks the customers' rows in id order, so transactions that each lock several customers never wait for each other in a cycle. */
 export async function lockCustomers(tx: DbOrTx, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
   await tx.select({ id: customers.id }).from(customers).where(idIn(ids)).orderBy(customers.id).for('update');
 }
 
