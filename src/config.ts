@@ -77,6 +77,11 @@ export const configSchema = z.object({
   WEBHOOK_CONCURRENCY: positiveInt.default(16),
   /** Total time one webhook attempt may take. */
   WEBHOOK_TIMEOUT_MS: positiveInt.default(15_000),
+  /**
+   * Outbox messages fanned out longer ago than this are deleted with their delivery log, except
+   * those with a delivery still pending; at least the 14 days failed deliveries can be recovered from.
+   */
+  WEBHOOK_RETENTION_DAYS: positiveInt.min(14, 'must be at least 14 (the recover window)').default(30),
   /** How often the webhook relay looks for new outbox messages and due retries. */
   WEBHOOK_RELAY_INTERVAL_MS: positiveInt.default(1_000),
   /** How long a worker holds a job before another may take it over as stalled. */

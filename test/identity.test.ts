@@ -9,6 +9,9 @@ describe('alias events: one customer, one profile', () => {
   let svc: TestService;
   beforeAll(async () => {
     svc = await startService();
+    // Messages are written only for subscribed types (README, Webhooks).
+    const hook = await svc.app.inject({ method: 'POST', url: '/v1/webhooks', payload: { url: 'https://hooks.example/identity', events: ['*'] }, headers: auth() });
+    expect(hook.statusCode, hook.body).toBe(201);
   });
   afterAll(async () => {
     await svc?.close();

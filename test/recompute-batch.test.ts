@@ -22,6 +22,9 @@ const ids = plan.map((c) => c.id);
 
 /** Stores the population through the API and the ingest worker (no recompute yet). */
 async function seed(svc: TestService, population = plan) {
+  // Messages are written only for subscribed types (README, Webhooks).
+  const hook = await svc.app.inject({ method: 'POST', url: '/v1/webhooks', payload: { url: 'https://hooks.example/batch', events: ['*'] }, headers: auth() });
+  expect(hook.statusCode, hook.body).toBe(201);
   await upsertSegment(svc.deps.db, { key: 'regulars', name: 'Regulars', rule: { field: 'order_count', op: 'gte', value: 4 } }, NOW);
   const events = toEvents(population);
   for (let i = 0; i < events.length; i += 1_000) {

@@ -15,6 +15,9 @@ describe('segment change instants', () => {
   const clock = manualClock(NOW);
   beforeAll(async () => {
     svc = await startService({ clock, workers: false });
+    // Messages are written only for subscribed types (README, Webhooks).
+    const hook = await svc.app.inject({ method: 'POST', url: '/v1/webhooks', payload: { url: 'https://hooks.example/segments', events: ['segment.entered', 'segment.exited'] }, headers: auth() });
+    expect(hook.statusCode, hook.body).toBe(201);
   });
   afterAll(async () => svc?.close());
 

@@ -3,7 +3,8 @@ import { Webhook } from 'standardwebhooks';
 import { eq } from 'drizzle-orm';
 import { auth, eventually, startService, type TestService } from './harness.ts';
 import { startReceiver, type Received } from './receiver.ts';
-import { webhookEndpoints } from '../src/store/schema.ts';
+import { webhookEndpoints, webhookMessages } from '../src/store/schema.ts';
+import { insertMessages } from '../src/store/webhooks.repo.ts';
 
 const day = (d: number) => new Date(Date.now() - d * 86_400_000).toISOString();
 let n = 0;
@@ -164,5 +165,61 @@ describe('webhook SSRF guard', () => {
     expect(attempt).toMatchObject({ outcome: 'failure', status_code: null });
     expect(attempt.error).toMatch(/forbidden/);
     expect(receiver.received).toEqual([]);
+  });
+});
+
+describe('the outbox holds subscribed types only', () => {
+  let svc: TestService;
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  beforeAll(async () => {
+    receiver = await startReceiver();
+    svc = await startService({ config: { WEBHOOK_ALLOW_PRIVATE_TARGETS: true, WEBHOOK_RELAY_INTERVAL_MS: 100 } });
+  });
+  afterAll(async () => {
+    await svc?.close();
+    await receiver?.close();
+  });
+
+  const derived = async (customer: string) => {
+    const res = await svc.app.inject({ method: 'GET', url: `/v1/customers/${customer}`, headers: auth() });
+    return (res.statusCode === 200 && res.json().metrics?.order_count === 1) || undefined;
+  };
+  const outboxTypes = async () =>
+    (await svc.deps.db.select({ type: webhookMessages.type }).from(webhookMessages).orderBy(webhookMessages.type)).map((m) => m.type);
+
+  it('writes no message while no endpoint subscribes, and delivers the changes made after one subscribes', async () => {
+    await svc.app.inject({ method: 'POST', url: '/v1/events', payload: order('sub-before'), headers: auth() });
+    await eventually(() => derived('sub-before'), 15_000, 'sub-before derived');
+    expect(await outboxTypes()).toEqual([]);
+
+    const disabled = await createEndpoint(svc, receiver.url('/off'), ['customer.lifecycle_changed']);
+    await svc.app.inject({ method: 'PATCH', url: `/v1/webhooks/${disabled.id}`, payload: { enabled: false }, headers: auth() });
+    const endpoint = await createEndpoint(svc, receiver.url('/later'), ['customer.tier_changed']);
+    await svc.app.inject({ method: 'POST', url: '/v1/events', payload: order('sub-after'), headers: auth() });
+    const got = await eventually(async () => receiver.received.find((r) => r.path === '/later'), 15_000, 'the tier change');
+    expect(verify(endpoint.secret, got)).toMatchObject({ type: 'customer.tier_changed', data: { customer_id: 'sub-after', direction: 'initial', sequence: 1 } });
+    // The lifecycle change is written for no one: its only subscriber is disabled.
+    expect(await outboxTypes()).toEqual(['customer.tier_changed']);
+  });
+
+  it('saves an endpoint only once the outbox writes in flight have committed, so none of their changes slips past it', async () => {
+    let commit!: () => void;
+    let locked!: () => void;
+    const held = new Promise<void>((resolve) => (locked = resolve));
+    const writing = svc.deps.db.transaction(async (tx) => {
+      await insertMessages(tx, [{ id: 'evt_in_flight', type: 'customer.at_risk', body: '{}', createdAt: new Date() }]);
+      locked();
+      await new Promise<void>((resolve) => (commit = resolve));
+    });
+    await held;
+    let saved = false;
+    const saving = createEndpoint(svc, receiver.url('/risk'), ['customer.at_risk']).then(() => (saved = true));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(saved).toBe(false);
+    commit();
+    await writing;
+    await saving;
+    // The write read the subscriptions before the endpoint existed: its message was for no one.
+    expect(await outboxTypes()).not.toContain('customer.at_risk');
   });
 });

@@ -123,7 +123,9 @@ describe('a worker process you can watch', () => {
     const events = ['a', 'b', 'c'].map((c) => ({ id: `m-${c}`, type: 'order', customer_id: `m-${c}`, occurred_at: '2026-06-01T00:00:00Z', order_id: `o-${c}`, amount: '10.00' }));
     expect((await svc.app.inject({ method: 'POST', url: '/v1/events/batch', payload: { events }, headers: auth() })).statusCode).toBe(202);
     await eventually(async () => (samples(await scrape()).get('tierwise_queue_jobs{queue="recompute",state="customers_waiting"}') === 3 ? true : undefined), 30_000, 'customers waiting');
-    // An outbox message nothing relays, a review due an hour ago, and statistics computed now.
+    // An outbox message nothing relays (written as an endpoint subscribes), a review due an hour ago, and statistics computed now.
+    const hook = await svc.app.inject({ method: 'POST', url: '/v1/webhooks', payload: { url: 'https://hooks.example/metrics', events: ['*'] }, headers: auth() });
+    expect(hook.statusCode, hook.body).toBe(201);
     await insertMessages(svc.deps.db, [{ id: 'evt_metrics', type: 'webhook.test', body: '{}', createdAt: new Date() }]);
     await svc.deps.db.execute(sql`update customers set next_review_at = now() - interval '1 hour' where id = 'm-a'`);
     await refreshPopulationStats(svc.deps.db, new Date());

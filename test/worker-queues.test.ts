@@ -48,7 +48,7 @@ describe('worker processes serving a selection of queues', () => {
     }, 30_000, 'the recompute process to derive every customer');
     await eventually(async () => ((await countDirty(svc.deps.redis, svc.config.QUEUE_PREFIX)) === 0 ? true : undefined), 30_000, 'no customer left waiting');
     const schedulers = await svc.deps.queues.maintenance.getJobSchedulers();
-    expect(schedulers.map((s) => s.key).sort()).toEqual(['fit-model', 'refresh-stats', 'sweep']);
+    expect(schedulers.map((s) => s.key).sort()).toEqual(['fit-model', 'purge-outbox', 'refresh-stats', 'sweep']);
     // The relay is not among the queues of either process, so its scheduler was never declared.
     expect(await svc.deps.queues.relay.getJobSchedulers()).toEqual([]);
   });

@@ -15,7 +15,7 @@ import { findJob, startRescore } from '../services/jobs.service.ts';
 export const jobSchema = z
   .object({
     id: z.string(),
-    kind: z.string().describe('rescore | segment_membership | fit_model | preview_policy | sweep'),
+    kind: z.string().describe('rescore | segment_membership | fit_model | preview_policy | sweep | purge_outbox'),
     status: z.enum(['queued', 'running', 'completed', 'failed']),
     progress: z.number().min(0).max(1),
     started_at: z.string().nullable(),

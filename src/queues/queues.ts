@@ -17,6 +17,8 @@ export interface JobPayloads {
 
 export type MaintenanceJob =
   | { kind: 'sweep' }
+  /** delete outbox messages past WEBHOOK_RETENTION_DAYS */
+  | { kind: 'purge_outbox' }
   /** refresh the population statistics, then rescore every customer (changedOnly: those whose judgments change) */
   | { kind: 'rescore'; reason: string; changedOnly?: boolean }
   | { kind: 'segment_membership'; segment: string }

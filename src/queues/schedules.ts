@@ -22,6 +22,8 @@ export async function declareSchedules(queues: Pick<Queues, 'relay' | 'maintenan
   if (!served.includes('maintenance')) return;
   const queue = queues.maintenance;
   await queue.upsertJobScheduler('sweep', { every: every.sweepEveryMs }, { name: 'sweep', data: { kind: 'sweep' } });
+  // Daily, off the hours of the statistics refresh and the model fit.
+  await queue.upsertJobScheduler('purge-outbox', { pattern: '30 2 * * *', tz: 'UTC' }, { name: 'purge_outbox', data: { kind: 'purge_outbox' } });
   await queue.upsertJobScheduler(
     'refresh-stats',
     { pattern: every.rescoreCron, tz: 'UTC' },

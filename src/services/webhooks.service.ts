@@ -7,6 +7,14 @@ import { generateSecret } from '../webhooks/signing.ts';
 import { validateWebhookUrl } from '../webhooks/ssrf.ts';
 import { notFound, validationError } from './errors.ts';
 
+const DAY_MS = 86_400_000;
+
+/** The outbox's retention (README, Webhooks): messages fanned out more than WEBHOOK_RETENTION_DAYS ago go with their delivery log. */
+export async function purgeOldMessages(deps: Pick<Deps, 'db' | 'config' | 'clock'>): Promise<{ messages: number }> {
+  const before = new Date(deps.clock.now().getTime() - deps.config.WEBHOOK_RETENTION_DAYS * DAY_MS);
+  return { messages: await repo.purgeFannedOutMessages(deps.db, before) };
+}
+
 /** After a rotation the old secret keeps signing alongside the new one for this long. */
 export const ROTATION_OVERLAP_MS = 24 * 3_600_000;
 /** Failed deliveries can be resent from at most this far back. */

@@ -6,8 +6,10 @@ export type EndpointRow = typeof webhookEndpoints.$inferSelect;
 export type DeliveryStatus = 'pending' | 'succeeded' | 'failed';
 
 export async function insertEndpoint(db: DbOrTx, row: typeof webhookEndpoints.$inferInsert): Promise<EndpointRow> {
-  const [created] = await db.insert(webhookEndpoints).values(row).returning();
-  return created!;
+  return withSubscriptionsLocked(db, async (tx) => {
+    const [created] = await tx.insert(webhookEndpoints).values(row).returning();
+    return created!;
+  });
 }
 
 export async function findEndpoint(db: DbOrTx, id: string): Promise<EndpointRow | undefined> {
@@ -19,9 +21,9 @@ export async function listEndpoints(db: DbOrTx): Promise<EndpointRow[]> {
   return db.select().from(webhookEndpoints).orderBy(webhookEndpoints.createdAt, webhookEndpoints.id);
 }
 
+/** Under the subscriptions lock: a change of `events` or `enabled` may subscribe the endpoint to more types. */
 export async function updateEndpoint(db: DbOrTx, id: string, set: Partial<typeof webhookEndpoints.$inferInsert>) {
-  const [row] = await db.update(webhookEndpoints).set(set).where(eq(webhookEndpoints.id, id)).returning();
-  return row;
+  return withSubscriptionsLocked(db, async (tx) => (await tx.update(webhookEndpoints).set(set).where(eq(webhookEndpoints.id, id)).returning())[0]);
 }
 
 export async function deleteEndpoint(db: DbOrTx, id: string): Promise<boolean> {
@@ -99,14 +101,69 @@ export async function recoverFailed(db: DbOrTx, endpointId: string, since: Date,
   return rows.length;
 }
 
-/** Outbox rows in one statement, the messages as one JSON parameter. */
-export async function insertMessages(db: DbOrTx, messages: { id: string; type: string; body: string; createdAt: Date }[]): Promise<void> {
+/**
+ * Orders outbox writes against new subscriptions (README, Webhooks): a transaction writing messages
+ * holds it shared from before it reads which types are subscribed until it commits; creating an
+ * endpoint or changing what it receives holds it exclusively, so it waits for the writes in flight
+ * and every later write sees it.
+ */
+const SUBSCRIPTIONS_LOCK = sql.raw('7346152098422');
+
+/** Runs `change` to the endpoints under the subscriptions lock held exclusively. */
+function withSubscriptionsLocked<T>(db: DbOrTx, change: (tx: DbOrTx) => Promise<T>): Promise<T> {
+  return db.transaction(async (tx) => {
+    await tx.execute(sql`select pg_advisory_xact_lock(${SUBSCRIPTIONS_LOCK})`);
+    return change(tx);
+  });
+}
+
+/**
+ * Outbox rows for the messages whose type some enabled endpoint subscribes to (README, Webhooks),
+ * in one statement, the messages as one JSON parameter; the others are not written, as the relay
+ * would fan them out to no one. Call it inside the transaction of the change the messages announce:
+ * the subscriptions lock is held until that commits.
+ */
+export async function insertMessages(tx: DbOrTx, messages: { id: string; type: string; body: string; createdAt: Date }[]): Promise<void> {
   if (messages.length === 0) return;
-  const json = messages.map((m) => ({ id: m.id, type: m.type, body: m.body, created_at: m.createdAt }));
-  await db.execute(sql`
+  await tx.execute(sql`select pg_advisory_xact_lock_shared(${SUBSCRIPTIONS_LOCK})`);
+  const subscribed = await subscribedTypes(tx);
+  const json = messages
+    .filter((m) => subscribed.has('*') || subscribed.has(m.type))
+    .map((m) => ({ id: m.id, type: m.type, body: m.body, created_at: m.createdAt }));
+  if (json.length === 0) return;
+  await tx.execute(sql`
     insert into webhook_messages (id, type, body, created_at)
     select x.id, x.type, x.body, x.created_at
     from jsonb_to_recordset(${JSON.stringify(json)}::jsonb) as x(id text, type text, body text, created_at timestamptz)`);
+}
+
+/** The event types the enabled endpoints subscribe to, `*` among them if one takes every type. */
+async function subscribedTypes(db: DbOrTx): Promise<Set<string>> {
+  const rows = await db.execute<{ type: string }>(sql`select distinct unnest(events) as type from webhook_endpoints where enabled`);
+  return new Set(rows.rows.map((r) => r.type));
+}
+
+/**
+ * Retention of the outbox: messages fanned out before `before` whose deliveries are all finished
+ * (succeeded or failed, or none), deleted with those deliveries and their attempts in one
+ * statement; returns how many messages. Finds them by reading the outbox once: it runs daily.
+ */
+export async function purgeFannedOutMessages(db: DbOrTx, before: Date): Promise<number> {
+  const result = await db.execute<{ n: number }>(sql`
+    with old as (
+      select m.id from webhook_messages m
+      where m.fanned_out_at < ${before}
+        and not exists (select 1 from webhook_deliveries d where d.message_id = m.id and d.status = 'pending')
+      for update skip locked
+    ), deliveries as (
+      delete from webhook_deliveries d using old where d.message_id = old.id returning d.id
+    ), attempts as (
+      delete from webhook_attempts a using deliveries where a.delivery_id = deliveries.id
+    ), messages as (
+      delete from webhook_messages m using old where m.id = old.id returning 1
+    )
+    select count(*)::int as n from messages`);
+  return result.rows[0]!.n;
 }
 
 /**

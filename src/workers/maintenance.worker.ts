@@ -4,6 +4,7 @@ import type { JobPayloads } from '../queues/queues.ts';
 import { previewPolicy } from '../services/preview.service.ts';
 import { fitModelAndRescore, refreshAndRescore, refreshSegmentMembership } from '../services/rescore.service.ts';
 import { sweepDueReviews } from '../services/sweep.service.ts';
+import { purgeOldMessages } from '../services/webhooks.service.ts';
 
 /** One maintenance job: its kind names the use case; progress goes to the job, which GET /v1/jobs/{id} reports. */
 export async function processMaintenance(deps: Deps, job: Job<JobPayloads['maintenance']>): Promise<unknown> {
@@ -12,6 +13,8 @@ export async function processMaintenance(deps: Deps, job: Job<JobPayloads['maint
   switch (data.kind) {
     case 'sweep':
       return sweepDueReviews(deps);
+    case 'purge_outbox':
+      return purgeOldMessages(deps);
     case 'rescore':
       return refreshAndRescore(deps, { onProgress, changedOnly: data.changedOnly ?? false });
     case 'segment_membership':
