@@ -10,7 +10,6 @@ import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
-import { sql } from 'drizzle-orm';
 import { createDeps, type Deps } from '../src/deps.ts';
 import { migrateDb } from '../src/store/db.ts';
 import { benchConfig, checkInterrupted, cleanupStep, createDatabase, handleInterrupts, intEnv, machine, median, removeThrowaways, runMain, sleep } from './support.ts';
@@ -169,15 +168,6 @@ async function measure(deps: Deps): Promise<Figures> {
     }
     const latency = [];
     let latencyDrain: Figures['latency']['drain'] = null;
-    if (runsOf('latency') > 0 && (ONLY.has('ingest') || ONLY.has('e2e'))) {
-      // The parts before stored events and rewrote the rows of the customers the latency rounds order
-      // for, many times over; with autovacuum off (README, Operations) their dead row versions would
-      // be cleaned by the rounds' own reads. Vacuum them first, as autovacuum would have.
-      const t0 = performance.now();
-      await waitDrained(deps);
-      await deps.db.execute(sql`vacuum (analyze) customers, customer_history, segment_members, events`);
-      log(`vacuumed the customer tables and events after the ingest parts in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    }
     for (let run = 0; run < runsOf('latency'); run++) {
       // Each round starts with the workers idle: earlier parts (and rounds) leave queued work behind.
       const drain = await waitDrained(deps);
