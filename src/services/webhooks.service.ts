@@ -8,11 +8,19 @@ import { validateWebhookUrl } from '../webhooks/ssrf.ts';
 import { notFound, validationError } from './errors.ts';
 
 const DAY_MS = 86_400_000;
+/** Messages deleted per statement by the outbox purge. */
+const PURGE_BATCH = 5_000;
 
 /** The outbox's retention (README, Webhooks): messages fanned out more than WEBHOOK_RETENTION_DAYS ago go with their delivery log. */
 export async function purgeOldMessages(deps: Pick<Deps, 'db' | 'config' | 'clock'>): Promise<{ messages: number }> {
   const before = new Date(deps.clock.now().getTime() - deps.config.WEBHOOK_RETENTION_DAYS * DAY_MS);
-  return { messages: await repo.purgeFannedOutMessages(deps.db, before) };
+  // In batches, each its own short transaction: a backlog of months never becomes one long delete.
+  let messages = 0;
+  for (;;) {
+    const purged = await repo.purgeFannedOutMessages(deps.db, before, PURGE_BATCH);
+    messages += purged;
+    if (purged < PURGE_BATCH) return { messages };
+  }
 }
 
 /** After a rotation the old secret keeps signing alongside the new one for this long. */

@@ -145,15 +145,16 @@ async function subscribedTypes(db: DbOrTx): Promise<Set<string>> {
 
 /**
  * Retention of the outbox: messages fanned out before `before` whose deliveries are all finished
- * (succeeded or failed, or none), deleted with those deliveries and their attempts in one
- * statement; returns how many messages. Finds them by reading the outbox once: it runs daily.
+ * (succeeded or failed, or none), at most `limit` of them, deleted with those deliveries and their
+ * attempts in one statement; returns how many messages.
  */
-export async function purgeFannedOutMessages(db: DbOrTx, before: Date): Promise<number> {
+export async function purgeFannedOutMessages(db: DbOrTx, before: Date, limit: number): Promise<number> {
   const result = await db.execute<{ n: number }>(sql`
     with old as (
       select m.id from webhook_messages m
       where m.fanned_out_at < ${before}
         and not exists (select 1 from webhook_deliveries d where d.message_id = m.id and d.status = 'pending')
+      limit ${limit}
       for update skip locked
     ), deliveries as (
       delete from webhook_deliveries d using old where d.message_id = old.id returning d.id
