@@ -22,4 +22,4 @@ COPY tsconfig.json ./
 COPY --from=build /app/dist ./dist
 EXPOSE 3000
 USER node
-CMD ["node", "dist/tierwise.js", "start"]
+CMD ["node", "--max-old-space-size=832", "dist/tierwise.js", "start"]
