@@ -53,4 +53,18 @@ describe('outbox retention', () => {
     // The pending delivery keeps its message however old.
     expect(await processMaintenance(svc.deps, job)).toEqual({ messages: 0 });
   });
+
+  it('purges a backlog larger than one delete batch, all of it', async () => {
+    // Two full batches of 5,000 (webhooks.service.ts PURGE_BATCH) and one more message.
+    const ids = Array.from({ length: 10_001 }, (_, i) => `evt_backlog_${String(i).padStart(5, '0')}`);
+    await svc.deps.db.transaction((tx) => insertMessages(tx, ids.map(message)));
+    let fanned = 0;
+    for (let n = -1; n !== 0; fanned += n) n = await fanOutMessages(svc.deps.db, new Date(NOW.getTime() - 40 * DAY), 5_000);
+    expect(fanned).toBe(ids.length);
+    await svc.deps.db.execute(sql`update webhook_deliveries set status = 'succeeded' where message_id like 'evt_backlog_%'`);
+
+    const job = { data: { kind: 'purge_outbox' } } as Job<JobPayloads['maintenance']>;
+    expect(await processMaintenance(svc.deps, job)).toEqual({ messages: ids.length });
+    expect(await column(sql`select id from webhook_messages order by id`)).toEqual(['evt_old_pending', 'evt_recent']);
+  });
 });
